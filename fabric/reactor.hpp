@@ -1,0 +1,127 @@
+// One io_uring event loop per core. Everything a queue pair does (socket I/O, backend I/O, timers) runs on the
+// reactor that owns it, run to completion, so the data path needs no locks. Other threads reach a reactor only
+// through post(), which is for the control path (a new connection, a configuration change, shutdown).
+#pragma once
+#include <liburing.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "fabric/buffer_pool.hpp"
+#include "fabric/io_op.hpp"
+#include "fabric/timer_wheel.hpp"
+
+namespace nvmf::fabric {
+
+/// io_uring features probed at start-up; every user has a fallback for each (Debian 12's 6.1 kernel and
+/// liburing 2.3 must work as well as newer ones).
+struct UringFeatures {
+  bool multishot_accept = false;  ///< IORING_ACCEPT_MULTISHOT (5.19)
+  bool multishot_recv = false;    ///< IORING_RECV_MULTISHOT (6.0)
+  bool send_zc = false;           ///< IORING_OP_SEND_ZC (6.0)
+  bool uring_cmd = false;         ///< IORING_OP_URING_CMD (5.19), for NVMe passthrough
+  bool single_issuer = false;     ///< IORING_SETUP_SINGLE_ISSUER accepted (6.0)
+  bool defer_taskrun = false;     ///< IORING_SETUP_DEFER_TASKRUN accepted (6.1)
+};
+
+struct ReactorOptions {
+  unsigned ring_entries = 1024;
+  bool busy_poll = false;          ///< Spin on the completion queue instead of sleeping in io_uring_enter
+  int cpu = -1;                    ///< Pin the reactor thread to this CPU (-1: leave unpinned)
+  std::size_t buffer_size = 128 * 1024;  ///< Size of each data buffer in the reactor's pool (the MDTS)
+};
+
+class Reactor {
+ public:
+  explicit Reactor(unsigned index, const ReactorOptions& options = {});
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  /// A free SQE bound to `op` (user_data = &op); submits pending SQEs first if the ring is full. Never null.
+  io_uring_sqe* sqe(IoOp& op);
+  /// A free SQE whose completion is ignored (used for fire-and-forget cancels and closes).
+  io_uring_sqe* sqe_ignored();
+
+  /// Run until stop() is called; returns after pending posted tasks have run.
+  void run();
+  /// Process whatever is ready, waiting at most `timeout` for something to happen. Returns the number of
+  /// completions handled (tests and single-threaded tools drive a reactor with this).
+  unsigned run_once(std::chrono::milliseconds timeout);
+  /// Ask run() to return. Safe from any thread.
+  void stop();
+  bool stopping() const { return stop_requested_.load(std::memory_order_acquire); }
+
+  /// Run `task` on this reactor's thread at its next turn. Safe from any thread; control path only.
+  void post(std::function<void()> task);
+  /// Run `task` at the end of the current turn, on this thread (breaks recursion in completion chains).
+  void defer(std::function<void()> task);
+
+  /// One-shot timer on this reactor; returns an id for cancel_timer. Control path (keep-alive, timeouts).
+  TimerWheel::Id add_timer(std::chrono::milliseconds delay, std::function<void()> fn);
+  void cancel_timer(TimerWheel::Id id);
+
+  unsigned index() const { return index_; }
+  const UringFeatures& features() const { return features_; }
+  BufferPool& buffers() { return buffers_; }
+  io_uring& ring() { return ring_; }
+  bool busy_poll() const { return options_.busy_poll; }
+  int cpu() const { return options_.cpu; }
+
+  /// The reactor running on the calling thread, or nullptr.
+  static Reactor* current();
+
+ private:
+  static void on_wakeup(IoOp& op, std::int32_t res, std::uint32_t flags);
+  void arm_wakeup();
+  void run_posted();
+  void run_deferred();
+  unsigned reap();
+
+  unsigned index_;
+  ReactorOptions options_;
+  io_uring ring_{};
+  UringFeatures features_;
+  BufferPool buffers_;
+  TimerWheel timers_;
+
+  int wake_fd_ = -1;
+  std::uint64_t wake_value_ = 0;
+  IoOp wake_op_;
+  std::atomic<bool> stop_requested_{false};
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;
+  std::vector<std::function<void()>> posted_swap_;
+  std::vector<std::function<void()>> deferred_;
+  std::vector<std::function<void()>> deferred_swap_;
+};
+
+/// A set of reactors, one thread each. Connections are spread across them round-robin.
+class ReactorGroup {
+ public:
+  /// One reactor per listed CPU (empty list: one per online CPU).
+  explicit ReactorGroup(const std::vector<int>& cpus, ReactorOptions options = {});
+  ~ReactorGroup();
+
+  void start();  ///< Start one thread per reactor
+  void stop();   ///< Stop every reactor and join its thread
+  std::size_t size() const { return reactors_.size(); }
+  Reactor& at(std::size_t i) { return *reactors_[i]; }
+  Reactor& next();  ///< Round-robin choice for a new connection
+
+ private:
+  std::vector<std::unique_ptr<Reactor>> reactors_;
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> next_{0};
+};
+
+/// Parse "0,2-3" into {0,2,3}; throws std::invalid_argument naming the bad part.
+std::vector<int> parse_cpu_list(const std::string& text);
+
+}  // namespace nvmf::fabric
