@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the toolkit needs to build, test and run its interop suite.
+# Idempotent: installs only what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential meson ninja-build pkg-config python3
+  libnvme-dev libjson-c-dev liburing-dev libisal-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev librdmacm-dev libibverbs-dev
+  # interop suite (Debian's kernel under qemu) and the peers' own tools
+  qemu-system-x86 busybox-static kmod cpio nvme-cli fio e2fsprogs util-linux iproute2
+  rdma-core ibverbs-utils rdmacm-utils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: unit and functional tests in a release build and again
+# under ASan+UBSan, then the interop suite (Linux kernel host and target under qemu) with the release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+setup() {  # dir, meson options...
+  local dir=$1; shift
+  if [ -f "$dir/build.ninja" ]; then meson configure "$dir" "$@" >/dev/null; else meson setup "$dir" "$@"; fi
+}
+
+setup build-release --buildtype=release -Dwerror=true
+setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+
+status=0
+ninja -C build-release
+meson test -C build-release --suite unit --suite functional --print-errorlogs --num-processes 2 || status=1
+ninja -C build-asan
+meson test -C build-asan --suite unit --suite functional --print-errorlogs --num-processes 2 || status=1
+if [ "${NVMF_SKIP_INTEROP:-0}" != 1 ]; then
+  meson test -C build-release --suite interop --print-errorlogs --num-processes 1 || status=1
+fi
+
+python3 scripts/test-summary.py build-release/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+exit $status
