@@ -1,0 +1,37 @@
+// Backend errno -> NVMe status. A failed backend operation becomes a status on the wire; the target keeps
+// serving. The choices follow the NVMe base spec's meanings and the kernel target's blk_to_nvme_status.
+#pragma once
+#include <cerrno>
+
+#include "nvme/status.hpp"
+
+namespace nvmf::target {
+
+enum class BackendOp { read, write, flush, write_zeroes, deallocate };
+
+inline nvme::Status backend_status(int result, BackendOp op) {
+  if (result >= 0) return nvme::Status::success();
+  const bool writes = op != BackendOp::read;
+  switch (-result) {
+    case EROFS:
+    case EPERM:
+    case EACCES:
+      // Namespace is Write Protected: the host must not retry.
+      if (writes) return nvme::Status::generic(NVME_SC_NS_WRITE_PROTECTED);
+      break;
+    case ENOSPC:
+    case EDQUOT:
+      // Capacity Exceeded: a sparse file could not grow.
+      return nvme::Status::generic(NVME_SC_CAP_EXCEEDED);
+    case EIO:
+    case ENODATA:
+      // Media errors; no DNR: a retry may reach a healthy copy (the kernel host retries these).
+      return op == BackendOp::read ? nvme::Status::make(NVME_SCT_MEDIA, NVME_SC_READ_ERROR)
+                                   : nvme::Status::make(NVME_SCT_MEDIA, NVME_SC_WRITE_FAULT);
+    default:
+      break;
+  }
+  return nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL);
+}
+
+}  // namespace nvmf::target

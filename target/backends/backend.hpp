@@ -1,0 +1,65 @@
+// Storage behind a namespace. A backend takes byte-range operations (read, write with optional FUA, flush,
+// write zeroes, deallocate) and reports each one through the BackendIo the caller supplied, on the caller's
+// reactor. The BackendIo lives in the caller's request context (pools sized at queue creation), so submitting
+// I/O allocates nothing. A backend may complete inline, before the submit call returns.
+//
+// Results are 0 or a negative errno; target/backend_status.hpp turns them into NVMe statuses.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fabric/io_op.hpp"
+
+namespace nvmf::fabric {
+class Reactor;
+}
+
+namespace nvmf::target {
+
+struct BackendIo;
+using BackendCallback = void (*)(BackendIo& io, int result);
+
+/// One backend operation in flight. The owner sets `done` (and `context` to find itself) once; the backend
+/// owns the remaining fields while the operation is in flight.
+class Backend;
+
+struct BackendIo {
+  fabric::IoOp op;                 ///< io_uring completion (file backend)
+  BackendCallback done = nullptr;  ///< Called exactly once per submitted operation
+  void* context = nullptr;         ///< For the owner
+  // Progress state, owned by the backend between submit and done.
+  Backend* backend = nullptr;
+  fabric::Reactor* reactor = nullptr;
+  std::uint64_t offset = 0;
+  std::uint64_t remaining = 0;
+  std::byte* buffer = nullptr;
+  std::uint8_t kind = 0;
+  bool fua = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::uint64_t size_bytes() const = 0;
+  /// "ram:1GiB", "file:/path (O_DIRECT)", for logs.
+  virtual std::string describe() const = 0;
+  /// Deallocated ranges read back as zeroes (Identify Namespace DLFEAT bits 2:0 = 001b).
+  virtual bool deallocate_reads_zeroes() const { return true; }
+
+  virtual void read(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, std::byte* buffer,
+                    std::uint32_t length) = 0;
+  /// `fua`: the data is durable when `done` runs (Write with FUA, or the write cache is disabled).
+  virtual void write(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, const std::byte* buffer,
+                     std::uint32_t length, bool fua) = 0;
+  /// Everything acknowledged before is durable when `done` runs.
+  virtual void flush(fabric::Reactor& reactor, BackendIo& io) = 0;
+  virtual void write_zeroes(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, std::uint64_t length) = 0;
+  virtual void deallocate(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, std::uint64_t length) = 0;
+
+  /// Blocking flush for shutdown paths that run outside any reactor (Target::stop). Returns 0 or -errno.
+  virtual int sync() = 0;
+};
+
+}  // namespace nvmf::target

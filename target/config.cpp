@@ -1,0 +1,202 @@
+#include "target/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <stdexcept>
+
+#include "nvme/fabrics.hpp"
+
+namespace nvmf::target {
+
+namespace {
+// NVMe base spec: an NQN is at most 223 bytes of UTF-8, starting with "nqn.".
+constexpr std::size_t kMaxNqnLength = 223;
+
+[[noreturn]] void refuse(const std::string& field, const std::string& value, const std::string& reason) {
+  throw std::invalid_argument(field + ": '" + value + "': " + reason);
+}
+
+void check_nqn(const std::string& field, const std::string& nqn) {
+  if (nqn.size() > kMaxNqnLength) refuse(field, nqn, "longer than 223 bytes");
+  if (nqn.rfind("nqn.", 0) != 0) refuse(field, nqn, "an NQN starts with 'nqn.' (nqn.yyyy-mm.domain:name)");
+  for (unsigned char c : nqn)
+    if (c < 0x20 || c == 0x7F) refuse(field, nqn, "contains a control character");
+}
+
+void check_ascii(const std::string& field, const std::string& value, std::size_t max) {
+  if (value.size() > max) refuse(field, value, "longer than " + std::to_string(max) + " characters");
+  for (unsigned char c : value)
+    if (c < 0x20 || c > 0x7E) refuse(field, value, "only printable ASCII is allowed");
+}
+
+bool is_power_of_two(std::uint64_t v) { return v && !(v & (v - 1)); }
+
+std::string derive_serial(const std::string& nqn) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : nqn) h = (h ^ c) * 0x100000001b3ULL;
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) s += hex[(h >> (60 - 4 * i)) & 0xF];
+  return s;
+}
+}  // namespace
+
+SubsystemConfig resolve_defaults(const SubsystemConfig& config) {
+  SubsystemConfig out = config;
+  if (out.nqn.empty()) out.nqn = kDefaultSubsystemNqn;
+  if (out.serial.empty()) out.serial = derive_serial(out.nqn);
+  std::uint32_t next = 1;
+  for (auto& ns : out.namespaces) {
+    if (ns.nsid == 0) ns.nsid = next;
+    next = ns.nsid + 1;
+  }
+  return out;
+}
+
+void TargetConfig::validate() const {
+  if (listeners.empty()) throw std::invalid_argument("listeners: at least one listen address is needed");
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    const auto& l = listeners[i];
+    const std::string field = "listeners[" + std::to_string(i) + "]";
+    if (l.trtype != fabric::TransportType::tcp) refuse(field, l.to_string(), "only the tcp transport is served");
+    unsigned char buf[16];
+    if (inet_pton(l.ipv6 ? AF_INET6 : AF_INET, l.traddr.c_str(), buf) != 1)
+      refuse(field, l.traddr, l.ipv6 ? "not an IPv6 address" : "not an IPv4 address");
+    if (l.trsvcid.empty() || l.trsvcid.size() > 5 ||
+        !std::all_of(l.trsvcid.begin(), l.trsvcid.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+        std::stoul(l.trsvcid) > 65535)
+      refuse(field, l.trsvcid, "the port must be a number from 0 to 65535");
+  }
+
+  if (subsystems.empty()) throw std::invalid_argument("subsystems: at least one subsystem is needed");
+  std::set<std::string> nqns;
+  for (std::size_t s = 0; s < subsystems.size(); ++s) {
+    const SubsystemConfig sub = resolve_defaults(subsystems[s]);
+    const std::string field = "subsystems[" + std::to_string(s) + "]";
+    check_nqn(field + ".nqn", sub.nqn);
+    if (sub.nqn == nvme::kDiscoveryNqn) refuse(field + ".nqn", sub.nqn, "the well-known discovery NQN is built in");
+    if (!nqns.insert(sub.nqn).second) refuse(field + ".nqn", sub.nqn, "configured twice");
+    check_ascii(field + ".serial", sub.serial, 20);
+    check_ascii(field + ".model", sub.model, 40);
+    check_ascii(field + ".firmware", sub.firmware, 8);
+    for (std::size_t h = 0; h < sub.allowed_hosts.size(); ++h)
+      check_nqn(field + ".allowed_hosts[" + std::to_string(h) + "]", sub.allowed_hosts[h]);
+
+    std::set<std::uint32_t> nsids;
+    for (std::size_t n = 0; n < sub.namespaces.size(); ++n) {
+      const NamespaceConfig& ns = sub.namespaces[n];
+      const std::string nfield = field + ".namespaces[" + std::to_string(n) + "]";
+      if (ns.block_size != 512 && ns.block_size != 4096)
+        refuse(nfield + ".block_size", std::to_string(ns.block_size), "must be 512 or 4096");
+      if (ns.nsid == 0xFFFFFFFF) refuse(nfield + ".nsid", std::to_string(ns.nsid), "FFFFFFFFh is the broadcast NSID");
+      if (!nsids.insert(ns.nsid).second) refuse(nfield + ".nsid", std::to_string(ns.nsid), "used twice");
+      if (ns.kind == BackendKind::file) {
+        if (ns.path.empty()) refuse(nfield + ".path", ns.path, "a file namespace needs a path");
+      } else {
+        if (ns.size == 0) refuse(nfield + ".size", "0", "must be positive");
+        if (ns.size % ns.block_size)
+          refuse(nfield + ".size", std::to_string(ns.size),
+                 "not a multiple of the block size " + std::to_string(ns.block_size));
+      }
+    }
+  }
+
+  if (limits.max_io_size < 4096 || !is_power_of_two(limits.max_io_size) || limits.max_io_size > (8u << 20))
+    refuse("limits.max_io_size", std::to_string(limits.max_io_size), "must be a power of two from 4096 to 8 MiB");
+  if (limits.in_capsule_data_size % 16 || limits.in_capsule_data_size > limits.max_io_size)
+    refuse("limits.in_capsule_data_size", std::to_string(limits.in_capsule_data_size),
+           "must be a multiple of 16 and at most max_io_size");
+  if (limits.max_queue_depth < 2 || limits.max_queue_depth > 1024)
+    refuse("limits.max_queue_depth", std::to_string(limits.max_queue_depth), "must be from 2 to 1024");
+  if (limits.admin_in_capsule_data_size < sizeof(nvmf_connect_data))
+    refuse("limits.admin_in_capsule_data_size", std::to_string(limits.admin_in_capsule_data_size),
+           "must hold the 1024-byte Connect data");
+  if (max_io_queues < 1 || max_io_queues > 1024)
+    refuse("max_io_queues", std::to_string(max_io_queues), "must be from 1 to 1024");
+  std::set<int> seen;
+  for (int c : cores) {
+    if (c < 0) refuse("cores", std::to_string(c), "CPU numbers are not negative");
+    if (!seen.insert(c).second) refuse("cores", std::to_string(c), "listed twice");
+  }
+}
+
+std::uint64_t parse_size(const std::string& text) {
+  std::size_t used = 0;
+  unsigned long long value = 0;
+  try {
+    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) throw std::invalid_argument(text);
+    value = std::stoull(text, &used);
+  } catch (const std::logic_error&) {
+    throw std::invalid_argument("size '" + text + "': not a number (use e.g. 512M, 1G)");
+  }
+  std::string suffix = text.substr(used);
+  if (suffix.size() >= 2 && (suffix.substr(suffix.size() - 2) == "iB" || suffix.substr(suffix.size() - 2) == "ib"))
+    suffix.resize(suffix.size() - 2);
+  else if (suffix.size() == 2 && (suffix[1] == 'B' || suffix[1] == 'b'))
+    suffix.resize(1);
+  unsigned shift = 0;
+  if (suffix.empty() || suffix == "B") shift = 0;
+  else if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (suffix == "T" || suffix == "t") shift = 40;
+  else throw std::invalid_argument("size '" + text + "': unknown suffix '" + text.substr(used) + "' (K, M, G, T)");
+  if (shift && value > (~0ULL >> shift)) throw std::invalid_argument("size '" + text + "': too large");
+  return static_cast<std::uint64_t>(value) << shift;
+}
+
+NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_size) {
+  NamespaceConfig ns;
+  ns.block_size = block_size;
+  auto colon = text.find(':');
+  if (colon == std::string::npos)
+    throw std::invalid_argument("namespace '" + text + "': expected ram:SIZE, null:SIZE or file:PATH");
+  const std::string kind = text.substr(0, colon), arg = text.substr(colon + 1);
+  if (arg.empty()) throw std::invalid_argument("namespace '" + text + "': missing size or path after ':'");
+  if (kind == "ram" || kind == "null") {
+    ns.kind = kind == "ram" ? BackendKind::ram : BackendKind::null;
+    ns.size = parse_size(arg);
+  } else if (kind == "file") {
+    ns.kind = BackendKind::file;
+    ns.path = arg;
+  } else {
+    throw std::invalid_argument("namespace '" + text + "': unknown kind '" + kind + "' (ram, null or file)");
+  }
+  return ns;
+}
+
+fabric::ListenAddress parse_listen_address(const std::string& text) {
+  const std::string usage = "listen address '" + text + "': expected tcp:ADDR:PORT (IPv6: tcp:[ADDR]:PORT)";
+  fabric::ListenAddress a;
+  if (text.rfind("tcp:", 0) != 0) throw std::invalid_argument(usage);
+  std::string rest = text.substr(4);
+  std::size_t port_colon;
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
+      throw std::invalid_argument(usage);
+    a.ipv6 = true;
+    a.traddr = rest.substr(1, close - 1);
+    port_colon = close + 1;
+  } else {
+    port_colon = rest.rfind(':');
+    if (port_colon == std::string::npos) throw std::invalid_argument(usage);
+    a.traddr = rest.substr(0, port_colon);
+    if (a.traddr.find(':') != std::string::npos)
+      throw std::invalid_argument(usage + " (put IPv6 addresses in brackets)");
+  }
+  a.trsvcid = rest.substr(port_colon + 1);
+  unsigned char buf[16];
+  if (inet_pton(a.ipv6 ? AF_INET6 : AF_INET, a.traddr.c_str(), buf) != 1)
+    throw std::invalid_argument("listen address '" + text + "': '" + a.traddr + "' is not an IP address");
+  if (a.trsvcid.empty() || a.trsvcid.size() > 5 ||
+      !std::all_of(a.trsvcid.begin(), a.trsvcid.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+      std::stoul(a.trsvcid) > 65535)
+    throw std::invalid_argument("listen address '" + text + "': port '" + a.trsvcid + "' is not 0-65535");
+  return a;
+}
+
+}  // namespace nvmf::target

@@ -1,0 +1,389 @@
+#include "target/controller.hpp"
+
+#include <algorithm>
+
+#include "fabric/log.hpp"
+#include "target/io_queue.hpp"
+
+namespace nvmf::target {
+
+namespace {
+constexpr std::uint32_t kNvmIoSqes = 6;  // 64-byte SQEs
+constexpr std::uint32_t kNvmIoCqes = 4;  // 16-byte CQEs
+constexpr std::uint32_t kCcWritableMask = 0x00FFFFF1;  // EN, CSS, MPS, AMS, SHN, IOSQES, IOCQES
+// CAP.TO in 500 ms units: how long the host waits for CSTS.RDY; enabling is immediate here.
+constexpr std::uint64_t kCapTimeout = 15;
+
+std::uint16_t initial_mqes(const Registry& registry, const fabric::ControllerQueue& queue) {
+  std::uint32_t depth = std::min<std::uint32_t>(registry.settings().limits.max_queue_depth, queue.max_depth());
+  return static_cast<std::uint16_t>(std::max<std::uint32_t>(depth, 2) - 1);
+}
+}  // namespace
+
+Controller::Controller(std::shared_ptr<Registry> registry, std::shared_ptr<Subsystem> subsystem,
+                       std::uint16_t cntlid, HostInfo host, std::uint32_t kato_ms,
+                       fabric::ControllerQueue& admin_queue)
+    : registry_(std::move(registry)),
+      subsystem_(std::move(subsystem)),
+      cntlid_(cntlid),
+      host_(std::move(host)),
+      admin_queue_(admin_queue),
+      admin_reactor_(admin_queue.reactor()),
+      transport_type_(admin_queue.transport_type()),
+      mqes_(initial_mqes(*registry_, admin_queue)),
+      granted_sq_(is_discovery() ? 0 : registry_->settings().max_io_queues),
+      granted_cq_(granted_sq_),
+      kato_ms_(kato_ms),
+      timestamp_origin_(std::chrono::steady_clock::now()) {}
+
+Controller::~Controller() = default;
+
+std::uint64_t Controller::cap() const {
+  std::uint64_t cap = 0;
+  cap |= std::uint64_t(mqes_) << NVME_CAP_MQES_SHIFT;
+  cap |= std::uint64_t(1) << NVME_CAP_CQR_SHIFT;  // fabrics: queues are always physically contiguous
+  cap |= kCapTimeout << NVME_CAP_TO_SHIFT;
+  // NVM command set, and I/O command set selection (CSS bit 6) as nvmet: the Linux host then writes CC.CSS = 6h
+  // and reads the command set specific Identify (CNS 06h).
+  cap |= std::uint64_t(NVME_CAP_CSS_NVM | NVME_CAP_CSS_CSI) << NVME_CAP_CSS_SHIFT;
+  // DSTRD 0, MPSMIN 0 and MPSMAX 0 (4 KiB pages): MDTS is expressed in these units.
+  return cap;
+}
+
+void Controller::start() {
+  NVMF_LOG(info, "controller %u created: subsystem %s, host %s from %s, keep-alive %u ms", cntlid_,
+           subsystem_->nqn().c_str(), host_.nqn.c_str(), host_.peer_address.c_str(), kato_ms_);
+  arm_keep_alive_timer();
+}
+
+void Controller::arm_keep_alive_timer() {
+  if (kato_timer_) admin_reactor_.cancel_timer(kato_timer_);
+  kato_timer_ = 0;
+  if (kato_ms_ == 0) return;
+  host_seen_ = false;
+  std::weak_ptr<Controller> weak = weak_from_this();
+  // Checked once per KATO: the Linux host sends a Keep Alive every KATO/2, so a window without any admin
+  // command means the host is gone (NVMe base spec, Keep Alive Timer).
+  kato_timer_ = admin_reactor_.add_timer(std::chrono::milliseconds(kato_ms_), [weak] {
+    auto self = weak.lock();
+    if (!self || self->torn_down()) return;
+    self->kato_timer_ = 0;
+    if (self->host_seen_) return self->arm_keep_alive_timer();
+    NVMF_LOG(warn, "controller %u: keep-alive timeout (%u ms) for host %s, tearing down", self->cntlid_,
+             self->kato_ms_, self->host_.nqn.c_str());
+    self->admin_queue_.close();
+  });
+}
+
+void Controller::teardown() {
+  {
+    std::lock_guard lock(mutex_);
+    if (torn_down_) return;
+    torn_down_ = true;
+    act_on_io_queues_locked(IoQueueAction::close);
+  }
+  if (kato_timer_) admin_reactor_.cancel_timer(kato_timer_);
+  kato_timer_ = 0;
+  // The transport discards what follows its close; every held request must still be completed once.
+  while (!held_aers_.empty()) {
+    fabric::ControllerRequest* req = held_aers_.front();
+    held_aers_.pop_front();
+    req->set_status(nvme::Status::generic(NVME_SC_ABORT_QUEUE));
+    req->queue->complete(*req);
+  }
+  subsystem_->release_cntlid(cntlid_);
+  NVMF_LOG(info, "controller %u destroyed: subsystem %s, host %s from %s", cntlid_, subsystem_->nqn().c_str(),
+           host_.nqn.c_str(), host_.peer_address.c_str());
+}
+
+void Controller::request_close() {
+  std::weak_ptr<Controller> weak = weak_from_this();
+  admin_reactor_.post([weak] {
+    if (auto self = weak.lock(); self && !self->torn_down()) self->admin_queue_.close();
+  });
+}
+
+bool Controller::torn_down() const {
+  std::lock_guard lock(mutex_);
+  return torn_down_;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Registers
+
+std::uint32_t Controller::cc() const {
+  std::lock_guard lock(mutex_);
+  return cc_;
+}
+
+ControllerState Controller::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+std::uint32_t Controller::csts() const {
+  switch (state()) {
+    case ControllerState::disabled:
+      return 0;
+    case ControllerState::ready:
+      return 1u << NVME_CSTS_RDY_SHIFT;
+    case ControllerState::fatal:
+      return 1u << NVME_CSTS_CFS_SHIFT;
+    case ControllerState::shutting_down:
+      return 1u << NVME_CSTS_RDY_SHIFT | NVME_CSTS_SHST_OCCUR << NVME_CSTS_SHST_SHIFT;
+    case ControllerState::shut_down:
+      return NVME_CSTS_SHST_CMPLT << NVME_CSTS_SHST_SHIFT;
+  }
+  return 0;
+}
+
+bool Controller::ready() const { return state() == ControllerState::ready; }
+
+nvme::Status Controller::get_property(std::uint32_t offset, bool eight_bytes, std::uint64_t& value) const {
+  // NVMe-oF: CAP is the only 8-byte property we hold; VS, CC and CSTS are 4 bytes (as nvmet's prop_get).
+  if (eight_bytes) {
+    if (offset != NVME_REG_CAP) return nvme::Status::generic(NVME_SC_INVALID_FIELD);
+    value = cap();
+    return nvme::Status::success();
+  }
+  switch (offset) {
+    case NVME_REG_VS:
+      value = kVersion;
+      return nvme::Status::success();
+    case NVME_REG_CC:
+      value = cc();
+      return nvme::Status::success();
+    case NVME_REG_CSTS:
+      value = csts();
+      return nvme::Status::success();
+    default:
+      return nvme::Status::generic(NVME_SC_INVALID_FIELD);
+  }
+}
+
+nvme::Status Controller::set_property(std::uint32_t offset, bool eight_bytes, std::uint64_t value) {
+  if (eight_bytes || offset != NVME_REG_CC) return nvme::Status::generic(NVME_SC_INVALID_FIELD);
+  apply_cc(static_cast<std::uint32_t>(value) & kCcWritableMask);
+  return nvme::Status::success();
+}
+
+bool Controller::cc_valid(std::uint32_t cc) const {
+  // As nvmet_start_ctrl: 4 KiB pages, round robin, the NVM command set and, on I/O controllers, the only
+  // SQ/CQ entry sizes fabrics know.
+  if (NVME_CC_MPS(cc) != 0 || NVME_CC_AMS(cc) != NVME_CC_AMS_RR) return false;
+  if (NVME_CC_CSS(cc) != NVME_CC_CSS_NVM && NVME_CC_CSS(cc) != NVME_CC_CSS_CSI) return false;
+  if (!is_discovery() && (NVME_CC_IOSQES(cc) != kNvmIoSqes || NVME_CC_IOCQES(cc) != kNvmIoCqes)) return false;
+  return true;
+}
+
+void Controller::apply_cc(std::uint32_t new_cc) {
+  bool start_shutdown = false;
+  {
+    std::lock_guard lock(mutex_);
+    const std::uint32_t old_cc = cc_;
+    cc_ = new_cc;
+    const bool en_old = NVME_CC_EN(old_cc), en_new = NVME_CC_EN(new_cc);
+    const bool shn_old = NVME_CC_SHN(old_cc) != NVME_CC_SHN_NONE, shn_new = NVME_CC_SHN(new_cc) != NVME_CC_SHN_NONE;
+
+    if (en_new && !en_old) {
+      state_ = cc_valid(new_cc) ? ControllerState::ready : ControllerState::fatal;
+      if (state_ == ControllerState::fatal)
+        NVMF_LOG(warn, "controller %u: unsupported CC 0x%x, reporting CSTS.CFS", cntlid_, new_cc);
+    }
+    if (!en_new && en_old) {
+      // Controller reset: the I/O queues are deleted (NVMe-oF: their connections are torn down).
+      state_ = ControllerState::disabled;
+      act_on_io_queues_locked(IoQueueAction::close);
+    }
+    if (shn_new && !shn_old && state_ != ControllerState::shutting_down) {
+      state_ = ControllerState::shutting_down;
+      act_on_io_queues_locked(IoQueueAction::disable);
+      start_shutdown = true;
+    }
+    if (!shn_new && shn_old &&
+        (state_ == ControllerState::shut_down || state_ == ControllerState::shutting_down)) {
+      state_ = ControllerState::disabled;
+    }
+  }
+  if (start_shutdown) begin_shutdown();
+}
+
+void Controller::begin_shutdown() {
+  // Normal or abrupt shutdown: everything acknowledged must be durable before CSTS.SHST reads 2h.
+  auto table = subsystem_->namespaces();
+  shutdown_flushes_.assign(table->all().size(), BackendIo{});
+  shutdown_flushes_left_ = shutdown_flushes_.size() + 1;  // +1 guards against inline completions
+  shutdown_self_ = shared_from_this();
+  for (std::size_t i = 0; i < table->all().size(); ++i) {
+    BackendIo& io = shutdown_flushes_[i];
+    io.context = this;
+    io.done = [](BackendIo& done_io, int result) {
+      static_cast<Controller*>(done_io.context)->finish_shutdown_flush(result);
+    };
+    table->all()[i]->backend->flush(admin_reactor_, io);
+  }
+  finish_shutdown_flush(0);
+}
+
+void Controller::finish_shutdown_flush(int result) {
+  if (result < 0) NVMF_LOG(error, "controller %u: flush during shutdown failed: %d", cntlid_, result);
+  if (--shutdown_flushes_left_ > 0) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ == ControllerState::shutting_down) state_ = ControllerState::shut_down;
+  }
+  NVMF_LOG(debug, "controller %u: shutdown complete", cntlid_);
+  admin_reactor_.defer([self = std::move(shutdown_self_)] {});
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// I/O queues
+
+nvme::Status Controller::attach_io_queue(std::uint16_t qid, IoQueue& queue, fabric::Reactor& reactor,
+                                         std::uint64_t& token) {
+  std::lock_guard lock(mutex_);
+  if (torn_down_ || state_ != ControllerState::ready) return nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR);
+  if (active_qids_.count(qid)) return nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR);  // as nvmet_install_queue
+  token = next_token_++;
+  io_queues_.emplace(token, IoQueueLink{qid, &queue, &reactor});
+  active_qids_.emplace(qid, token);
+  return nvme::Status::success();
+}
+
+void Controller::detach_io_queue(std::uint64_t token) {
+  std::lock_guard lock(mutex_);
+  auto it = io_queues_.find(token);
+  if (it == io_queues_.end()) return;
+  auto q = active_qids_.find(it->second.qid);
+  if (q != active_qids_.end() && q->second == token) active_qids_.erase(q);
+  io_queues_.erase(it);
+}
+
+std::size_t Controller::io_queue_count() const {
+  std::lock_guard lock(mutex_);
+  return active_qids_.size();
+}
+
+void Controller::act_on_io_queues_locked(IoQueueAction action) {
+  if (action == IoQueueAction::close) active_qids_.clear();
+  for (auto& [token, link] : io_queues_) {
+    std::weak_ptr<Controller> weak = weak_from_this();
+    std::uint64_t t = token;
+    link.reactor->post([weak, t, action] {
+      auto self = weak.lock();
+      if (!self) return;
+      IoQueue* queue = nullptr;
+      {
+        std::lock_guard lock(self->mutex_);
+        auto it = self->io_queues_.find(t);
+        if (it == self->io_queues_.end()) return;
+        queue = it->second.queue;
+      }
+      // Safe without the lock: a queue is destroyed only on this reactor, which is running this task.
+      if (action == IoQueueAction::close)
+        queue->close();
+      else
+        queue->disable();
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Features
+
+nvme::Status Controller::set_number_of_queues(std::uint16_t nsqr, std::uint16_t ncqr, std::uint32_t& dw0) {
+  // 0's based counts; FFFFh would ask for 65536 queues (NVMe base spec, Number of Queues).
+  if (nsqr == 0xFFFF || ncqr == 0xFFFF) return nvme::Status::generic(NVME_SC_INVALID_FIELD);
+  std::lock_guard lock(mutex_);
+  // Only allowed before any I/O queue exists (NVMe base spec, Set Features Number of Queues).
+  if (!active_qids_.empty()) return nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR);
+  const std::uint16_t max = registry_->settings().max_io_queues;
+  granted_sq_ = static_cast<std::uint16_t>(std::min<std::uint32_t>(nsqr + 1u, max));
+  granted_cq_ = static_cast<std::uint16_t>(std::min<std::uint32_t>(ncqr + 1u, max));
+  dw0 = std::uint32_t(granted_cq_ - 1) << 16 | std::uint32_t(granted_sq_ - 1);
+  return nvme::Status::success();
+}
+
+std::uint32_t Controller::number_of_queues_dw0() const {
+  std::lock_guard lock(mutex_);
+  if (granted_sq_ == 0 || granted_cq_ == 0) return 0;
+  return std::uint32_t(granted_cq_ - 1) << 16 | std::uint32_t(granted_sq_ - 1);
+}
+
+std::uint32_t Controller::supported_async_events() const {
+  // SMART critical warnings (bits 4:0) may be enabled even though nothing raises them here, as nvmet allows.
+  constexpr std::uint32_t kSmartWarnings = 0x1F;
+  if (is_discovery()) return NVME_CTRL_OAES_DL;
+  return kSmartWarnings | NVME_CTRL_OAES_NA;
+}
+
+nvme::Status Controller::set_async_event_config(std::uint32_t config) {
+  if (config & ~supported_async_events()) return nvme::Status::generic(NVME_SC_INVALID_FIELD);
+  aen_config_ = config;
+  return nvme::Status::success();
+}
+
+void Controller::set_kato_ms(std::uint32_t kato_ms) {
+  kato_ms_ = kato_ms;
+  arm_keep_alive_timer();
+}
+
+void Controller::set_timestamp(std::uint64_t ms) {
+  timestamp_base_ms_ = ms & 0xFFFFFFFFFFFFull;
+  timestamp_set_ = true;
+  timestamp_origin_ = std::chrono::steady_clock::now();
+}
+
+std::uint64_t Controller::timestamp_feature() const {
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                       timestamp_origin_);
+  std::uint64_t ts = (timestamp_base_ms_ + static_cast<std::uint64_t>(elapsed.count())) & 0xFFFFFFFFFFFFull;
+  // Byte 6: bits 3:1 Timestamp Origin (0: counted from reset, 1: set by a host); bit 0 Synch = 0.
+  std::uint64_t attributes = timestamp_set_ ? 1u << 1 : 0;
+  return ts | attributes << 48;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Asynchronous events
+
+bool Controller::hold_aer(fabric::ControllerRequest& req) {
+  if (held_aers_.size() > kAerLimit) return false;
+  held_aers_.push_back(&req);
+  deliver_events();
+  return true;
+}
+
+void Controller::notify_discovery_change() {
+  if (!is_discovery()) return;
+  std::weak_ptr<Controller> weak = weak_from_this();
+  admin_reactor_.post([weak] {
+    auto self = weak.lock();
+    if (!self || self->torn_down()) return;
+    if (!(self->aen_config_ & NVME_CTRL_OAES_DL)) return;
+    self->queue_event(NVME_AER_NOTICE | NVME_AER_NOTICE_DISC_CHANGED << 8 | NVME_LOG_LID_DISCOVER << 16);
+  });
+}
+
+void Controller::queue_event(std::uint32_t dw0) {
+  // One event of each kind at a time: the host reads the log page to learn the rest.
+  if (std::find(pending_events_.begin(), pending_events_.end(), dw0) == pending_events_.end())
+    pending_events_.push_back(dw0);
+  deliver_events();
+}
+
+void Controller::deliver_events() {
+  while (!held_aers_.empty() && !pending_events_.empty()) {
+    fabric::ControllerRequest* req = held_aers_.front();
+    held_aers_.pop_front();
+    req->cqe.dw0 = pending_events_.front();
+    pending_events_.pop_front();
+    req->set_status(nvme::Status::success());
+    req->queue->complete(*req);
+  }
+}
+
+void Controller::record_error(const ErrorRecord& record) {
+  error_log_.record(record, static_cast<std::uint8_t>(transport_type_));
+}
+
+}  // namespace nvmf::target

@@ -1,0 +1,65 @@
+#include "target/discovery.hpp"
+
+#include <cstring>
+
+#include "nvme/fabrics.hpp"
+#include "nvme/libnvme.hpp"
+#include "target/controller.hpp"
+
+namespace nvmf::target {
+
+namespace {
+static_assert(sizeof(nvmf_disc_log_entry) == 1024);
+static_assert(offsetof(nvmf_disc_log_entry, trsvcid) == 32);
+static_assert(offsetof(nvmf_disc_log_entry, subnqn) == 256);
+static_assert(offsetof(nvmf_disc_log_entry, traddr) == 512);
+static_assert(offsetof(nvmf_disc_log_entry, tsas) == 768);
+constexpr std::size_t kHeaderSize = 1024;
+
+void copy_field(char* dst, std::size_t size, const std::string& src) {
+  std::memset(dst, 0, size);
+  std::memcpy(dst, src.data(), std::min(size - 1, src.size()));
+}
+
+nvmf_disc_log_entry make_entry(const Port& port, const std::string& nqn, std::uint8_t subtype) {
+  nvmf_disc_log_entry e;
+  std::memset(&e, 0, sizeof e);
+  e.trtype = static_cast<std::uint8_t>(port.address.trtype);
+  e.adrfam = port.address.ipv6 ? NVMF_ADDR_FAMILY_IP6 : NVMF_ADDR_FAMILY_IP4;
+  e.subtype = subtype;
+  // Secure channel not specified, SQ flow control disable supported: what nvmet's ports advertise.
+  e.treq = NVMF_TREQ_DISABLE_SQFLOW;
+  e.portid = port.portid;
+  e.cntlid = nvme::kDynamicCntlid;
+  e.asqsz = Controller::kAdminQueueEntries;
+  e.eflags = 0;
+  copy_field(e.trsvcid, sizeof e.trsvcid, port.address.trsvcid);
+  copy_field(e.subnqn, sizeof e.subnqn, nqn);
+  copy_field(e.traddr, sizeof e.traddr, port.address.traddr);
+  if (port.address.trtype == fabric::TransportType::tcp) e.tsas.tcp.sectype = NVMF_TCP_SECTYPE_NONE;
+  return e;
+}
+}  // namespace
+
+std::vector<std::uint8_t> build_discovery_log(const DiscoverySnapshot& snapshot, const std::string& host_nqn) {
+  std::vector<nvmf_disc_log_entry> entries;
+  for (const Port& port : snapshot.ports) {
+    if (port.serves_nvm) {
+      for (const auto& subsystem : snapshot.subsystems)
+        if (subsystem->host_allowed(host_nqn)) entries.push_back(make_entry(port, subsystem->nqn(), NVME_NQN_NVME));
+    }
+    entries.push_back(make_entry(port, nvme::kDiscoveryNqn, NVME_NQN_CURR));
+  }
+  std::vector<std::uint8_t> page(kHeaderSize + entries.size() * sizeof(nvmf_disc_log_entry), 0);
+  nvmf_discovery_log header;
+  std::memset(&header, 0, sizeof header);
+  header.genctr = snapshot.generation;
+  header.numrec = entries.size();
+  header.recfmt = 0;
+  static_assert(sizeof(nvmf_discovery_log) == kHeaderSize);
+  std::memcpy(page.data(), &header, sizeof header);
+  if (!entries.empty()) std::memcpy(page.data() + kHeaderSize, entries.data(), entries.size() * sizeof entries[0]);
+  return page;
+}
+
+}  // namespace nvmf::target

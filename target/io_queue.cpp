@@ -1,0 +1,266 @@
+#include "target/io_queue.hpp"
+
+#include <cstring>
+
+#include "fabric/log.hpp"
+#include "fabric/reactor.hpp"
+#include "target/controller.hpp"
+
+namespace nvmf::target {
+
+namespace {
+constexpr std::uint32_t kFuaBit = 1u << 30;         // CDW12 bit 30, Read/Write/Write Zeroes/Compare
+constexpr std::uint32_t kDeacBit = 1u << 25;        // CDW12 bit 25, Write Zeroes: deallocate allowed
+constexpr std::uint32_t kDsmDeallocate = 1u << 2;   // CDW11 bit 2, Dataset Management AD
+constexpr std::uint32_t kDsmRangeSize = 16;
+
+std::uint32_t nlb(const fabric::ControllerRequest& req) { return (req.sqe.cdw12 & 0xFFFF) + 1u; }
+}  // namespace
+
+IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> controller, std::uint16_t qid)
+    : queue_(queue),
+      reactor_(queue.reactor()),
+      controller_(std::move(controller)),
+      namespaces_(controller_->subsystem().namespaces()),
+      qid_(qid),
+      max_transfer_(controller_->limits().max_io_size),
+      contexts_(queue.max_depth()) {
+  for (auto& ctx : contexts_) {
+    ctx.owner = this;
+    ctx.io.context = &ctx;
+    ctx.io.done = &IoQueue::on_backend_done;
+  }
+}
+
+IoQueue::~IoQueue() {
+  if (attached_) {
+    controller_->detach_io_queue(token_);
+    controller_->subsystem().retire_counters(&counters_);
+  }
+}
+
+nvme::Status IoQueue::attach() {
+  nvme::Status st = controller_->attach_io_queue(qid_, *this, reactor_, token_);
+  if (!st.ok()) return st;
+  attached_ = true;
+  controller_->subsystem().register_counters(&counters_);
+  return st;
+}
+
+void IoQueue::on_closed() {
+  enabled_ = false;
+  if (attached_) controller_->detach_io_queue(token_);
+}
+
+void IoQueue::close() {
+  enabled_ = false;
+  queue_.close();
+}
+
+void IoQueue::finish(fabric::ControllerRequest& req, nvme::Status status) {
+  req.set_status(status);
+  if (!status.ok()) {
+    if (status.sct() == NVME_SCT_MEDIA) counters_.count_media_error();
+    ErrorRecord rec;
+    rec.sqid = qid_;
+    rec.cid = req.sqe.cid;
+    rec.status = status;
+    rec.nsid = req.sqe.nsid;
+    rec.lba = req.sqe.slba();
+    controller_->record_error(rec);
+    NVMF_LOG(debug, "controller %u qid %u: opcode 0x%02x cid %u failed: %s", controller_->cntlid(), qid_,
+             req.sqe.opcode, req.sqe.cid, status.to_string().c_str());
+    req.data_length = req.direction == fabric::DataDirection::controller_to_host ? 0 : req.data_length;
+  }
+  queue_.complete(req);
+}
+
+void IoQueue::complete(Context& ctx, nvme::Status status) {
+  fabric::ControllerRequest& req = *ctx.req;
+  if (ctx.scratch) {
+    reactor_.buffers().put(ctx.scratch);
+    ctx.scratch = nullptr;
+  }
+  ctx.stage = Stage::idle;
+  ctx.req = nullptr;
+  finish(req, status);
+}
+
+nvme::Status IoQueue::check_rw(const fabric::ControllerRequest& req, const Namespace& ns, std::uint32_t& bytes) const {
+  const std::uint64_t slba = req.sqe.slba();
+  const std::uint64_t count = nlb(req);
+  const std::uint64_t length = count << ns.lba_shift;
+  // MDTS first (Invalid Field, as SPDK), then the range (LBA Out of Range), then the SGL length (Data SGL
+  // Length Invalid, as nvmet_check_transfer_len).
+  if (length > max_transfer_) return nvme::Status::generic(NVME_SC_INVALID_FIELD);
+  if (slba >= ns.blocks || count > ns.blocks - slba) return nvme::Status::generic(NVME_SC_LBA_RANGE);
+  if (req.data_length != length || !req.data) return nvme::Status::generic(NVME_SC_SGL_INVALID_DATA);
+  bytes = static_cast<std::uint32_t>(length);
+  return nvme::Status::success();
+}
+
+void IoQueue::handle(fabric::ControllerRequest& req) {
+  // nvmet_check_ctrl_status: I/O after a reset or shutdown is a sequence error.
+  if (!enabled_) return finish(req, nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR));
+  const Namespace* ns = namespaces_->find(req.sqe.nsid);
+  switch (req.sqe.opcode) {
+    case nvme_cmd_read:
+    case nvme_cmd_write:
+    case nvme_cmd_compare:
+    case nvme_cmd_flush:
+    case nvme_cmd_write_zeroes:
+    case nvme_cmd_dsm:
+      break;
+    default:
+      return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE));
+  }
+  if (!ns) return finish(req, nvme::Status::generic(NVME_SC_INVALID_NS));
+
+  Context& ctx = contexts_[req.slot];
+  ctx.req = &req;
+  ctx.ns = ns;
+  ctx.scratch = nullptr;
+  nvme::Status st;
+  switch (req.sqe.opcode) {
+    case nvme_cmd_read:
+      if (st = check_rw(req, *ns, ctx.bytes); !st.ok()) return complete(ctx, st);
+      return start_read(ctx);
+    case nvme_cmd_write:
+    case nvme_cmd_compare:
+      if (st = check_rw(req, *ns, ctx.bytes); !st.ok()) return complete(ctx, st);
+      ctx.stage = req.sqe.opcode == nvme_cmd_write ? Stage::write : Stage::compare_read;
+      if (!req.data_ready) return queue_.fetch_data(req);
+      return req.sqe.opcode == nvme_cmd_write ? start_write(ctx) : start_compare(ctx);
+    case nvme_cmd_flush:
+      ctx.stage = Stage::flush;
+      return ns->backend->flush(reactor_, ctx.io);
+    case nvme_cmd_write_zeroes: {
+      const std::uint64_t slba = req.sqe.slba(), count = nlb(req);
+      if (slba >= ns->blocks || count > ns->blocks - slba) return complete(ctx, nvme::Status::generic(NVME_SC_LBA_RANGE));
+      ctx.stage = Stage::write_zeroes;
+      const std::uint64_t offset = slba << ns->lba_shift, length = count << ns->lba_shift;
+      // DEAC lets us deallocate instead, when deallocated blocks read as zeroes (they do on every backend).
+      if ((req.sqe.cdw12 & kDeacBit) && ns->backend->deallocate_reads_zeroes())
+        return ns->backend->deallocate(reactor_, ctx.io, offset, length);
+      return ns->backend->write_zeroes(reactor_, ctx.io, offset, length);
+    }
+    case nvme_cmd_dsm: {
+      ctx.range_count = (req.sqe.cdw10 & 0xFF) + 1;
+      // Only the deallocate attribute does anything; the integral hints (IDR/IDW) are advisory.
+      if (!(req.sqe.cdw11 & kDsmDeallocate)) return complete(ctx, nvme::Status::success());
+      if (req.data_length < ctx.range_count * kDsmRangeSize || !req.data)
+        return complete(ctx, nvme::Status::generic(NVME_SC_SGL_INVALID_DATA));
+      ctx.stage = Stage::dsm;
+      if (!req.data_ready) return queue_.fetch_data(req);
+      return start_dsm(ctx);
+    }
+  }
+}
+
+void IoQueue::on_data(fabric::ControllerRequest& req) {
+  Context& ctx = contexts_[req.slot];
+  if (!req.status().ok()) return complete(ctx, req.status());  // the transfer itself failed
+  switch (ctx.stage) {
+    case Stage::write:
+      return start_write(ctx);
+    case Stage::compare_read:
+      return start_compare(ctx);
+    case Stage::dsm:
+      return start_dsm(ctx);
+    default:
+      return complete(ctx, nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
+  }
+}
+
+void IoQueue::start_read(Context& ctx) {
+  ctx.stage = Stage::read;
+  const fabric::ControllerRequest& req = *ctx.req;
+  ctx.ns->backend->read(reactor_, ctx.io, req.sqe.slba() << ctx.ns->lba_shift, req.data, ctx.bytes);
+}
+
+void IoQueue::start_write(Context& ctx) {
+  ctx.stage = Stage::write;
+  const fabric::ControllerRequest& req = *ctx.req;
+  // A disabled volatile write cache makes every write write-through (Set Features 06h).
+  const bool fua = (req.sqe.cdw12 & kFuaBit) || !controller_->write_cache_enabled();
+  ctx.ns->backend->write(reactor_, ctx.io, req.sqe.slba() << ctx.ns->lba_shift, req.data, ctx.bytes, fua);
+}
+
+void IoQueue::start_compare(Context& ctx) {
+  if (ctx.bytes > reactor_.buffers().buffer_size()) return complete(ctx, nvme::Status::generic(NVME_SC_INVALID_FIELD));
+  ctx.scratch = reactor_.buffers().get();
+  ctx.stage = Stage::compare_read;
+  ctx.ns->backend->read(reactor_, ctx.io, ctx.req->sqe.slba() << ctx.ns->lba_shift, ctx.scratch, ctx.bytes);
+}
+
+void IoQueue::start_dsm(Context& ctx) {
+  // Validate every range before touching any (NVMe base spec: the command fails as a whole).
+  const auto* ranges = reinterpret_cast<const nvme_dsm_range*>(ctx.req->data);
+  for (std::uint32_t i = 0; i < ctx.range_count; ++i) {
+    nvme_dsm_range r;
+    std::memcpy(&r, ranges + i, sizeof r);
+    if (r.nlb == 0) continue;
+    if (r.slba >= ctx.ns->blocks || r.nlb > ctx.ns->blocks - r.slba)
+      return complete(ctx, nvme::Status::generic(NVME_SC_LBA_RANGE));
+  }
+  ctx.next_range = 0;
+  next_dsm_range(ctx);
+}
+
+void IoQueue::next_dsm_range(Context& ctx) {
+  const auto* ranges = reinterpret_cast<const nvme_dsm_range*>(ctx.req->data);
+  while (ctx.next_range < ctx.range_count) {
+    nvme_dsm_range r;
+    std::memcpy(&r, ranges + ctx.next_range, sizeof r);
+    ++ctx.next_range;
+    if (r.nlb == 0) continue;
+    // One range at a time: the context has one BackendIo. A completion continues with the next range.
+    return ctx.ns->backend->deallocate(reactor_, ctx.io, r.slba << ctx.ns->lba_shift,
+                                       std::uint64_t(r.nlb) << ctx.ns->lba_shift);
+  }
+  complete(ctx, nvme::Status::success());
+}
+
+void IoQueue::on_backend_done(BackendIo& io, int result) {
+  auto& ctx = *static_cast<Context*>(io.context);
+  ctx.owner->backend_done(ctx, result);
+}
+
+void IoQueue::backend_done(Context& ctx, int result) {
+  fabric::ControllerRequest& req = *ctx.req;
+  switch (ctx.stage) {
+    case Stage::read:
+      if (result < 0) return complete(ctx, backend_status(result, BackendOp::read));
+      counters_.count_read(ctx.bytes);
+      return complete(ctx, nvme::Status::success());
+    case Stage::write:
+      if (result < 0) return complete(ctx, backend_status(result, BackendOp::write));
+      counters_.count_write(ctx.bytes);
+      return complete(ctx, nvme::Status::success());
+    case Stage::compare_read: {
+      if (result < 0) return complete(ctx, backend_status(result, BackendOp::read));
+      counters_.count_read(ctx.bytes);
+      bool same = std::memcmp(ctx.scratch, req.data, ctx.bytes) == 0;
+      return complete(ctx, same ? nvme::Status::success() : nvme::Status::media(NVME_SC_COMPARE_FAILED));
+    }
+    case Stage::flush:
+      return complete(ctx, backend_status(result, BackendOp::flush));
+    case Stage::write_zeroes:
+      if (result < 0) return complete(ctx, backend_status(result, BackendOp::write_zeroes));
+      if (req.sqe.cdw12 & kFuaBit) {
+        ctx.stage = Stage::write_zeroes_flush;  // FUA: the zeroes must be durable before we answer
+        return ctx.ns->backend->flush(reactor_, ctx.io);
+      }
+      return complete(ctx, nvme::Status::success());
+    case Stage::write_zeroes_flush:
+      return complete(ctx, backend_status(result, BackendOp::flush));
+    case Stage::dsm:
+      if (result < 0) return complete(ctx, backend_status(result, BackendOp::deallocate));
+      return next_dsm_range(ctx);
+    case Stage::idle:
+      break;
+  }
+  complete(ctx, nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
+}
+
+}  // namespace nvmf::target

@@ -1,0 +1,82 @@
+// An I/O queue: NVM command set commands (Read, Write, Flush, Write Zeroes, Dataset Management, Compare) on the
+// queue's reactor, run to completion. Per-command state lives in a context pool sized at Connect (one per
+// request slot), so the data path allocates nothing and takes no lock; see the threading model in
+// controller.hpp.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fabric/transport.hpp"
+#include "target/backends/backend.hpp"
+#include "target/backend_status.hpp"
+#include "target/io_counters.hpp"
+#include "target/namespace.hpp"
+
+namespace nvmf::target {
+
+class Controller;
+
+class IoQueue {
+ public:
+  IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> controller, std::uint16_t qid);
+  ~IoQueue();
+  IoQueue(const IoQueue&) = delete;
+  IoQueue& operator=(const IoQueue&) = delete;
+
+  /// Registers with the controller (Connect); returns the status the Connect completes with.
+  nvme::Status attach();
+
+  void handle(fabric::ControllerRequest& req);
+  void on_data(fabric::ControllerRequest& req);
+  void on_closed();
+
+  /// Controller shutdown: commands now fail with Command Sequence Error. Runs on this queue's reactor.
+  void disable() { enabled_ = false; }
+  /// Controller reset or teardown: the queue is deleted. Runs on this queue's reactor.
+  void close();
+
+  std::uint16_t qid() const { return qid_; }
+  const IoCounters& counters() const { return counters_; }
+
+ private:
+  enum class Stage : std::uint8_t { idle, read, write, flush, write_zeroes, write_zeroes_flush, dsm, compare_read };
+
+  struct Context {
+    BackendIo io;
+    IoQueue* owner = nullptr;
+    fabric::ControllerRequest* req = nullptr;
+    const Namespace* ns = nullptr;
+    Stage stage = Stage::idle;
+    std::uint32_t bytes = 0;
+    std::uint32_t next_range = 0;
+    std::uint32_t range_count = 0;
+    std::byte* scratch = nullptr;  ///< Compare: the blocks read back, from the reactor's buffer pool
+  };
+
+  /// Checks SLBA/NLB against the namespace and the transfer against MDTS and the SGL length.
+  nvme::Status check_rw(const fabric::ControllerRequest& req, const Namespace& ns, std::uint32_t& bytes) const;
+  void start_read(Context& ctx);
+  void start_write(Context& ctx);
+  void start_compare(Context& ctx);
+  void start_dsm(Context& ctx);
+  void next_dsm_range(Context& ctx);
+  static void on_backend_done(BackendIo& io, int result);
+  void backend_done(Context& ctx, int result);
+  void finish(fabric::ControllerRequest& req, nvme::Status status);
+  void complete(Context& ctx, nvme::Status status);  ///< Releases the context and completes
+
+  fabric::ControllerQueue& queue_;
+  fabric::Reactor& reactor_;
+  std::shared_ptr<Controller> controller_;
+  std::shared_ptr<const NamespaceTable> namespaces_;
+  const std::uint16_t qid_;
+  const std::uint32_t max_transfer_;
+  std::vector<Context> contexts_;
+  IoCounters counters_;
+  std::uint64_t token_ = 0;
+  bool attached_ = false;
+  bool enabled_ = true;
+};
+
+}  // namespace nvmf::target

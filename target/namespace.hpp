@@ -1,0 +1,49 @@
+// A namespace: an NSID, a logical block size and a backend, plus the identifiers a host uses to recognise the
+// same namespace through several controllers (NGUID, EUI-64, UUID). The table of a subsystem's namespaces is
+// immutable once built: I/O queues hold a shared_ptr to a snapshot, so the per-I/O lookup takes no lock.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "target/backends/backend.hpp"
+
+namespace nvmf::target {
+
+struct NamespaceIds {
+  std::array<std::uint8_t, 16> nguid{};
+  std::array<std::uint8_t, 8> eui64{};
+  std::array<std::uint8_t, 16> uuid{};
+};
+
+/// Stable identifiers derived from the subsystem NQN and the NSID (FNV-1a hashes), so a namespace keeps its
+/// identity across restarts without configuration: the host's multipath code matches paths on them.
+/// EUI-64 is marked locally administered (we own no IEEE OUI); UUID is an RFC 4122 version 8 (custom) UUID.
+NamespaceIds derive_namespace_ids(const std::string& subsystem_nqn, std::uint32_t nsid);
+
+struct Namespace {
+  std::uint32_t nsid = 0;
+  std::uint32_t block_size = 512;
+  std::uint8_t lba_shift = 9;  ///< log2(block_size)
+  std::uint64_t blocks = 0;
+  std::shared_ptr<Backend> backend;
+  NamespaceIds ids;
+};
+
+class NamespaceTable {
+ public:
+  NamespaceTable() = default;
+  /// Sorts by NSID; throws std::invalid_argument on a duplicate NSID or NSID 0.
+  explicit NamespaceTable(std::vector<std::shared_ptr<const Namespace>> namespaces);
+
+  const Namespace* find(std::uint32_t nsid) const;
+  const std::vector<std::shared_ptr<const Namespace>>& all() const { return namespaces_; }
+  std::uint32_t max_nsid() const { return namespaces_.empty() ? 0 : namespaces_.back()->nsid; }
+
+ private:
+  std::vector<std::shared_ptr<const Namespace>> namespaces_;
+};
+
+}  // namespace nvmf::target

@@ -1,0 +1,63 @@
+// The QueueHandler the transport drives for each connection. A new queue accepts only Connect; Connect makes it
+// the admin queue of a new controller (QID 0) or an I/O queue of an existing one, and from then on commands go
+// to AdminQueue or IoQueue. Connect itself is in fabrics_connect.cpp.
+#pragma once
+#include <memory>
+
+#include "fabric/transport.hpp"
+#include "target/admin_queue.hpp"
+#include "target/io_queue.hpp"
+#include "target/registry.hpp"
+
+namespace nvmf::target {
+
+enum class SessionState {
+  awaiting_connect,  ///< Only Connect is accepted (anything else: Command Sequence Error, as SPDK)
+  connecting,        ///< Connect data is being fetched from the host
+  admin,             ///< Admin queue of a controller
+  io,                ///< I/O queue of a controller
+  disconnected,      ///< I/O queue after Disconnect: the host closes the connection next
+  closed,            ///< The connection is gone
+};
+
+class QueueSession final : public fabric::QueueHandler {
+ public:
+  QueueSession(fabric::ControllerQueue& queue, std::shared_ptr<Registry> registry);
+  ~QueueSession() override;
+
+  void on_command(fabric::ControllerRequest& req) override;
+  void on_data_fetched(fabric::ControllerRequest& req) override;
+  void on_queue_closed() override;
+
+  SessionState state() const { return state_; }
+
+ private:
+  void begin_connect(fabric::ControllerRequest& req);
+  void finish_connect(fabric::ControllerRequest& req);
+  void connect_admin(fabric::ControllerRequest& req, const std::shared_ptr<Subsystem>& subsystem,
+                     const nvmf_connect_data& data);
+  void connect_io(fabric::ControllerRequest& req, const std::shared_ptr<Subsystem>& subsystem,
+                  const nvmf_connect_data& data);
+  void handle_io_fabrics(fabric::ControllerRequest& req);
+  void reject(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0 = 0);
+
+  fabric::ControllerQueue& queue_;
+  std::shared_ptr<Registry> registry_;
+  SessionState state_ = SessionState::awaiting_connect;
+  std::unique_ptr<AdminQueue> admin_;
+  std::unique_ptr<IoQueue> io_;
+};
+
+/// Hands every new connection a QueueSession over the shared registry.
+class SessionFactory final : public fabric::QueueHandlerFactory {
+ public:
+  explicit SessionFactory(std::shared_ptr<Registry> registry) : registry_(std::move(registry)) {}
+  std::unique_ptr<fabric::QueueHandler> make_handler(fabric::ControllerQueue& queue) override {
+    return std::make_unique<QueueSession>(queue, registry_);
+  }
+
+ private:
+  std::shared_ptr<Registry> registry_;
+};
+
+}  // namespace nvmf::target
