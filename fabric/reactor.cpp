@@ -38,8 +38,10 @@ UringFeatures probe_features(io_uring& ring, unsigned setup_flags) {
 
 Reactor::Reactor(unsigned index, const ReactorOptions& options)
     : index_(index), options_(options), buffers_(options.buffer_size) {
-  // COOP_TASKRUN avoids interrupting the reactor thread for completions it will reap anyway (5.19+).
-  unsigned flags = IORING_SETUP_COOP_TASKRUN;
+  // COOP_TASKRUN avoids interrupting the reactor thread for completions it will reap anyway (5.19+);
+  // TASKRUN_FLAG tells a busy-polling reactor when such deferred work waits for it to enter the kernel
+  // (without it a spinning thread only runs socket completions at its next timer tick).
+  unsigned flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   int rc = io_uring_queue_init(options_.ring_entries, &ring_, flags);
   if (rc == -EINVAL) {
     flags = 0;
@@ -147,6 +149,9 @@ unsigned Reactor::run_once(std::chrono::milliseconds timeout) {
   auto wait = std::min<TimerWheel::Clock::duration>(timeout, timers_.until_next(now));
   if (options_.busy_poll || wait <= TimerWheel::Clock::duration::zero()) {
     io_uring_submit(&ring_);
+    // Completions waiting as task work only appear once the thread enters the kernel.
+    if (io_uring_cq_ready(&ring_) == 0 && (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+      io_uring_get_events(&ring_);
   } else {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
     __kernel_timespec ts{ns / 1000000000, ns % 1000000000};

@@ -7,6 +7,8 @@ packages=(
   build-essential meson ninja-build pkg-config python3
   libnvme-dev libjson-c-dev liburing-dev libisal-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev librdmacm-dev libibverbs-dev
+  # benchmark plots
+  python3-matplotlib
   # interop suite (Debian's kernel under qemu) and the peers' own tools
   qemu-system-x86 busybox-static kmod cpio nvme-cli fio e2fsprogs util-linux iproute2
   rdma-core ibverbs-utils rdmacm-utils
