@@ -1,0 +1,162 @@
+#include "initiator/io_queue.hpp"
+
+#include "fabric/reactor.hpp"
+#include "initiator/commands.hpp"
+#include "initiator/error.hpp"
+
+namespace nvmf::initiator {
+
+const char* to_string(SubmitResult r) {
+  switch (r) {
+    case SubmitResult::ok: return "ok";
+    case SubmitResult::queue_full: return "queue full";
+    case SubmitResult::invalid_argument: return "invalid argument";
+    case SubmitResult::disconnected: return "disconnected";
+  }
+  return "?";
+}
+
+IoQueue::IoQueue(std::unique_ptr<fabric::HostQueue> queue, std::uint16_t qid, std::chrono::milliseconds io_timeout,
+                 std::function<void()> on_destroy)
+    : queue_(std::move(queue)), qid_(qid), io_timeout_(io_timeout), on_destroy_(std::move(on_destroy)),
+      slots_(queue_->depth()) {
+  free_.reserve(slots_.size());
+  for (auto& slot : slots_) {
+    slot.owner = this;
+    slot.request.context = &slot;
+    slot.request.on_complete = &IoQueue::on_request_complete;
+    free_.push_back(&slot);
+  }
+}
+
+IoQueue::~IoQueue() {
+  queue_->close();
+  // close() completes what was outstanding; let the reactor deliver those completions before the slots go.
+  for (int turn = 0; turn < 1000 && queue_->outstanding() > 0; ++turn)
+    queue_->reactor().run_once(std::chrono::milliseconds(1));
+  queue_.reset();
+  if (on_destroy_) on_destroy_();
+}
+
+void IoQueue::on_request_complete(fabric::HostRequest& req) {
+  auto* slot = static_cast<Slot*>(req.context);
+  IoQueue* self = slot->owner;
+  IoCallback cb = slot->cb;
+  void* arg = slot->arg;
+  nvme::Status status = req.status();
+  // Recycle first: the callback may submit the next command into this very slot.
+  self->free_.push_back(slot);
+  ++self->completed_;
+  cb(arg, status);
+}
+
+SubmitResult IoQueue::submit(const nvme::Sqe& sqe, const iovec* iov, std::uint32_t iovcnt, fabric::DataDirection dir,
+                             IoCallback cb, void* arg) {
+  if (!cb) return SubmitResult::invalid_argument;
+  if (!queue_->alive()) return SubmitResult::disconnected;
+  if (free_.empty()) return SubmitResult::queue_full;
+  Slot* slot = free_.back();
+  fabric::HostRequest& req = slot->request;
+  req.sqe = sqe;
+  req.iov = iovcnt ? iov : nullptr;
+  req.iovcnt = iovcnt;
+  req.direction = iovcnt ? dir : fabric::DataDirection::none;
+  req.cqe = {};
+  slot->cb = cb;
+  slot->arg = arg;
+  if (!queue_->submit(req)) return queue_->alive() ? SubmitResult::queue_full : SubmitResult::disconnected;
+  free_.pop_back();
+  return SubmitResult::ok;
+}
+
+SubmitResult IoQueue::submit_single(const nvme::Sqe& sqe, const void* buf, std::uint32_t length,
+                                    fabric::DataDirection dir, IoCallback cb, void* arg) {
+  if (!buf || free_.empty()) return !buf ? SubmitResult::invalid_argument : SubmitResult::queue_full;
+  Slot* slot = free_.back();
+  slot->single = iovec{const_cast<void*>(buf), length};
+  return submit(sqe, &slot->single, 1, dir, cb, arg);
+}
+
+SubmitResult IoQueue::check_range(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb) const {
+  if (nlb == 0 || nlb > ns.max_transfer_blocks) return SubmitResult::invalid_argument;
+  if (slba >= ns.capacity_blocks || nlb > ns.capacity_blocks - slba) return SubmitResult::invalid_argument;
+  return SubmitResult::ok;
+}
+
+namespace {
+std::uint64_t iov_bytes(const iovec* iov, std::uint32_t iovcnt) {
+  std::uint64_t total = 0;
+  for (std::uint32_t i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+  return total;
+}
+}  // namespace
+
+SubmitResult IoQueue::read(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, void* buf, IoCallback cb,
+                           void* arg) {
+  if (auto r = check_range(ns, slba, nlb); r != SubmitResult::ok) return r;
+  return submit_single(make_read(ns.nsid, slba, nlb), buf, nlb * ns.block_size,
+                       fabric::DataDirection::controller_to_host, cb, arg);
+}
+
+SubmitResult IoQueue::readv(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const iovec* iov,
+                            std::uint32_t iovcnt, IoCallback cb, void* arg) {
+  if (auto r = check_range(ns, slba, nlb); r != SubmitResult::ok) return r;
+  if (!iov || iovcnt == 0 || iov_bytes(iov, iovcnt) != std::uint64_t(nlb) * ns.block_size)
+    return SubmitResult::invalid_argument;
+  return submit(make_read(ns.nsid, slba, nlb), iov, iovcnt, fabric::DataDirection::controller_to_host, cb, arg);
+}
+
+SubmitResult IoQueue::write(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf,
+                            IoCallback cb, void* arg, bool fua) {
+  if (auto r = check_range(ns, slba, nlb); r != SubmitResult::ok) return r;
+  return submit_single(make_write(ns.nsid, slba, nlb, fua), buf, nlb * ns.block_size,
+                       fabric::DataDirection::host_to_controller, cb, arg);
+}
+
+SubmitResult IoQueue::writev(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const iovec* iov,
+                             std::uint32_t iovcnt, IoCallback cb, void* arg, bool fua) {
+  if (auto r = check_range(ns, slba, nlb); r != SubmitResult::ok) return r;
+  if (!iov || iovcnt == 0 || iov_bytes(iov, iovcnt) != std::uint64_t(nlb) * ns.block_size)
+    return SubmitResult::invalid_argument;
+  return submit(make_write(ns.nsid, slba, nlb, fua), iov, iovcnt, fabric::DataDirection::host_to_controller, cb,
+                arg);
+}
+
+SubmitResult IoQueue::compare(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf,
+                              IoCallback cb, void* arg) {
+  if (auto r = check_range(ns, slba, nlb); r != SubmitResult::ok) return r;
+  return submit_single(make_compare(ns.nsid, slba, nlb), buf, nlb * ns.block_size,
+                       fabric::DataDirection::host_to_controller, cb, arg);
+}
+
+SubmitResult IoQueue::flush(const Namespace& ns, IoCallback cb, void* arg) {
+  return submit(make_flush(ns.nsid), nullptr, 0, fabric::DataDirection::none, cb, arg);
+}
+
+SubmitResult IoQueue::write_zeroes(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, IoCallback cb,
+                                   void* arg, bool deallocate) {
+  // Write Zeroes moves no data, so only the 16-bit NLB field and the capacity bound it, not MDTS.
+  if (nlb == 0 || nlb > kMaxBlocksPerCommand) return SubmitResult::invalid_argument;
+  if (slba >= ns.capacity_blocks || nlb > ns.capacity_blocks - slba) return SubmitResult::invalid_argument;
+  return submit(make_write_zeroes(ns.nsid, slba, nlb, deallocate), nullptr, 0, fabric::DataDirection::none, cb, arg);
+}
+
+SubmitResult IoQueue::deallocate(const Namespace& ns, const nvme_dsm_range* ranges, std::uint32_t count,
+                                 IoCallback cb, void* arg) {
+  if (!ranges || count == 0 || count > 256) return SubmitResult::invalid_argument;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (ranges[i].slba >= ns.capacity_blocks || ranges[i].nlb > ns.capacity_blocks - ranges[i].slba)
+      return SubmitResult::invalid_argument;
+  }
+  return submit_single(make_deallocate(ns.nsid, count), ranges,
+                       static_cast<std::uint32_t>(count * sizeof(nvme_dsm_range)),
+                       fabric::DataDirection::host_to_controller, cb, arg);
+}
+
+unsigned IoQueue::process_completions(std::chrono::milliseconds max_wait) {
+  unsigned before = completed_;
+  queue_->reactor().run_once(max_wait);
+  return completed_ - before;
+}
+
+}  // namespace nvmf::initiator

@@ -1,0 +1,109 @@
+// The block API: one I/O queue pair, used by one thread, no locks (SPDK's qpair model). Commands are submitted
+// asynchronously with a completion callback; process_completions() drives the queue's reactor and runs the
+// callbacks on the calling thread. Read data lands directly in the caller's buffers; buffers (and DSM ranges)
+// must stay valid until the callback runs. Request contexts are allocated once, at queue creation: the data
+// path allocates nothing.
+#pragma once
+#include <sys/uio.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "fabric/host_transport.hpp"
+#include "initiator/namespace.hpp"
+#include "nvme/libnvme.hpp"
+#include "nvme/status.hpp"
+
+namespace nvmf::initiator {
+
+using IoCallback = void (*)(void* arg, nvme::Status status);
+
+enum class SubmitResult {
+  ok,
+  queue_full,        ///< depth() commands outstanding: process completions and retry
+  invalid_argument,  ///< Out of range, over the maximum transfer, or buffers not matching the block count
+  disconnected,      ///< The connection is gone
+};
+const char* to_string(SubmitResult r);
+
+class IoQueue {
+ public:
+  /// Built by Controller::create_io_queue once the queue's Connect succeeded. `on_destroy` runs last.
+  IoQueue(std::unique_ptr<fabric::HostQueue> queue, std::uint16_t qid, std::chrono::milliseconds io_timeout,
+          std::function<void()> on_destroy);
+  /// Closes the connection; outstanding commands complete (callbacks run) with an aborted status.
+  ~IoQueue();
+  IoQueue(const IoQueue&) = delete;
+  IoQueue& operator=(const IoQueue&) = delete;
+
+  // ---- Asynchronous commands ----
+  SubmitResult read(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, void* buf, IoCallback cb, void* arg);
+  SubmitResult readv(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const iovec* iov,
+                     std::uint32_t iovcnt, IoCallback cb, void* arg);
+  SubmitResult write(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf, IoCallback cb,
+                     void* arg, bool fua = false);
+  SubmitResult writev(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const iovec* iov,
+                      std::uint32_t iovcnt, IoCallback cb, void* arg, bool fua = false);
+  /// Compare: the controller reports Compare Failure (SCT 2h SC 85h) when the blocks differ from `buf`.
+  SubmitResult compare(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf, IoCallback cb,
+                       void* arg);
+  SubmitResult flush(const Namespace& ns, IoCallback cb, void* arg);
+  SubmitResult write_zeroes(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, IoCallback cb, void* arg,
+                            bool deallocate = false);
+  /// Dataset Management, Deallocate attribute; 1..256 ranges.
+  SubmitResult deallocate(const Namespace& ns, const nvme_dsm_range* ranges, std::uint32_t count, IoCallback cb,
+                          void* arg);
+
+  /// Drive the reactor once, waiting at most `max_wait` for something to happen; returns the number of this
+  /// queue's commands completed (their callbacks have run).
+  unsigned process_completions(std::chrono::milliseconds max_wait = std::chrono::milliseconds(0));
+
+  // ---- Synchronous helpers: submit, then process completions until done. Transfers larger than the
+  // namespace's maximum are split. A command that outlives the I/O timeout closes the queue. ----
+  nvme::Status read_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, void* buf);
+  nvme::Status write_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf,
+                          bool fua = false);
+  nvme::Status compare_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf);
+  nvme::Status flush_sync(const Namespace& ns);
+  nvme::Status write_zeroes_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, bool deallocate = false);
+  nvme::Status deallocate_sync(const Namespace& ns, const nvme_dsm_range* ranges, std::uint32_t count);
+
+  std::uint16_t qid() const { return qid_; }
+  std::uint16_t depth() const { return queue_->depth(); }
+  std::uint32_t outstanding() const { return queue_->outstanding(); }
+  bool alive() const { return queue_->alive(); }
+  std::string error() const { return queue_->error().message; }
+  fabric::Reactor& reactor() { return queue_->reactor(); }
+
+ private:
+  struct Slot {
+    fabric::HostRequest request;
+    iovec single{};
+    IoCallback cb = nullptr;
+    void* arg = nullptr;
+    IoQueue* owner = nullptr;
+  };
+
+  static void on_request_complete(fabric::HostRequest& req);
+  SubmitResult submit(const nvme::Sqe& sqe, const iovec* iov, std::uint32_t iovcnt, fabric::DataDirection dir,
+                      IoCallback cb, void* arg);
+  SubmitResult submit_single(const nvme::Sqe& sqe, const void* buf, std::uint32_t length, fabric::DataDirection dir,
+                             IoCallback cb, void* arg);
+  SubmitResult check_range(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb) const;
+  /// Submit through `start` (retrying while the queue is full) and wait for its callback.
+  template <typename Start>
+  nvme::Status run_sync(Start&& start);
+
+  std::unique_ptr<fabric::HostQueue> queue_;
+  std::uint16_t qid_;
+  std::chrono::milliseconds io_timeout_;
+  std::function<void()> on_destroy_;
+  std::vector<Slot> slots_;
+  std::vector<Slot*> free_;
+  unsigned completed_ = 0;
+};
+
+}  // namespace nvmf::initiator

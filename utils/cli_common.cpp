@@ -1,0 +1,115 @@
+#include "utils/cli_common.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "nvme/fabrics.hpp"
+
+namespace nvmf::cli {
+
+void add_output_option(CLI::App* cmd, std::string& format) {
+  cmd->add_option("-o,--output-format", format, "Output format: normal|json")
+      ->check(CLI::IsMember({"normal", "json"}))
+      ->capture_default_str();
+}
+
+void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spelling spelling) {
+  auto& o = args.options;
+  const bool nvme_cli = spelling == Spelling::nvme_cli;
+  if (discovery) {
+    o.subnqn = nvme::kDiscoveryNqn;
+    args.keep_alive_seconds = 0;  // a one-shot discovery, as `nvme discover` without --persistent
+  }
+  cmd->add_option(nvme_cli ? "-t,--transport" : "--transport", o.transport, "Transport type (tcp)")
+      ->capture_default_str();
+  cmd->add_option("-a,--traddr", o.traddr, "Transport address")->capture_default_str();
+  cmd->add_option("-s,--trsvcid", o.trsvcid, discovery ? "Transport service id (default 8009)"
+                                                        : "Transport service id (default 4420)");
+  auto* nqn = cmd->add_option("-n,--nqn", o.subnqn, "Subsystem NQN")->capture_default_str();
+  if (!discovery && nvme_cli) nqn->required();
+  cmd->add_option(nvme_cli ? "-q,--hostnqn" : "--hostnqn", o.hostnqn,
+                  "Host NQN (default /etc/nvme/hostnqn, else generated)");
+  cmd->add_option("-I,--hostid", o.hostid, "Host ID, a UUID (default /etc/nvme/hostid)");
+  if (!discovery && nvme_cli) {
+    cmd->add_option("-i,--nr-io-queues", o.nr_io_queues, "I/O queues to ask for")->capture_default_str();
+    cmd->add_option("-Q,--queue-size", o.io_queue_size, "I/O queue size")->capture_default_str();
+  }
+  cmd->add_option("-k,--keep-alive-tmo", args.keep_alive_seconds, "Keep-alive timeout in seconds (0: off)")
+      ->capture_default_str();
+  cmd->add_flag("-g,--hdr-digest", o.header_digest, "Enable the NVMe/TCP header digest");
+  cmd->add_flag("-G,--data-digest", o.data_digest, "Enable the NVMe/TCP data digest");
+  if (nvme_cli) {
+    add_output_option(cmd, args.output_format);
+  } else {
+    cmd->add_option("--output-format", args.output_format, "Output format: normal|json")
+        ->check(CLI::IsMember({"normal", "json"}))
+        ->capture_default_str();
+    cmd->add_option_function<std::string>(
+        "-r,--transport-id", [&o](const std::string& trid) { apply_transport_id(trid, o); },
+        "SPDK-style transport ID: 'trtype:tcp traddr:127.0.0.1 trsvcid:4420 subnqn:NQN'");
+  }
+}
+
+void apply_transport_id(const std::string& trid, initiator::ControllerOptions& options) {
+  std::size_t pos = 0;
+  while (pos < trid.size()) {
+    std::size_t end = trid.find_first_of(" \t", pos);
+    std::string item = trid.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? trid.size() : end + 1;
+    if (item.empty()) continue;
+    std::size_t colon = item.find(':');
+    if (colon == std::string::npos) throw CLI::ValidationError("--transport-id", "'" + item + "' is not key:value");
+    std::string key = item.substr(0, colon), value = item.substr(colon + 1);
+    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (key == "trtype") {
+      for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      options.transport = value;
+    } else if (key == "traddr") {
+      options.traddr = value;
+    } else if (key == "trsvcid") {
+      options.trsvcid = value;
+    } else if (key == "subnqn") {
+      options.subnqn = value;
+    } else if (key == "hostnqn") {
+      options.hostnqn = value;
+    } else if (key != "adrfam") {  // the address family follows from traddr
+      throw CLI::ValidationError("--transport-id", "unknown key '" + key + "'");
+    }
+  }
+}
+
+std::unique_ptr<initiator::Controller> connect_or_exit(ConnectArgs& args) {
+  args.options.keep_alive_timeout_ms = args.keep_alive_seconds * 1000;
+  initiator::Error error;
+  auto ctrl = initiator::Controller::connect(args.options, &error);
+  if (!ctrl) fail("failed to connect: " + error.to_string(), 1);
+  return ctrl;
+}
+
+void fail(const std::string& message, int code) {
+  std::fprintf(stderr, "nvmf: %s\n", message.c_str());
+  throw CLI::RuntimeError(code);
+}
+
+std::string trimmed(const char* field, std::size_t size) {
+  std::size_t n = strnlen(field, size);
+  while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\0')) --n;
+  return std::string(field, n);
+}
+
+std::string hex_bytes(const std::uint8_t* data, std::size_t size) {
+  std::string out;
+  char b[3];
+  for (std::size_t i = 0; i < size; ++i) {
+    std::snprintf(b, sizeof b, "%02x", data[i]);
+    out += b;
+  }
+  return out;
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+void print_json(const nlohmann::ordered_json& j) { std::cout << j.dump(2) << std::endl; }
+
+}  // namespace nvmf::cli

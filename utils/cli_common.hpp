@@ -1,0 +1,50 @@
+// Options and helpers shared by the host-side subcommands. Connection options use nvme-cli's `nvme connect`
+// spelling (-t -a -s -n -q -I -i -Q -k -g -G); -o/--output-format normal|json as nvme-cli. Where an I/O option
+// of `nvme read`/`nvme write` would clash with them (-s start block, -n namespace), the I/O option gets a
+// different short name (-S/--start-block, -N/--namespace-id), as each command's --help says.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "initiator/controller.hpp"
+
+namespace nvmf::cli {
+
+struct ConnectArgs {
+  initiator::ControllerOptions options;
+  unsigned keep_alive_seconds = 5;
+  std::string output_format = "normal";
+
+  bool json() const { return output_format == "json"; }
+};
+
+enum class Spelling {
+  nvme_cli,   ///< -t transport, -q hostnqn, -o output format, -i/-Q queues
+  perf,       ///< spdk_nvme_perf owns -t -q -o: those connection options are long-only; -r takes a transport ID
+};
+
+/// Add the connection options to `cmd`. `discovery` picks the discovery defaults (NQN, port 8009, KATO 0).
+void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spelling spelling = Spelling::nvme_cli);
+
+/// Apply an SPDK transport ID string ("trtype:tcp adrfam:ipv4 traddr:127.0.0.1 trsvcid:4420 subnqn:nqn...")
+/// to `options`; throws CLI::ValidationError naming the bad key.
+void apply_transport_id(const std::string& trid, initiator::ControllerOptions& options);
+void add_output_option(CLI::App* cmd, std::string& format);
+
+/// Connect or print why not and throw CLI::RuntimeError(1).
+std::unique_ptr<initiator::Controller> connect_or_exit(ConnectArgs& args);
+
+/// Print `message` to stderr and leave with exit code `code`.
+[[noreturn]] void fail(const std::string& message, int code = 1);
+
+/// A fixed-size, space-padded identify string without its padding (SN, MN, FR, NQNs).
+std::string trimmed(const char* field, std::size_t size);
+/// Hex text of raw bytes ("0x" prefix omitted), as nvme-cli prints NGUID and EUI64.
+std::string hex_bytes(const std::uint8_t* data, std::size_t size);
+
+void print_json(const nlohmann::json& j);
+void print_json(const nlohmann::ordered_json& j);
+
+}  // namespace nvmf::cli

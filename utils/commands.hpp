@@ -1,0 +1,14 @@
+// One function per subcommand family; nvmf.cpp calls them all. `nvmf target` lives in cmd_target.hpp.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace nvmf::cli {
+
+void add_discover_command(CLI::App& app);
+void add_identify_commands(CLI::App& app);  // id-ctrl, id-ns, list-ns
+void add_io_commands(CLI::App& app);        // read, write, compare, flush, write-zeroes, dsm
+void add_log_commands(CLI::App& app);       // get-log, smart-log, error-log
+void add_perf_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+
+}  // namespace nvmf::cli
