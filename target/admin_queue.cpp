@@ -58,11 +58,16 @@ void AdminQueue::handle(fabric::ControllerRequest& req) {
       return async_event_request(req);
     case nvme_admin_keep_alive:
       return finish(req, nvme::Status::success());
-    case nvme_admin_abort_cmd:
+    case nvme_admin_abort_cmd: {
       if (discovery) break;
-      // Commands here are never stuck behind others, so none can be aborted: DW0 bit 0 = 1 "not aborted".
-      req.cqe.dw0 = 1;
+      // Only a held Asynchronous Event Request is still waiting inside the controller. I/O commands are
+      // either already at the backend (io_uring cannot recall them) or waiting for host data, which the
+      // transport seam cannot cancel: those are honestly "not aborted" (DW0 bit 0 = 1), as nvmet answers.
+      const auto sqid = static_cast<std::uint16_t>(req.sqe.cdw10 & 0xFFFF);
+      const auto cid = static_cast<std::uint16_t>(req.sqe.cdw10 >> 16);
+      req.cqe.dw0 = sqid == 0 && controller_->abort_held_aer(cid) ? 0 : 1;
       return finish(req, nvme::Status::success());
+    }
     default:
       break;
   }

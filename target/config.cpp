@@ -6,24 +6,35 @@
 #include <cctype>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 #include "nvme/fabrics.hpp"
 
 namespace nvmf::target {
+
+ConfigError::ConfigError(std::string field, std::string value, std::string reason)
+    : std::invalid_argument(field + ": '" + value + "': " + reason),
+      field_(std::move(field)),
+      value_(std::move(value)),
+      reason_(std::move(reason)) {}
+
+const char* backend_kind_name(BackendKind kind) {
+  switch (kind) {
+    case BackendKind::ram: return "ram";
+    case BackendKind::null: return "null";
+    case BackendKind::file: return "file";
+    case BackendKind::blk: return "blk";
+    case BackendKind::nvme: return "nvme";
+  }
+  return "?";
+}
 
 namespace {
 // NVMe base spec: an NQN is at most 223 bytes of UTF-8, starting with "nqn.".
 constexpr std::size_t kMaxNqnLength = 223;
 
 [[noreturn]] void refuse(const std::string& field, const std::string& value, const std::string& reason) {
-  throw std::invalid_argument(field + ": '" + value + "': " + reason);
-}
-
-void check_nqn(const std::string& field, const std::string& nqn) {
-  if (nqn.size() > kMaxNqnLength) refuse(field, nqn, "longer than 223 bytes");
-  if (nqn.rfind("nqn.", 0) != 0) refuse(field, nqn, "an NQN starts with 'nqn.' (nqn.yyyy-mm.domain:name)");
-  for (unsigned char c : nqn)
-    if (c < 0x20 || c == 0x7F) refuse(field, nqn, "contains a control character");
+  throw ConfigError(field, value, reason);
 }
 
 void check_ascii(const std::string& field, const std::string& value, std::size_t max) {
@@ -32,7 +43,21 @@ void check_ascii(const std::string& field, const std::string& value, std::size_t
     if (c < 0x20 || c > 0x7E) refuse(field, value, "only printable ASCII is allowed");
 }
 
+bool rdma_built() {
+#ifdef NVMF_HAVE_RDMA
+  return true;
+#else
+  return false;
+#endif
+}
+
 bool is_power_of_two(std::uint64_t v) { return v && !(v & (v - 1)); }
+
+bool valid_port(const std::string& port) {
+  return !port.empty() && port.size() <= 5 &&
+         std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) &&
+         std::stoul(port) <= 65535;
+}
 
 std::string derive_serial(const std::string& nqn) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -43,6 +68,13 @@ std::string derive_serial(const std::string& nqn) {
   return s;
 }
 }  // namespace
+
+void check_nqn(const std::string& field, const std::string& nqn) {
+  if (nqn.size() > kMaxNqnLength) refuse(field, nqn, "longer than 223 bytes");
+  if (nqn.rfind("nqn.", 0) != 0) refuse(field, nqn, "an NQN starts with 'nqn.' (nqn.yyyy-mm.domain:name)");
+  for (unsigned char c : nqn)
+    if (c < 0x20 || c == 0x7F) refuse(field, nqn, "contains a control character");
+}
 
 SubsystemConfig resolve_defaults(const SubsystemConfig& config) {
   SubsystemConfig out = config;
@@ -56,52 +88,78 @@ SubsystemConfig resolve_defaults(const SubsystemConfig& config) {
   return out;
 }
 
-void TargetConfig::validate() const {
-  if (listeners.empty()) throw std::invalid_argument("listeners: at least one listen address is needed");
-  for (std::size_t i = 0; i < listeners.size(); ++i) {
-    const auto& l = listeners[i];
-    const std::string field = "listeners[" + std::to_string(i) + "]";
-    if (l.trtype != fabric::TransportType::tcp) refuse(field, l.to_string(), "only the tcp transport is served");
-    unsigned char buf[16];
-    if (inet_pton(l.ipv6 ? AF_INET6 : AF_INET, l.traddr.c_str(), buf) != 1)
-      refuse(field, l.traddr, l.ipv6 ? "not an IPv6 address" : "not an IPv4 address");
-    if (l.trsvcid.empty() || l.trsvcid.size() > 5 ||
-        !std::all_of(l.trsvcid.begin(), l.trsvcid.end(), [](unsigned char c) { return std::isdigit(c); }) ||
-        std::stoul(l.trsvcid) > 65535)
-      refuse(field, l.trsvcid, "the port must be a number from 0 to 65535");
-  }
+void validate_address(const fabric::ListenAddress& l, const std::string& field) {
+  if (l.trtype == fabric::TransportType::rdma && !rdma_built())
+    refuse(field, l.to_string(), "this build has no RDMA transport (rdma-core was not found)");
+  unsigned char buf[16];
+  if (inet_pton(l.ipv6 ? AF_INET6 : AF_INET, l.traddr.c_str(), buf) != 1)
+    refuse(field, l.traddr, l.ipv6 ? "not an IPv6 address" : "not an IPv4 address");
+  if (!valid_port(l.trsvcid)) refuse(field, l.trsvcid, "the port must be a number from 0 to 65535");
+}
 
-  if (subsystems.empty()) throw std::invalid_argument("subsystems: at least one subsystem is needed");
+void validate_namespace(const NamespaceConfig& ns, const std::string& nfield) {
+  if (ns.block_size != 512 && ns.block_size != 4096)
+    refuse(nfield + ".block_size", std::to_string(ns.block_size), "must be 512 or 4096");
+  if (ns.nsid > kMaxNsid)
+    refuse(nfield + ".nsid", std::to_string(ns.nsid), "NSIDs go from 1 to " + std::to_string(kMaxNsid));
+  switch (ns.kind) {
+    case BackendKind::file:
+    case BackendKind::blk:
+    case BackendKind::nvme:
+      if (ns.path.empty())
+        refuse(nfield + ".path", ns.path, std::string("a ") + backend_kind_name(ns.kind) + " namespace needs a path");
+      break;
+    case BackendKind::ram:
+    case BackendKind::null:
+      if (ns.size == 0) refuse(nfield + ".size", "0", "must be positive");
+      if (ns.size % ns.block_size)
+        refuse(nfield + ".size", std::to_string(ns.size),
+               "not a multiple of the block size " + std::to_string(ns.block_size));
+      break;
+  }
+  for (std::size_t h = 0; h < ns.hosts.size(); ++h) check_nqn(nfield + ".hosts[" + std::to_string(h) + "]", ns.hosts[h]);
+}
+
+void validate_subsystem(const SubsystemConfig& config, const std::string& field) {
+  const SubsystemConfig sub = resolve_defaults(config);
+  check_nqn(field + ".nqn", sub.nqn);
+  if (sub.nqn == nvme::kDiscoveryNqn) refuse(field + ".nqn", sub.nqn, "the well-known discovery NQN is built in");
+  check_ascii(field + ".serial", sub.serial, 20);
+  check_ascii(field + ".model", sub.model, 40);
+  check_ascii(field + ".firmware", sub.firmware, 8);
+  for (std::size_t h = 0; h < sub.allowed_hosts.size(); ++h)
+    check_nqn(field + ".allowed_hosts[" + std::to_string(h) + "]", sub.allowed_hosts[h]);
+  if (sub.cntlid_min < 1 || sub.cntlid_min > sub.cntlid_max || sub.cntlid_max > 0xFFEF)
+    refuse(field + ".cntlid_min", std::to_string(sub.cntlid_min) + "-" + std::to_string(sub.cntlid_max),
+           "controller IDs must be a range within 1-65519 (FFF0h and above are reserved)");
+  std::set<std::uint32_t> nsids;
+  for (std::size_t n = 0; n < sub.namespaces.size(); ++n) {
+    const NamespaceConfig& ns = sub.namespaces[n];
+    const std::string nfield = field + ".namespaces[" + std::to_string(n) + "]";
+    validate_namespace(ns, nfield);
+    if (!nsids.insert(ns.nsid).second) refuse(nfield + ".nsid", std::to_string(ns.nsid), "used twice");
+  }
+}
+
+void TargetConfig::validate() const {
+  if (listeners.empty()) refuse("listeners", "", "at least one listen address is needed");
+  for (std::size_t i = 0; i < listeners.size(); ++i) validate_address(listeners[i], "listeners[" + std::to_string(i) + "]");
+  for (std::size_t i = 0; i < referrals.size(); ++i)
+    validate_address(referrals[i].address, "referrals[" + std::to_string(i) + "].address");
+
+  if (subsystems.empty()) refuse("subsystems", "", "at least one subsystem is needed");
   std::set<std::string> nqns;
   for (std::size_t s = 0; s < subsystems.size(); ++s) {
-    const SubsystemConfig sub = resolve_defaults(subsystems[s]);
     const std::string field = "subsystems[" + std::to_string(s) + "]";
-    check_nqn(field + ".nqn", sub.nqn);
-    if (sub.nqn == nvme::kDiscoveryNqn) refuse(field + ".nqn", sub.nqn, "the well-known discovery NQN is built in");
-    if (!nqns.insert(sub.nqn).second) refuse(field + ".nqn", sub.nqn, "configured twice");
-    check_ascii(field + ".serial", sub.serial, 20);
-    check_ascii(field + ".model", sub.model, 40);
-    check_ascii(field + ".firmware", sub.firmware, 8);
-    for (std::size_t h = 0; h < sub.allowed_hosts.size(); ++h)
-      check_nqn(field + ".allowed_hosts[" + std::to_string(h) + "]", sub.allowed_hosts[h]);
-
-    std::set<std::uint32_t> nsids;
-    for (std::size_t n = 0; n < sub.namespaces.size(); ++n) {
-      const NamespaceConfig& ns = sub.namespaces[n];
-      const std::string nfield = field + ".namespaces[" + std::to_string(n) + "]";
-      if (ns.block_size != 512 && ns.block_size != 4096)
-        refuse(nfield + ".block_size", std::to_string(ns.block_size), "must be 512 or 4096");
-      if (ns.nsid == 0xFFFFFFFF) refuse(nfield + ".nsid", std::to_string(ns.nsid), "FFFFFFFFh is the broadcast NSID");
-      if (!nsids.insert(ns.nsid).second) refuse(nfield + ".nsid", std::to_string(ns.nsid), "used twice");
-      if (ns.kind == BackendKind::file) {
-        if (ns.path.empty()) refuse(nfield + ".path", ns.path, "a file namespace needs a path");
-      } else {
-        if (ns.size == 0) refuse(nfield + ".size", "0", "must be positive");
-        if (ns.size % ns.block_size)
-          refuse(nfield + ".size", std::to_string(ns.size),
-                 "not a multiple of the block size " + std::to_string(ns.block_size));
-      }
-    }
+    validate_subsystem(subsystems[s], field);
+    const std::string nqn = resolve_defaults(subsystems[s]).nqn;
+    if (!nqns.insert(nqn).second) refuse(field + ".nqn", nqn, "configured twice");
+  }
+  for (const auto& [index, names] : listener_subsystems) {
+    const std::string field = "listeners[" + std::to_string(index) + "].subsystems";
+    if (index >= listeners.size()) refuse(field, std::to_string(index), "no such listener");
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (!nqns.count(names[i])) refuse(field + "[" + std::to_string(i) + "]", names[i], "no such subsystem");
   }
 
   if (limits.max_io_size < 4096 || !is_power_of_two(limits.max_io_size) || limits.max_io_size > (8u << 20))
@@ -153,26 +211,34 @@ NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_siz
   ns.block_size = block_size;
   auto colon = text.find(':');
   if (colon == std::string::npos)
-    throw std::invalid_argument("namespace '" + text + "': expected ram:SIZE, null:SIZE or file:PATH");
+    throw std::invalid_argument("namespace '" + text + "': expected ram:SIZE, null:SIZE, file:PATH, blk:PATH or nvme:PATH");
   const std::string kind = text.substr(0, colon), arg = text.substr(colon + 1);
   if (arg.empty()) throw std::invalid_argument("namespace '" + text + "': missing size or path after ':'");
   if (kind == "ram" || kind == "null") {
     ns.kind = kind == "ram" ? BackendKind::ram : BackendKind::null;
     ns.size = parse_size(arg);
-  } else if (kind == "file") {
-    ns.kind = BackendKind::file;
+  } else if (kind == "file" || kind == "blk" || kind == "nvme") {
+    ns.kind = kind == "file" ? BackendKind::file : kind == "blk" ? BackendKind::blk : BackendKind::nvme;
     ns.path = arg;
   } else {
-    throw std::invalid_argument("namespace '" + text + "': unknown kind '" + kind + "' (ram, null or file)");
+    throw std::invalid_argument("namespace '" + text + "': unknown kind '" + kind + "' (ram, null, file, blk or nvme)");
   }
   return ns;
 }
 
 fabric::ListenAddress parse_listen_address(const std::string& text) {
-  const std::string usage = "listen address '" + text + "': expected tcp:ADDR:PORT (IPv6: tcp:[ADDR]:PORT)";
+  const std::string usage =
+      "listen address '" + text + "': expected tcp:ADDR:PORT or rdma:ADDR:PORT (IPv6: tcp:[ADDR]:PORT)";
   fabric::ListenAddress a;
-  if (text.rfind("tcp:", 0) != 0) throw std::invalid_argument(usage);
-  std::string rest = text.substr(4);
+  std::string rest;
+  if (text.rfind("tcp:", 0) == 0) {
+    rest = text.substr(4);
+  } else if (text.rfind("rdma:", 0) == 0) {
+    a.trtype = fabric::TransportType::rdma;
+    rest = text.substr(5);
+  } else {
+    throw std::invalid_argument(usage);
+  }
   std::size_t port_colon;
   if (!rest.empty() && rest[0] == '[') {
     auto close = rest.find(']');
@@ -197,6 +263,28 @@ fabric::ListenAddress parse_listen_address(const std::string& text) {
       std::stoul(a.trsvcid) > 65535)
     throw std::invalid_argument("listen address '" + text + "': port '" + a.trsvcid + "' is not 0-65535");
   return a;
+}
+
+std::array<std::uint8_t, 16> parse_uuid(const std::string& text) {
+  std::string hex;
+  for (char c : text)
+    if (c != '-') hex += c;
+  if (hex.size() != 32 || !std::all_of(hex.begin(), hex.end(), [](unsigned char c) { return std::isxdigit(c); }))
+    throw std::invalid_argument("'" + text + "' is not 16 bytes of hex (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+  std::array<std::uint8_t, 16> out{};
+  for (std::size_t i = 0; i < 16; ++i) out[i] = static_cast<std::uint8_t>(std::stoul(hex.substr(2 * i, 2), nullptr, 16));
+  return out;
+}
+
+std::string format_uuid(const std::array<std::uint8_t, 16>& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += digits[bytes[i] >> 4];
+    out += digits[bytes[i] & 0xF];
+  }
+  return out;
 }
 
 }  // namespace nvmf::target

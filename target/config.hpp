@@ -1,8 +1,12 @@
 // The target's configuration and its validation. validate() refuses bad values before anything starts, with
-// an exception naming the field, the value and the reason. The parse_* helpers turn command-line spellings
+// a ConfigError naming the field (as "subsystems[0].namespaces[1].path"), the value and the reason. The parse_* helpers turn command-line spellings
 // ("ram:1G", "tcp:[::1]:4420", "64K") into configuration values and throw std::invalid_argument the same way.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,14 +20,39 @@ inline constexpr const char* kDefaultSubsystemNqn = "nqn.2024-01.io.nvmf:target"
 inline constexpr const char* kDefaultModel = "nvmf toolkit target";
 inline constexpr const char* kDefaultFirmware = "0.1.0";
 
-enum class BackendKind { ram, null, file };
+/// NSIDs above this are refused; Identify Controller NN reports it, so namespaces added later fit (nvmet's
+/// NVMET_MAX_NAMESPACES).
+inline constexpr std::uint32_t kMaxNsid = 1024;
+
+/// A refused configuration value. `field` names it in the configuration's terms ("subsystems[0].nqn", or a
+/// JSON pointer once located in a file); what() is "field: 'value': reason".
+class ConfigError : public std::invalid_argument {
+ public:
+  ConfigError(std::string field, std::string value, std::string reason);
+  const std::string& field() const { return field_; }
+  const std::string& value() const { return value_; }
+  const std::string& reason() const { return reason_; }
+  /// The same error under another name ("subsystems[2]." + field, or a file and a JSON pointer).
+  ConfigError renamed(const std::string& field) const { return ConfigError(field, value_, reason_); }
+
+ private:
+  std::string field_, value_, reason_;
+};
+
+enum class BackendKind { ram, null, file, blk, nvme };
+const char* backend_kind_name(BackendKind kind);
 
 struct NamespaceConfig {
   BackendKind kind = BackendKind::ram;
-  std::uint64_t size = 0;        ///< Bytes (ram, null); a file's size comes from the file
-  std::string path;              ///< file only
-  std::uint32_t block_size = 512;  ///< 512 or 4096
+  std::uint64_t size = 0;        ///< Bytes (ram, null); otherwise the size comes from the file or device
+  std::string path;              ///< file, blk (block device), nvme (generic char device /dev/ngXnY)
+  std::uint32_t block_size = 512;  ///< 512 or 4096 (blk and nvme: the device's own)
   std::uint32_t nsid = 0;        ///< 0: the next NSID after the previous namespace of the subsystem
+  /// Host NQNs that see this namespace (Identify, active list, I/O); empty: every host of the subsystem.
+  std::vector<std::string> hosts = {};
+  /// Identifiers to report instead of the derived ones (nvmetcli's device.nguid / device.uuid).
+  std::optional<std::array<std::uint8_t, 16>> nguid = std::nullopt;
+  std::optional<std::array<std::uint8_t, 16>> uuid = std::nullopt;
 };
 
 struct SubsystemConfig {
@@ -33,10 +62,21 @@ struct SubsystemConfig {
   std::string firmware = kDefaultFirmware;
   std::vector<std::string> allowed_hosts;  ///< Empty: any host may connect
   std::vector<NamespaceConfig> namespaces;
+  std::uint16_t cntlid_min = 1;       ///< Dynamic controller IDs handed out (nvmet's attr_cntlid_min/max)
+  std::uint16_t cntlid_max = 0xFFEF;
+};
+
+/// A discovery referral: another discovery service the discovery log points hosts to (SUBTYPE 1).
+struct ReferralConfig {
+  fabric::ListenAddress address;
+  std::uint16_t portid = 0;  ///< PORTID reported in the entry
 };
 
 struct TargetConfig {
   std::vector<fabric::ListenAddress> listeners;  ///< I/O ports; the discovery service answers on them too
+  /// Listener index -> the only subsystems it serves (nvmetcli's ports[].subsystems); absent: every subsystem.
+  std::map<std::size_t, std::vector<std::string>> listener_subsystems;
+  std::vector<ReferralConfig> referrals;
   std::uint16_t discovery_port = 8009;  ///< One extra discovery-only listener per listener address; 0: none
   std::vector<SubsystemConfig> subsystems;
   std::vector<int> cores;              ///< One reactor per listed CPU; empty: one per online CPU
@@ -44,19 +84,31 @@ struct TargetConfig {
   std::uint16_t max_io_queues = 16;    ///< Per controller (Set Features Number of Queues grants at most this)
   bool busy_poll = false;
   log::Level log_level = log::Level::info;
+  std::string control_socket;          ///< UNIX socket path for live changes; empty: none
 
-  /// Throws std::invalid_argument("field: value: reason") on the first bad value.
+  /// Throws ConfigError on the first bad value.
   void validate() const;
 };
+
+/// Checks one subsystem (defaults resolved or not); `field` prefixes the names in the error ("subsystems[0]").
+void validate_subsystem(const SubsystemConfig& config, const std::string& field);
+/// Checks one namespace of a subsystem.
+void validate_namespace(const NamespaceConfig& ns, const std::string& field);
+/// Checks a listen or referral address.
+void validate_address(const fabric::ListenAddress& address, const std::string& field);
+void check_nqn(const std::string& field, const std::string& nqn);
 
 /// The effective NQN, serial and NSIDs of a subsystem after defaults (what the target really serves).
 SubsystemConfig resolve_defaults(const SubsystemConfig& config);
 
 /// "4096", "64K", "1M", "2G", "1T" (binary multiples; an optional "iB"/"B" suffix is accepted).
 std::uint64_t parse_size(const std::string& text);
-/// "ram:SIZE", "null:SIZE", "file:PATH".
+/// "ram:SIZE", "null:SIZE", "file:PATH", "blk:PATH" (block device), "nvme:PATH" (NVMe generic char device).
 NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_size);
-/// "tcp:ADDR:PORT" with ADDR an IPv4 address or a bracketed IPv6 one ("tcp:[::1]:4420").
+/// "tcp:ADDR:PORT" or "rdma:ADDR:PORT" with ADDR an IPv4 address or a bracketed IPv6 one ("tcp:[::1]:4420").
 fabric::ListenAddress parse_listen_address(const std::string& text);
+/// "01234567-89ab-cdef-0123-456789abcdef" or 32 hex digits.
+std::array<std::uint8_t, 16> parse_uuid(const std::string& text);
+std::string format_uuid(const std::array<std::uint8_t, 16>& bytes);
 
 }  // namespace nvmf::target

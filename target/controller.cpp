@@ -1,6 +1,7 @@
 #include "target/controller.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "fabric/log.hpp"
 #include "target/io_queue.hpp"
@@ -33,6 +34,7 @@ Controller::Controller(std::shared_ptr<Registry> registry, std::shared_ptr<Subsy
       mqes_(initial_mqes(*registry_, admin_queue)),
       granted_sq_(is_discovery() ? 0 : registry_->settings().max_io_queues),
       granted_cq_(granted_sq_),
+      visible_(subsystem_->namespaces()->visible_to(host_.nqn)),
       kato_ms_(kato_ms),
       timestamp_origin_(std::chrono::steady_clock::now()) {}
 
@@ -210,7 +212,7 @@ void Controller::apply_cc(std::uint32_t new_cc) {
 
 void Controller::begin_shutdown() {
   // Normal or abrupt shutdown: everything acknowledged must be durable before CSTS.SHST reads 2h.
-  auto table = subsystem_->namespaces();
+  auto table = namespaces();
   shutdown_flushes_.assign(table->all().size(), BackendIo{});
   shutdown_flushes_left_ = shutdown_flushes_.size() + 1;  // +1 guards against inline completions
   shutdown_self_ = shared_from_this();
@@ -240,12 +242,13 @@ void Controller::finish_shutdown_flush(int result) {
 // I/O queues
 
 nvme::Status Controller::attach_io_queue(std::uint16_t qid, IoQueue& queue, fabric::Reactor& reactor,
-                                         std::uint64_t& token) {
+                                         std::uint64_t& token, std::shared_ptr<const NamespaceTable>& namespaces) {
   std::lock_guard lock(mutex_);
+  namespaces = visible_;
   if (torn_down_ || state_ != ControllerState::ready) return nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR);
   if (active_qids_.count(qid)) return nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR);  // as nvmet_install_queue
   token = next_token_++;
-  io_queues_.emplace(token, IoQueueLink{qid, &queue, &reactor});
+  io_queues_.emplace(token, IoQueueLink{qid, queue.depth(), &queue, &reactor});
   active_qids_.emplace(qid, token);
   return nvme::Status::success();
 }
@@ -262,6 +265,14 @@ void Controller::detach_io_queue(std::uint64_t token) {
 std::size_t Controller::io_queue_count() const {
   std::lock_guard lock(mutex_);
   return active_qids_.size();
+}
+
+std::vector<std::pair<std::uint16_t, std::uint16_t>> Controller::io_queues() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::uint16_t, std::uint16_t>> out;
+  for (const auto& [qid, token] : active_qids_)
+    if (auto it = io_queues_.find(token); it != io_queues_.end()) out.emplace_back(qid, it->second.depth);
+  return out;
 }
 
 void Controller::act_on_io_queues_locked(IoQueueAction action) {
@@ -353,15 +364,114 @@ bool Controller::hold_aer(fabric::ControllerRequest& req) {
   return true;
 }
 
+bool Controller::abort_held_aer(std::uint16_t cid) {
+  auto it = std::find_if(held_aers_.begin(), held_aers_.end(),
+                         [cid](const fabric::ControllerRequest* r) { return r->sqe.cid == cid; });
+  if (it == held_aers_.end()) return false;
+  fabric::ControllerRequest* req = *it;
+  held_aers_.erase(it);
+  req->set_status(nvme::Status::generic(NVME_SC_ABORT_REQ));
+  req->queue->complete(*req);
+  return true;
+}
+
 void Controller::notify_discovery_change() {
   if (!is_discovery()) return;
   std::weak_ptr<Controller> weak = weak_from_this();
   admin_reactor_.post([weak] {
     auto self = weak.lock();
     if (!self || self->torn_down()) return;
-    if (!(self->aen_config_ & NVME_CTRL_OAES_DL)) return;
-    self->queue_event(NVME_AER_NOTICE | NVME_AER_NOTICE_DISC_CHANGED << 8 | NVME_LOG_LID_DISCOVER << 16);
+    self->raise_notice(NVME_CTRL_OAES_DL, self->discovery_notice_masked_,
+                       NVME_AER_NOTICE | NVME_AER_NOTICE_DISC_CHANGED << 8 | NVME_LOG_LID_DISCOVER << 16);
   });
+}
+
+void Controller::discovery_log_read(bool rae) {
+  if (!rae) discovery_notice_masked_ = false;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Namespaces
+
+std::shared_ptr<const NamespaceTable> Controller::namespaces() const {
+  std::lock_guard lock(mutex_);
+  return visible_;
+}
+
+void Controller::refresh_namespaces() {
+  if (is_discovery()) return;
+  std::weak_ptr<Controller> weak = weak_from_this();
+  admin_reactor_.post([weak] {
+    if (auto self = weak.lock(); self && !self->torn_down()) self->apply_namespace_refresh();
+  });
+}
+
+void Controller::apply_namespace_refresh() {
+  auto fresh = subsystem_->namespaces()->visible_to(host_.nqn);
+  std::shared_ptr<const NamespaceTable> old;
+  {
+    std::lock_guard lock(mutex_);
+    old = visible_;
+    visible_ = fresh;
+    // Every I/O queue switches to the new table on its own reactor; commands already running keep the
+    // namespace they started with (IoQueue::set_namespaces keeps the old table until they finish).
+    for (auto& [token, link] : io_queues_) {
+      std::weak_ptr<Controller> weak = weak_from_this();
+      std::uint64_t t = token;
+      link.reactor->post([weak, t, fresh] {
+        auto self = weak.lock();
+        if (!self) return;
+        IoQueue* queue = nullptr;
+        {
+          std::lock_guard inner(self->mutex_);
+          auto it = self->io_queues_.find(t);
+          if (it == self->io_queues_.end()) return;
+          queue = it->second.queue;
+        }
+        queue->set_namespaces(fresh);
+      });
+    }
+  }
+  // A namespace changed for this host when it appeared, disappeared or was replaced (resized).
+  std::vector<std::uint32_t> changed;
+  for (const auto& ns : old->all())
+    if (fresh->find(ns->nsid) != ns.get()) changed.push_back(ns->nsid);
+  for (const auto& ns : fresh->all())
+    if (!old->find(ns->nsid)) changed.push_back(ns->nsid);
+  if (changed.empty()) return;
+  for (std::uint32_t nsid : changed) {
+    auto it = std::lower_bound(changed_nsids_.begin(), changed_nsids_.end(), nsid);
+    if (it == changed_nsids_.end() || *it != nsid) changed_nsids_.insert(it, nsid);
+  }
+  NVMF_LOG(debug, "controller %u: %zu namespace(s) changed", cntlid_, changed.size());
+  raise_notice(NVME_CTRL_OAES_NA, ns_notice_masked_,
+               NVME_AER_NOTICE | NVME_AER_NOTICE_NS_CHANGED << 8 | NVME_LOG_LID_CHANGED_NS << 16);
+}
+
+std::vector<std::uint8_t> Controller::changed_namespace_log(bool rae) {
+  nvme_ns_list list;
+  std::memset(&list, 0, sizeof list);
+  // More than 1024 changes: the first entry is FFFFFFFFh and the rest zero (NVMe base spec, log page 04h).
+  if (changed_nsids_.size() > NVME_ID_NS_LIST_MAX) {
+    list.ns[0] = NVME_NSID_ALL;
+  } else {
+    for (std::size_t i = 0; i < changed_nsids_.size(); ++i) list.ns[i] = changed_nsids_[i];
+  }
+  if (!rae) {
+    changed_nsids_.clear();
+    ns_notice_masked_ = false;
+  }
+  std::vector<std::uint8_t> out(sizeof list);
+  std::memcpy(out.data(), &list, sizeof list);
+  return out;
+}
+
+void Controller::raise_notice(std::uint32_t config_bit, bool& masked, std::uint32_t dw0) {
+  // As nvmet_aen_bit_disabled: a disabled kind raises nothing; an enabled one raises once, then stays masked
+  // until the host reads the log page that clears it.
+  if (!(aen_config_ & config_bit) || masked) return;
+  masked = true;
+  queue_event(dw0);
 }
 
 void Controller::queue_event(std::uint32_t dw0) {

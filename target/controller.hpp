@@ -17,6 +17,10 @@
 // - The controller is shared (shared_ptr) by its admin queue and its I/O queues, so it outlives the last of
 //   them; reactor-bound resources (the keep-alive timer, held AERs) are released in teardown(), on the admin
 //   reactor, never in the destructor.
+// - Namespaces: the controller keeps the table of namespaces its host may see (behind the mutex). A live change
+//   calls refresh_namespaces(), which on the admin reactor rebuilds that table, hands it to every I/O queue on
+//   its reactor, records the NSIDs that changed (log page 04h) and raises the Namespace Attribute Changed
+//   notice.
 #pragma once
 #include <array>
 #include <atomic>
@@ -44,6 +48,7 @@ struct HostInfo {
   std::string nqn;
   std::array<std::uint8_t, 16> id{};
   std::string peer_address;
+  std::uint16_t portid = 0;  ///< The target port (listener) the admin queue connected through
 };
 
 /// Controller register states (CC/CSTS), moved only by Controller::apply_cc and the shutdown completion.
@@ -104,9 +109,23 @@ class Controller : public std::enable_shared_from_this<Controller> {
   // --- I/O queues (any reactor)
   /// Checks the Connect of I/O queue `qid` against the controller state; on success the queue is registered
   /// and `token` identifies it for detach and posted notifications.
-  nvme::Status attach_io_queue(std::uint16_t qid, IoQueue& queue, fabric::Reactor& reactor, std::uint64_t& token);
+  /// `namespaces` receives the table the queue serves, taken under the same lock so no refresh is missed.
+  nvme::Status attach_io_queue(std::uint16_t qid, IoQueue& queue, fabric::Reactor& reactor, std::uint64_t& token,
+                               std::shared_ptr<const NamespaceTable>& namespaces);
   void detach_io_queue(std::uint64_t token);
   std::size_t io_queue_count() const;
+  /// QID and depth of every I/O queue in use, by QID (control socket reports).
+  std::vector<std::pair<std::uint16_t, std::uint16_t>> io_queues() const;
+
+  // --- namespaces
+  /// Any thread: the namespaces this controller's host sees.
+  std::shared_ptr<const NamespaceTable> namespaces() const;
+  /// Any thread: the subsystem's namespaces changed (added, removed, resized, visibility); see the threading model.
+  void refresh_namespaces();
+  /// Admin reactor: the Changed Namespace List log page (04h); cleared, and the notice unmasked, unless `rae`.
+  std::vector<std::uint8_t> changed_namespace_log(bool rae);
+  /// Admin reactor: the host read the discovery log; the change notice is unmasked unless `rae`.
+  void discovery_log_read(bool rae);
 
   // --- features (admin reactor, except write_cache_enabled)
   /// Set Features Number of Queues; `dw0` receives the granted counts (0's based).
@@ -126,6 +145,8 @@ class Controller : public std::enable_shared_from_this<Controller> {
   // --- asynchronous events and keep-alive (admin reactor)
   /// Holds an Asynchronous Event Request; false when AERL + 1 are already outstanding.
   bool hold_aer(fabric::ControllerRequest& req);
+  /// Completes the held AER with this CID as Command Abort Requested; false when none is held.
+  bool abort_held_aer(std::uint16_t cid);
   /// Any thread: a discovery log change (discovery controllers only, when enabled in AEC).
   void notify_discovery_change();
   /// Any admin command: the host is alive.
@@ -138,6 +159,7 @@ class Controller : public std::enable_shared_from_this<Controller> {
  private:
   struct IoQueueLink {
     std::uint16_t qid;
+    std::uint16_t depth;
     IoQueue* queue;
     fabric::Reactor* reactor;
   };
@@ -149,6 +171,9 @@ class Controller : public std::enable_shared_from_this<Controller> {
   void finish_shutdown_flush(int result);
   /// Detach every I/O queue from the QID table and tell each, on its reactor, to disable or close itself.
   void act_on_io_queues_locked(IoQueueAction action);
+  void apply_namespace_refresh();
+  /// Raises a notice unless its kind is disabled in the AEN configuration or masked until its log is read.
+  void raise_notice(std::uint32_t config_bit, bool& masked, std::uint32_t dw0);
   void queue_event(std::uint32_t dw0);
   void deliver_events();
   void arm_keep_alive_timer();
@@ -171,6 +196,7 @@ class Controller : public std::enable_shared_from_this<Controller> {
   std::map<std::uint64_t, IoQueueLink> io_queues_;     ///< Every attached queue, by token, until it detaches
   std::map<std::uint16_t, std::uint64_t> active_qids_;  ///< QID -> token, cleared by a controller reset
   std::uint64_t next_token_ = 1;
+  std::shared_ptr<const NamespaceTable> visible_;  ///< What the host sees
 
   // Admin reactor only.
   std::atomic<bool> write_cache_{true};
@@ -180,6 +206,9 @@ class Controller : public std::enable_shared_from_this<Controller> {
   fabric::TimerWheel::Id kato_timer_ = 0;
   std::deque<fabric::ControllerRequest*> held_aers_;
   std::deque<std::uint32_t> pending_events_;
+  std::vector<std::uint32_t> changed_nsids_;  ///< Log page 04h, sorted; more than 1024: FFFFFFFFh alone
+  bool ns_notice_masked_ = false;             ///< Until log 04h is read (NVMe base spec, AER)
+  bool discovery_notice_masked_ = false;      ///< Until the discovery log is read
   std::uint64_t timestamp_base_ms_ = 0;
   bool timestamp_set_ = false;
   std::chrono::steady_clock::time_point timestamp_origin_;

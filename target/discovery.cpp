@@ -36,7 +36,14 @@ nvmf_disc_log_entry make_entry(const Port& port, const std::string& nqn, std::ui
   copy_field(e.trsvcid, sizeof e.trsvcid, port.address.trsvcid);
   copy_field(e.subnqn, sizeof e.subnqn, nqn);
   copy_field(e.traddr, sizeof e.traddr, port.address.traddr);
-  if (port.address.trtype == fabric::TransportType::tcp) e.tsas.tcp.sectype = NVMF_TCP_SECTYPE_NONE;
+  if (port.address.trtype == fabric::TransportType::tcp) {
+    e.tsas.tcp.sectype = NVMF_TCP_SECTYPE_NONE;
+  } else {
+    // As nvmet's RDMA ports: reliable connected QPs, no provider specified (01h), rdma_cm connections.
+    e.tsas.rdma.qptype = NVMF_RDMA_QPTYPE_CONNECTED;
+    e.tsas.rdma.prtype = NVMF_RDMA_PRTYPE_NOT_SPECIFIED;
+    e.tsas.rdma.cms = NVMF_RDMA_CMS_RDMA_CM;
+  }
   return e;
 }
 }  // namespace
@@ -44,11 +51,17 @@ nvmf_disc_log_entry make_entry(const Port& port, const std::string& nqn, std::ui
 std::vector<std::uint8_t> build_discovery_log(const DiscoverySnapshot& snapshot, const std::string& host_nqn) {
   std::vector<nvmf_disc_log_entry> entries;
   for (const Port& port : snapshot.ports) {
-    if (port.serves_nvm) {
-      for (const auto& subsystem : snapshot.subsystems)
-        if (subsystem->host_allowed(host_nqn)) entries.push_back(make_entry(port, subsystem->nqn(), NVME_NQN_NVME));
-    }
+    for (const auto& subsystem : snapshot.subsystems)
+      if (port.serves(subsystem->nqn()) && subsystem->host_allowed(host_nqn))
+        entries.push_back(make_entry(port, subsystem->nqn(), NVME_NQN_NVME));
     entries.push_back(make_entry(port, nvme::kDiscoveryNqn, NVME_NQN_CURR));
+  }
+  // Referrals: other discovery services, SUBTYPE 1 with the discovery NQN (nvmet's referral entries).
+  for (const Referral& referral : snapshot.referrals) {
+    Port as_port{referral.portid, referral.address, false, {}};
+    nvmf_disc_log_entry e = make_entry(as_port, nvme::kDiscoveryNqn, NVME_NQN_DISC);
+    e.treq = NVMF_TREQ_NOT_SPECIFIED;  // what the referred port requires is not known here
+    entries.push_back(e);
   }
   std::vector<std::uint8_t> page(kHeaderSize + entries.size() * sizeof(nvmf_disc_log_entry), 0);
   nvmf_discovery_log header;

@@ -50,6 +50,16 @@ void QueueSession::finish_connect(fabric::ControllerRequest& req) {
              data.hostnqn, data.subsysnqn);
     return reject(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, subsysnqn)));
   }
+  // A port may serve only some subsystems (nvmetcli ports): elsewhere the subsystem does not exist, as with
+  // nvmet_find_get_subsys.
+  if (portid_ != 0 && subsystem->kind() == SubsystemKind::nvm) {
+    auto port = registry_->port(portid_);
+    if (!port || !port->serves(subsystem->nqn())) {
+      NVMF_LOG(info, "connect from %s (host %s): subsystem %s is not served on port %u", queue_.peer_address().c_str(),
+               data.hostnqn, data.subsysnqn, portid_);
+      return reject(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, subsysnqn)));
+    }
+  }
   if (!subsystem->host_allowed(data.hostnqn)) {
     NVMF_LOG(info, "connect from %s: host %s is not allowed on %s", queue_.peer_address().c_str(), data.hostnqn,
              data.subsysnqn);
@@ -77,6 +87,7 @@ void QueueSession::connect_admin(fabric::ControllerRequest& req, const std::shar
   host.nqn = data.hostnqn;
   std::memcpy(host.id.data(), data.hostid, host.id.size());
   host.peer_address = queue_.peer_address();
+  host.portid = portid_;
   auto controller = std::make_shared<Controller>(registry_, subsystem, cntlid, std::move(host), cmd.kato, queue_);
   subsystem->attach_controller(cntlid, controller);
   controller->start();
@@ -107,7 +118,7 @@ void QueueSession::connect_io(fabric::ControllerRequest& req, const std::shared_
   if (cmd.sqsize == 0 || cmd.sqsize > controller->mqes() || cmd.sqsize + 1u > queue_.max_depth())
     return reject(req, invalid_parameters(), ipo_sqe(offsetof(nvme::ConnectCommand, sqsize)));
 
-  auto io = std::make_unique<IoQueue>(queue_, controller, cmd.qid);
+  auto io = std::make_unique<IoQueue>(queue_, controller, cmd.qid, static_cast<std::uint16_t>(cmd.sqsize + 1));
   // Not enabled yet, or the QID is taken: Command Sequence Error, with the CNTLID in DW0 as nvmet.
   if (nvme::Status st = io->attach(); !st.ok()) return reject(req, st, controller->cntlid());
   io_ = std::move(io);

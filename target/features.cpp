@@ -129,7 +129,7 @@ void AdminQueue::set_features(fabric::ControllerRequest& req) {
       const bool was_enabled = controller_->write_cache_enabled();
       controller_->set_write_cache(enable);
       if (enable || !was_enabled) return finish(req, nvme::Status::success());
-      auto table = controller_->subsystem().namespaces();
+      auto table = controller_->namespaces();
       auto* flush = new CacheDisableFlush{&req, controller_, std::vector<BackendIo>(table->all().size()), 0, 0, nullptr};
       flush->left = flush->ios.size() + 1;  // +1: inline completions cannot finish before all are issued
       flush->complete = [](CacheDisableFlush& f) {

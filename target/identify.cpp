@@ -5,6 +5,7 @@
 #include <string>
 
 #include "target/admin_queue.hpp"
+#include "target/config.hpp"
 #include "target/controller.hpp"
 
 namespace nvmf::target {
@@ -54,7 +55,8 @@ void build_identify_controller(const Controller& c, nvme_id_ctrl& id) {
   id.cqes = 4 << 4 | 4;  // 16 bytes
   id.maxcmd = static_cast<std::uint16_t>(c.mqes() + 1);
   if (!discovery) {
-    id.nn = c.subsystem().namespaces()->max_nsid();
+    // NN bounds every NSID that may appear later too (live changes), as nvmet reports NVMET_MAX_NAMESPACES.
+    id.nn = std::max(kMaxNsid, c.namespaces()->max_nsid());
     id.oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES | NVME_CTRL_ONCS_TIMESTAMP;
     // A volatile write cache the host controls with Set Features 06h; Flush with NSID FFFFFFFFh is not
     // supported (VWC bits 2:1 = 10b).
@@ -111,7 +113,7 @@ void AdminQueue::identify(fabric::ControllerRequest& req) {
     // A discovery controller answers Identify Controller only (nvmet_execute_disc_identify).
     if (cns != NVME_IDENTIFY_CNS_CTRL) return finish(req, nvme::Status::generic(NVME_SC_INVALID_FIELD));
   }
-  const auto table = controller_->subsystem().namespaces();
+  const auto table = controller_->namespaces();  // only what this host may see
 
   switch (cns) {
     case NVME_IDENTIFY_CNS_CTRL: {

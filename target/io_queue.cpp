@@ -17,12 +17,14 @@ constexpr std::uint32_t kDsmRangeSize = 16;
 std::uint32_t nlb(const fabric::ControllerRequest& req) { return (req.sqe.cdw12 & 0xFFFF) + 1u; }
 }  // namespace
 
-IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> controller, std::uint16_t qid)
+IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> controller, std::uint16_t qid,
+                 std::uint16_t depth)
     : queue_(queue),
       reactor_(queue.reactor()),
       controller_(std::move(controller)),
-      namespaces_(controller_->subsystem().namespaces()),
+      namespaces_(controller_->namespaces()),
       qid_(qid),
+      depth_(depth),
       max_transfer_(controller_->limits().max_io_size),
       contexts_(queue.max_depth()) {
   for (auto& ctx : contexts_) {
@@ -40,7 +42,7 @@ IoQueue::~IoQueue() {
 }
 
 nvme::Status IoQueue::attach() {
-  nvme::Status st = controller_->attach_io_queue(qid_, *this, reactor_, token_);
+  nvme::Status st = controller_->attach_io_queue(qid_, *this, reactor_, token_, namespaces_);
   if (!st.ok()) return st;
   attached_ = true;
   controller_->subsystem().register_counters(&counters_);
@@ -55,6 +57,11 @@ void IoQueue::on_closed() {
 void IoQueue::close() {
   enabled_ = false;
   queue_.close();
+}
+
+void IoQueue::set_namespaces(std::shared_ptr<const NamespaceTable> table) {
+  if (in_flight_ > 0) retired_tables_.push_back(std::move(namespaces_));
+  namespaces_ = std::move(table);
 }
 
 void IoQueue::finish(fabric::ControllerRequest& req, nvme::Status status) {
@@ -83,6 +90,9 @@ void IoQueue::complete(Context& ctx, nvme::Status status) {
   }
   ctx.stage = Stage::idle;
   ctx.req = nullptr;
+  ctx.ns = nullptr;
+  // The last command on a replaced table is done: its namespaces (and a removed one's backend) may go.
+  if (--in_flight_ == 0 && !retired_tables_.empty()) retired_tables_.clear();
   finish(req, status);
 }
 
@@ -119,6 +129,7 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
   Context& ctx = contexts_[req.slot];
   ctx.req = &req;
   ctx.ns = ns;
+  ++in_flight_;
   ctx.scratch = nullptr;
   nvme::Status st;
   switch (req.sqe.opcode) {

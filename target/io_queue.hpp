@@ -19,7 +19,9 @@ class Controller;
 
 class IoQueue {
  public:
-  IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> controller, std::uint16_t qid);
+  /// `depth`: SQSIZE + 1 of the Connect, for reports.
+  IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> controller, std::uint16_t qid,
+          std::uint16_t depth = 0);
   ~IoQueue();
   IoQueue(const IoQueue&) = delete;
   IoQueue& operator=(const IoQueue&) = delete;
@@ -35,8 +37,12 @@ class IoQueue {
   void disable() { enabled_ = false; }
   /// Controller reset or teardown: the queue is deleted. Runs on this queue's reactor.
   void close();
+  /// A live namespace change, on this queue's reactor: new commands see `table` (a removed NSID fails with
+  /// Invalid Namespace); commands in flight finish on the namespace they started with.
+  void set_namespaces(std::shared_ptr<const NamespaceTable> table);
 
   std::uint16_t qid() const { return qid_; }
+  std::uint16_t depth() const { return depth_; }
   const IoCounters& counters() const { return counters_; }
 
  private:
@@ -70,7 +76,11 @@ class IoQueue {
   fabric::Reactor& reactor_;
   std::shared_ptr<Controller> controller_;
   std::shared_ptr<const NamespaceTable> namespaces_;
+  /// Tables replaced while commands were in flight: kept until in_flight_ drops to 0, so `Context::ns` stays valid.
+  std::vector<std::shared_ptr<const NamespaceTable>> retired_tables_;
+  std::uint32_t in_flight_ = 0;
   const std::uint16_t qid_;
+  const std::uint16_t depth_;
   const std::uint32_t max_transfer_;
   std::vector<Context> contexts_;
   IoCounters counters_;

@@ -79,12 +79,14 @@ void AdminQueue::get_log_page(fabric::ControllerRequest& req) {
   const std::uint64_t length = numd * 4;
   const std::uint64_t offset = std::uint64_t(req.sqe.cdw13) << 32 | req.sqe.cdw12;
   const std::uint32_t nsid = req.sqe.nsid;
+  const bool rae = req.sqe.cdw10 & (1u << 15);  // Retain Asynchronous Event
 
   std::vector<std::uint8_t> page;
   if (controller_->is_discovery()) {
     // nvmet_execute_disc_get_log_page: only the discovery log; anything else is an invalid field.
     if (lid != NVME_LOG_LID_DISCOVER) return finish(req, nvme::Status::generic(NVME_SC_INVALID_FIELD));
     page = build_discovery_log(controller_->registry().discovery_snapshot(), controller_->host_nqn());
+    controller_->discovery_log_read(rae);
   } else {
     switch (lid) {
       case NVME_LOG_LID_ERROR:
@@ -100,7 +102,7 @@ void AdminQueue::get_log_page(fabric::ControllerRequest& req) {
         page = firmware_slot_log(*controller_);
         break;
       case NVME_LOG_LID_CHANGED_NS:
-        page.assign(sizeof(nvme_ns_list), 0);  // namespaces never change while the target runs
+        page = controller_->changed_namespace_log(rae);
         break;
       case NVME_LOG_LID_CMD_EFFECTS:
         page = command_effects_log();

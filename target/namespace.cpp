@@ -44,6 +44,30 @@ NamespaceTable::NamespaceTable(std::vector<std::shared_ptr<const Namespace>> nam
   }
 }
 
+bool Namespace::visible_to(const std::string& host_nqn) const {
+  return hosts.empty() || std::find(hosts.begin(), hosts.end(), host_nqn) != hosts.end();
+}
+
+std::shared_ptr<const NamespaceTable> NamespaceTable::visible_to(const std::string& host_nqn) const {
+  std::vector<std::shared_ptr<const Namespace>> out;
+  for (const auto& ns : namespaces_)
+    if (ns->visible_to(host_nqn)) out.push_back(ns);
+  return std::make_shared<const NamespaceTable>(std::move(out));
+}
+
+std::shared_ptr<const NamespaceTable> NamespaceTable::with(std::shared_ptr<const Namespace> ns) const {
+  auto all = namespaces_;
+  all.push_back(std::move(ns));
+  return std::make_shared<const NamespaceTable>(std::move(all));
+}
+
+std::shared_ptr<const NamespaceTable> NamespaceTable::without(std::uint32_t nsid) const {
+  std::vector<std::shared_ptr<const Namespace>> out;
+  for (const auto& ns : namespaces_)
+    if (ns->nsid != nsid) out.push_back(ns);
+  return std::make_shared<const NamespaceTable>(std::move(out));
+}
+
 const Namespace* NamespaceTable::find(std::uint32_t nsid) const {
   auto it = std::lower_bound(namespaces_.begin(), namespaces_.end(), nsid,
                              [](const auto& ns, std::uint32_t id) { return ns->nsid < id; });

@@ -30,6 +30,9 @@ struct Namespace {
   std::uint64_t blocks = 0;
   std::shared_ptr<Backend> backend;
   NamespaceIds ids;
+  std::vector<std::string> hosts;  ///< Host NQNs that see it; empty: every host of the subsystem
+
+  bool visible_to(const std::string& host_nqn) const;
 };
 
 class NamespaceTable {
@@ -41,6 +44,11 @@ class NamespaceTable {
   const Namespace* find(std::uint32_t nsid) const;
   const std::vector<std::shared_ptr<const Namespace>>& all() const { return namespaces_; }
   std::uint32_t max_nsid() const { return namespaces_.empty() ? 0 : namespaces_.back()->nsid; }
+  /// The namespaces `host_nqn` may see (the same Namespace objects).
+  std::shared_ptr<const NamespaceTable> visible_to(const std::string& host_nqn) const;
+  /// A copy with `ns` added (throws std::invalid_argument when its NSID is taken) or NSID `nsid` removed.
+  std::shared_ptr<const NamespaceTable> with(std::shared_ptr<const Namespace> ns) const;
+  std::shared_ptr<const NamespaceTable> without(std::uint32_t nsid) const;
 
  private:
   std::vector<std::shared_ptr<const Namespace>> namespaces_;

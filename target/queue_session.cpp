@@ -6,8 +6,8 @@
 
 namespace nvmf::target {
 
-QueueSession::QueueSession(fabric::ControllerQueue& queue, std::shared_ptr<Registry> registry)
-    : queue_(queue), registry_(std::move(registry)) {}
+QueueSession::QueueSession(fabric::ControllerQueue& queue, std::shared_ptr<Registry> registry, std::uint16_t portid)
+    : queue_(queue), registry_(std::move(registry)), portid_(portid) {}
 
 QueueSession::~QueueSession() = default;
 

@@ -22,7 +22,8 @@ enum class SessionState {
 
 class QueueSession final : public fabric::QueueHandler {
  public:
-  QueueSession(fabric::ControllerQueue& queue, std::shared_ptr<Registry> registry);
+  /// `portid`: the target port the connection came through (0: not tied to a port, every subsystem served).
+  QueueSession(fabric::ControllerQueue& queue, std::shared_ptr<Registry> registry, std::uint16_t portid = 0);
   ~QueueSession() override;
 
   void on_command(fabric::ControllerRequest& req) override;
@@ -43,21 +44,24 @@ class QueueSession final : public fabric::QueueHandler {
 
   fabric::ControllerQueue& queue_;
   std::shared_ptr<Registry> registry_;
+  const std::uint16_t portid_;
   SessionState state_ = SessionState::awaiting_connect;
   std::unique_ptr<AdminQueue> admin_;
   std::unique_ptr<IoQueue> io_;
 };
 
-/// Hands every new connection a QueueSession over the shared registry.
+/// Hands every new connection of one port a QueueSession over the shared registry.
 class SessionFactory final : public fabric::QueueHandlerFactory {
  public:
-  explicit SessionFactory(std::shared_ptr<Registry> registry) : registry_(std::move(registry)) {}
+  explicit SessionFactory(std::shared_ptr<Registry> registry, std::uint16_t portid = 0)
+      : registry_(std::move(registry)), portid_(portid) {}
   std::unique_ptr<fabric::QueueHandler> make_handler(fabric::ControllerQueue& queue) override {
-    return std::make_unique<QueueSession>(queue, registry_);
+    return std::make_unique<QueueSession>(queue, registry_, portid_);
   }
 
  private:
   std::shared_ptr<Registry> registry_;
+  const std::uint16_t portid_;
 };
 
 }  // namespace nvmf::target

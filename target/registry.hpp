@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,16 @@ struct Port {
   std::uint16_t portid = 0;
   fabric::ListenAddress address;
   bool serves_nvm = true;  ///< NVM subsystems are listed on it; false for discovery-only ports (8009)
+  std::vector<std::string> only = {};  ///< When not empty: the only NVM subsystems served here (nvmetcli ports)
+
+  /// Connect to `nqn` through this port is allowed, and the discovery log lists it here.
+  bool serves(const std::string& nqn) const;
+};
+
+/// A discovery referral (SUBTYPE 1 entry pointing to another discovery service).
+struct Referral {
+  std::uint16_t portid = 0;
+  fabric::ListenAddress address;
 };
 
 struct ControllerSettings {
@@ -33,6 +44,7 @@ struct DiscoverySnapshot {
   std::uint64_t generation = 0;
   std::vector<Port> ports;
   std::vector<std::shared_ptr<Subsystem>> subsystems;  ///< NVM subsystems, in creation order
+  std::vector<Referral> referrals;
 };
 
 class Registry {
@@ -44,7 +56,20 @@ class Registry {
 
   /// Throws std::invalid_argument when the NQN is taken (including the discovery NQN).
   void add_subsystem(std::shared_ptr<Subsystem> subsystem);
+  /// The removed subsystem, or null when unknown. Its controllers are the caller's to close.
+  std::shared_ptr<Subsystem> remove_subsystem(const std::string& nqn);
   void add_port(Port port);
+  /// False when no port has this ID.
+  bool remove_port(std::uint16_t portid);
+  /// A port ID not in use (the smallest above every current one).
+  std::uint16_t next_portid() const;
+  std::optional<Port> port(std::uint16_t portid) const;
+  void add_referral(Referral referral);
+  bool remove_referral(const fabric::ListenAddress& address);
+  std::vector<Referral> referrals() const;
+  /// Something a host may see in the discovery log changed: GENCTR moves and the discovery controllers of
+  /// `host_nqn` (every host when empty) get the change notice.
+  void discovery_changed(const std::string& host_nqn = {});
   /// Any subsystem by NQN, the discovery subsystem included; null when unknown.
   std::shared_ptr<Subsystem> find(const std::string& nqn) const;
   std::shared_ptr<Subsystem> discovery() const { return discovery_; }
@@ -55,7 +80,7 @@ class Registry {
 
  private:
   /// Bumps GENCTR and sends the discovery log change notice to discovery controllers that asked for it.
-  void changed_locked();
+  void changed_locked(const std::string& host_nqn = {});
 
   const ControllerSettings settings_;
   const std::chrono::steady_clock::time_point start_time_;
@@ -63,6 +88,7 @@ class Registry {
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<Subsystem>> subsystems_;
   std::vector<Port> ports_;
+  std::vector<Referral> referrals_;
   std::uint64_t generation_ = 0;
 };
 

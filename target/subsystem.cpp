@@ -6,30 +6,65 @@
 
 namespace nvmf::target {
 
-namespace {
-// Dynamic controller IDs: FFF0h-FFFFh are reserved (NVMe base spec, Identify Controller CNTLID).
-constexpr std::uint16_t kMaxCntlid = 0xFFEF;
-}  // namespace
-
 Subsystem::Subsystem(SubsystemKind kind, SubsystemIdentity identity, std::vector<std::string> allowed_hosts,
-                     std::shared_ptr<const NamespaceTable> namespaces)
+                     std::shared_ptr<const NamespaceTable> namespaces, std::uint16_t cntlid_min,
+                     std::uint16_t cntlid_max)
     : kind_(kind),
       identity_(std::move(identity)),
+      cntlid_min_(cntlid_min),
+      cntlid_max_(cntlid_max),
       allowed_hosts_(std::move(allowed_hosts)),
-      namespaces_(namespaces ? std::move(namespaces) : std::make_shared<const NamespaceTable>()) {}
+      namespaces_(namespaces ? std::move(namespaces) : std::make_shared<const NamespaceTable>()),
+      next_cntlid_(cntlid_min) {}
 
 bool Subsystem::host_allowed(const std::string& host_nqn) const {
+  std::lock_guard lock(mutex_);
   return allowed_hosts_.empty() ||
          std::find(allowed_hosts_.begin(), allowed_hosts_.end(), host_nqn) != allowed_hosts_.end();
 }
 
-std::shared_ptr<const NamespaceTable> Subsystem::namespaces() const { return namespaces_; }
+bool Subsystem::allows_any_host() const {
+  std::lock_guard lock(mutex_);
+  return allowed_hosts_.empty();
+}
+
+std::vector<std::string> Subsystem::allowed_hosts() const {
+  std::lock_guard lock(mutex_);
+  return allowed_hosts_;
+}
+
+bool Subsystem::add_host(const std::string& host_nqn) {
+  std::lock_guard lock(mutex_);
+  if (std::find(allowed_hosts_.begin(), allowed_hosts_.end(), host_nqn) != allowed_hosts_.end()) return false;
+  allowed_hosts_.push_back(host_nqn);
+  return true;
+}
+
+bool Subsystem::remove_host(const std::string& host_nqn) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find(allowed_hosts_.begin(), allowed_hosts_.end(), host_nqn);
+  if (it == allowed_hosts_.end()) return false;
+  allowed_hosts_.erase(it);
+  return true;
+}
+
+std::shared_ptr<const NamespaceTable> Subsystem::namespaces() const {
+  std::lock_guard lock(mutex_);
+  return namespaces_;
+}
+
+void Subsystem::set_namespaces(std::shared_ptr<const NamespaceTable> table) {
+  std::lock_guard lock(mutex_);
+  namespaces_ = std::move(table);
+}
 
 std::uint16_t Subsystem::reserve_cntlid() {
+  // Dynamic controller IDs from [cntlid_min, cntlid_max]; FFF0h-FFFFh are reserved (NVMe base spec, CNTLID).
   std::lock_guard lock(mutex_);
-  for (unsigned tries = 0; tries < kMaxCntlid; ++tries) {
+  const unsigned span = cntlid_max_ - cntlid_min_ + 1u;
+  for (unsigned tries = 0; tries < span; ++tries) {
     std::uint16_t id = next_cntlid_;
-    next_cntlid_ = next_cntlid_ == kMaxCntlid ? 1 : static_cast<std::uint16_t>(next_cntlid_ + 1);
+    next_cntlid_ = next_cntlid_ >= cntlid_max_ ? cntlid_min_ : static_cast<std::uint16_t>(next_cntlid_ + 1);
     if (!controllers_.count(id)) {
       controllers_.emplace(id, std::weak_ptr<Controller>());
       return id;

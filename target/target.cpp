@@ -5,35 +5,28 @@
 #include <thread>
 
 #include "fabric/log.hpp"
-#include "target/backends/file_backend.hpp"
-#include "target/backends/null_backend.hpp"
-#include "target/backends/ram_backend.hpp"
 #include "target/controller.hpp"
 
 #if __has_include("fabric/tcp/listener.hpp")
 #include "fabric/tcp/listener.hpp"
 #define NVMF_TARGET_HAVE_TCP 1
 #endif
+#ifdef NVMF_HAVE_RDMA
+#include "fabric/rdma/listener.hpp"
+#endif
 
 namespace nvmf::target {
 
 namespace {
-std::uint8_t log2_block(std::uint32_t block_size) { return block_size == 4096 ? 12 : 9; }
-
-std::shared_ptr<Backend> open_backend(const NamespaceConfig& ns) {
-  switch (ns.kind) {
-    case BackendKind::ram:
-      return std::make_shared<RamBackend>(ns.size);
-    case BackendKind::null:
-      return std::make_shared<NullBackend>(ns.size);
-    case BackendKind::file:
-      return std::make_shared<FileBackend>(ns.path, ns.block_size);
-  }
-  throw std::invalid_argument("unknown backend kind");
-}
-
 std::unique_ptr<fabric::Listener> listen(fabric::ReactorGroup& group, const fabric::ListenAddress& address,
                                          const fabric::TransportLimits& limits, fabric::QueueHandlerFactory& factory) {
+  if (address.trtype == fabric::TransportType::rdma) {
+#ifdef NVMF_HAVE_RDMA
+    return fabric::listen_rdma(group, address, limits, factory);
+#else
+    throw std::runtime_error("cannot listen on " + address.to_string() + ": built without the RDMA transport");
+#endif
+  }
 #ifdef NVMF_TARGET_HAVE_TCP
   return fabric::listen_tcp(group, address, limits, factory);
 #else
@@ -43,29 +36,6 @@ std::unique_ptr<fabric::Listener> listen(fabric::ReactorGroup& group, const fabr
 }
 }  // namespace
 
-std::shared_ptr<Subsystem> make_subsystem(const SubsystemConfig& config) {
-  std::vector<std::shared_ptr<const Namespace>> namespaces;
-  for (const NamespaceConfig& nc : config.namespaces) {
-    auto ns = std::make_shared<Namespace>();
-    ns->nsid = nc.nsid;
-    ns->block_size = nc.block_size;
-    ns->lba_shift = log2_block(nc.block_size);
-    try {
-      ns->backend = open_backend(nc);
-    } catch (const std::exception& e) {
-      throw std::runtime_error("subsystem " + config.nqn + " namespace " + std::to_string(nc.nsid) + ": " + e.what());
-    }
-    ns->blocks = ns->backend->size_bytes() >> ns->lba_shift;
-    ns->ids = derive_namespace_ids(config.nqn, nc.nsid);
-    NVMF_LOG(info, "subsystem %s: namespace %u = %s, %llu blocks of %u bytes", config.nqn.c_str(), ns->nsid,
-             ns->backend->describe().c_str(), static_cast<unsigned long long>(ns->blocks), ns->block_size);
-    namespaces.push_back(std::move(ns));
-  }
-  SubsystemIdentity identity{config.nqn, config.serial, config.model, config.firmware};
-  return std::make_shared<Subsystem>(SubsystemKind::nvm, std::move(identity), config.allowed_hosts,
-                                     std::make_shared<const NamespaceTable>(std::move(namespaces)));
-}
-
 Target::Target(TargetConfig config) : config_(std::move(config)) {
   config_.validate();
   log::set_level(config_.log_level);
@@ -73,12 +43,34 @@ Target::Target(TargetConfig config) : config_(std::move(config)) {
   settings.limits = config_.limits;
   settings.max_io_queues = config_.max_io_queues;
   registry_ = std::make_shared<Registry>(settings);
-  for (const SubsystemConfig& sc : config_.subsystems) registry_->add_subsystem(make_subsystem(resolve_defaults(sc)));
+  for (std::size_t s = 0; s < config_.subsystems.size(); ++s) {
+    config_.subsystems[s] = resolve_defaults(config_.subsystems[s]);
+    try {
+      registry_->add_subsystem(make_subsystem(config_.subsystems[s]));
+    } catch (const ConfigError& e) {
+      throw e.renamed("subsystems[" + std::to_string(s) + "]." + e.field());
+    }
+  }
+  for (const auto& r : config_.referrals) registry_->add_referral(Referral{r.portid, r.address});
 }
 
 Target::~Target() { stop(); }
 
+void Target::bind_locked(Port port, bool implicit_discovery) {
+  Listening l;
+  l.implicit_discovery = implicit_discovery;
+  l.factory = std::make_unique<SessionFactory>(registry_, port.portid);
+  l.listener = listen(*reactors_, port.address, config_.limits, *l.factory);
+  port.address = l.listener->address();
+  NVMF_LOG(info, "listening on %s, port %u (%s)", port.address.to_string().c_str(), port.portid,
+           !port.serves_nvm ? "discovery" : port.only.empty() ? "NVM subsystems and discovery" : "listed subsystems and discovery");
+  l.port = port;
+  registry_->add_port(port);
+  listeners_.push_back(std::move(l));
+}
+
 void Target::start() {
+  std::lock_guard lock(mutex_);
   if (started_) return;
   started_ = true;
   fabric::ReactorOptions options;
@@ -86,43 +78,47 @@ void Target::start() {
   options.buffer_size = config_.limits.max_io_size;
   reactors_ = std::make_unique<fabric::ReactorGroup>(config_.cores, options);
   reactors_->start();
-  factory_ = std::make_unique<SessionFactory>(registry_);
 
-  std::vector<std::pair<fabric::ListenAddress, bool>> wanted;  // address, serves NVM subsystems
-  for (const auto& l : config_.listeners) wanted.emplace_back(l, true);
+  std::vector<Port> wanted;
+  std::uint16_t portid = 1;
+  for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
+    Port p{portid++, config_.listeners[i], true, {}};
+    if (auto it = config_.listener_subsystems.find(i); it != config_.listener_subsystems.end()) {
+      p.only = it->second;
+      p.serves_nvm = !p.only.empty();  // an nvmetcli port without subsystems serves discovery only
+    }
+    wanted.push_back(std::move(p));
+  }
   if (config_.discovery_port != 0) {
     const std::string port = std::to_string(config_.discovery_port);
     for (const auto& l : config_.listeners) {
       bool taken = false;
-      for (const auto& w : wanted) taken |= w.first.traddr == l.traddr && w.first.trsvcid == port;
+      for (const auto& w : wanted)
+        taken |= w.address.trtype == l.trtype && w.address.traddr == l.traddr && w.address.trsvcid == port;
       if (taken) continue;
       fabric::ListenAddress d = l;
       d.trsvcid = port;
-      wanted.emplace_back(d, false);
+      wanted.push_back(Port{portid++, d, false, {}});
     }
   }
   try {
-    std::uint16_t portid = 1;
-    for (const auto& [address, serves_nvm] : wanted) {
-      listeners_.push_back(listen(*reactors_, address, config_.limits, *factory_));
-      Port port;
-      port.portid = portid++;
-      port.address = listeners_.back()->address();
-      port.serves_nvm = serves_nvm;
-      NVMF_LOG(info, "listening on %s (%s)", port.address.to_string().c_str(),
-               serves_nvm ? "NVM subsystems and discovery" : "discovery");
-      registry_->add_port(std::move(port));
-    }
+    for (std::size_t i = 0; i < wanted.size(); ++i) bind_locked(std::move(wanted[i]), i >= config_.listeners.size());
   } catch (...) {
-    stop();
+    mutex_.unlock();
+    try {
+      stop();
+    } catch (...) {
+    }
+    mutex_.lock();
     throw;
   }
 }
 
 void Target::stop() {
+  std::lock_guard lock(mutex_);
   if (!started_ || stopped_) return;
   stopped_ = true;
-  for (auto& l : listeners_) l->stop();
+  for (auto& l : listeners_) l.listener->stop();
   // Close every controller on its admin reactor; their I/O queues follow. In-flight backend I/O completes on
   // the still-running reactors before the connections are freed.
   auto all_controllers = [this] {
@@ -146,8 +142,24 @@ void Target::stop() {
 }
 
 std::vector<fabric::ListenAddress> Target::listen_addresses() const {
+  std::lock_guard lock(mutex_);
   std::vector<fabric::ListenAddress> out;
-  for (const auto& l : listeners_) out.push_back(l->address());
+  for (const auto& l : listeners_) out.push_back(l.listener->address());
+  return out;
+}
+
+TargetConfig Target::current_config() const {
+  std::lock_guard lock(mutex_);
+  TargetConfig out = config_;
+  if (!started_ || stopped_) return out;
+  // Listeners as bound (ephemeral ports resolved), without the implicit discovery-only ones.
+  out.listeners.clear();
+  out.listener_subsystems.clear();
+  for (const auto& l : listeners_) {
+    if (l.implicit_discovery) continue;
+    if (!l.port.serves_nvm || !l.port.only.empty()) out.listener_subsystems[out.listeners.size()] = l.port.only;
+    out.listeners.push_back(l.port.address);
+  }
   return out;
 }
 

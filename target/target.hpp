@@ -1,29 +1,33 @@
 // The target service: reactors, listeners, the discovery service and the configured subsystems, started and
-// stopped as one. Listeners come from the transports (fabric/tcp); every connection gets a QueueSession.
+// stopped as one, and changed while running (target_changes.cpp). Listeners come from the transports
+// (fabric/tcp, fabric/rdma); every connection gets a QueueSession tied to its port.
 //
-// Ports: each configured listener serves every NVM subsystem and the discovery subsystem; with a discovery port
-// (default 8009) an extra discovery-only listener is opened on each listener address at that port (unless a
-// configured listener already uses it). Port IDs in the discovery log: listeners 1..N in order, then the
-// discovery-only ones.
+// Ports: each configured listener serves every NVM subsystem (or the ones listed for it) and the discovery
+// subsystem; with a discovery port (default 8009) an extra discovery-only listener is opened on each listener
+// address at that port (unless a configured listener already uses it). Port IDs in the discovery log: listeners
+// 1..N in order, then the discovery-only ones, then listeners added while running.
+//
+// Live changes run on the caller's thread (the control socket's), never on a reactor: they open backends and
+// bind sockets, which may block. They are serialised by one mutex, validated first and applied whole, or refused
+// with a ConfigError naming the field (nothing applied).
 #pragma once
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "fabric/reactor.hpp"
 #include "fabric/transport.hpp"
 #include "target/config.hpp"
+#include "target/namespace_factory.hpp"
 #include "target/queue_session.hpp"
 #include "target/registry.hpp"
 
 namespace nvmf::target {
 
-/// Opens the backends of one subsystem (defaults already resolved). Throws std::runtime_error naming the
-/// namespace and the reason.
-std::shared_ptr<Subsystem> make_subsystem(const SubsystemConfig& config);
-
 class Target {
  public:
-  /// Validates the configuration and opens every backend; throws std::invalid_argument / std::runtime_error.
+  /// Validates the configuration and opens every backend; throws ConfigError (naming the field, e.g.
+  /// "subsystems[0].namespaces[1].path") or std::runtime_error.
   explicit Target(TargetConfig config);
   ~Target();
   Target(const Target&) = delete;
@@ -35,18 +39,56 @@ class Target {
   /// every backend durable (fdatasync). Idempotent.
   void stop();
 
-  /// The addresses actually bound (port 0 replaced by the ephemeral port), I/O listeners first.
+  /// The addresses actually bound (port 0 replaced by the ephemeral port), in port ID order.
   std::vector<fabric::ListenAddress> listen_addresses() const;
   const std::shared_ptr<Registry>& registry() const { return registry_; }
+  /// What is served now, in configuration terms (NSIDs resolved, listeners as bound): `save-config`.
+  TargetConfig current_config() const;
+
+  // --- live changes (any thread but a reactor's). Refusals: ConfigError with the field, nothing applied.
+  void add_subsystem(const SubsystemConfig& config);
+  /// Its controllers are closed (in-flight I/O completes first).
+  void remove_subsystem(const std::string& nqn);
+  /// Returns the NSID (config.nsid 0: the lowest free one). Controllers get a Namespace Attribute Changed notice.
+  std::uint32_t add_namespace(const std::string& nqn, NamespaceConfig config);
+  /// New I/O to it fails with Invalid Namespace; commands in flight complete first.
+  void remove_namespace(const std::string& nqn, std::uint32_t nsid);
+  /// Re-reads the size of a file or block device namespace (nvmet's revalidate_size); true when it changed.
+  bool revalidate_namespace(const std::string& nqn, std::uint32_t nsid);
+  void add_host(const std::string& nqn, const std::string& host_nqn);
+  /// The host's controllers on that subsystem are closed (as SPDK's nvmf_subsystem_remove_host).
+  void remove_host(const std::string& nqn, const std::string& host_nqn);
+  /// Binds a new listener; `only`: the subsystems it serves (empty: every one). Returns the bound address.
+  fabric::ListenAddress add_listener(const fabric::ListenAddress& address, const std::vector<std::string>& only = {});
+  /// Stops the listener bound to `address` and closes the controllers that connected through it (nvmet).
+  void remove_listener(const fabric::ListenAddress& address);
+  void add_referral(const ReferralConfig& referral);
+  void remove_referral(const fabric::ListenAddress& address);
 
  private:
-  // Destroyed bottom-up: listeners, then reactors (and the connections on them), then the factory and the
+  struct Listening {
+    Port port;
+    std::unique_ptr<SessionFactory> factory;
+    std::unique_ptr<fabric::Listener> listener;
+    bool implicit_discovery = false;  ///< Opened because of discovery_port, not configured
+  };
+
+  /// Binds one port; throws std::runtime_error naming the address.
+  void bind_locked(Port port, bool implicit_discovery = false);
+  std::shared_ptr<Subsystem> subsystem_or_refuse(const std::string& nqn, const std::string& field) const;
+  SubsystemConfig* subsystem_config_locked(const std::string& nqn);
+  /// Closes every controller of `subsystem` matching `filter` and waits (bounded) until they are gone.
+  template <typename Filter>
+  void close_controllers(Subsystem& subsystem, Filter filter);
+
+  // Destroyed bottom-up: listeners, then reactors (and the connections on them), then the factories and the
   // registry those connections used.
-  TargetConfig config_;
+  mutable std::mutex mutex_;  ///< Serialises start/stop and live changes
+  TargetConfig config_;       ///< Kept current by the live changes (subsystems resolved)
   std::shared_ptr<Registry> registry_;
-  std::unique_ptr<SessionFactory> factory_;
+  std::vector<std::unique_ptr<SessionFactory>> retired_factories_;  ///< Of removed listeners' connections
   std::unique_ptr<fabric::ReactorGroup> reactors_;
-  std::vector<std::unique_ptr<fabric::Listener>> listeners_;
+  std::vector<Listening> listeners_;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -6,11 +6,15 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "fabric/log.hpp"
 #include "fabric/reactor.hpp"
+#include "target/config_json.hpp"
+#include "target/control_server.hpp"
 #include "target/target.hpp"
 
 namespace nvmf::cli {
@@ -18,7 +22,8 @@ namespace nvmf::cli {
 namespace {
 
 struct TargetArgs {
-  std::vector<std::string> listen{"tcp:127.0.0.1:4420"};
+  std::string config_file;
+  std::vector<std::string> listen;
   std::uint16_t discovery_port = 8009;
   std::string subsystem;
   std::vector<std::string> namespaces;
@@ -33,7 +38,13 @@ struct TargetArgs {
   bool busy_poll = false;
   int verbose = 0;
   std::string ready_file;
+  std::string control_socket = "/run/nvmf/target.sock";
+  /// Options given on the command line (CLI11 counts), to combine with --config.
+  std::set<std::string> given;
+  bool has(const std::string& option) const { return given.count(option) > 0; }
 };
+
+constexpr const char* kDefaultListen = "tcp:127.0.0.1:4420";
 
 /// Turns a parse or validation failure into CLI11's error for `option`, before anything starts.
 template <typename Fn>
@@ -45,50 +56,68 @@ auto checked(const std::string& option, Fn&& fn) -> decltype(fn()) {
   }
 }
 
-target::TargetConfig build_config(const TargetArgs& a) {
-  target::TargetConfig c;
-  for (const auto& l : a.listen) c.listeners.push_back(checked("--listen", [&] { return target::parse_listen_address(l); }));
-  c.discovery_port = a.discovery_port;
+/// The subsystem the command-line options describe, when they describe one.
+std::optional<target::SubsystemConfig> command_line_subsystem(const TargetArgs& a) {
+  const bool any = a.has("--subsystem") || a.has("--namespace") || a.has("--allow-host") || a.has("--serial") ||
+                   a.has("--model");
+  if (!a.config_file.empty() && !any) return std::nullopt;
+  if (a.namespaces.empty())
+    throw CLI::ValidationError("--namespace", "at least one namespace is needed (ram:SIZE, null:SIZE, file:PATH, "
+                                              "blk:PATH or nvme:PATH)");
   target::SubsystemConfig s;
   s.nqn = a.subsystem;
   s.serial = a.serial;
   s.model = a.model;
   s.allowed_hosts = a.allowed_hosts;
-  if (a.namespaces.empty())
-    throw CLI::ValidationError("--namespace", "at least one namespace is needed (ram:SIZE, null:SIZE or file:PATH)");
   for (const auto& n : a.namespaces)
     s.namespaces.push_back(checked("--namespace", [&] { return target::parse_namespace(n, a.block_size); }));
-  c.subsystems.push_back(std::move(s));
-  if (!a.cores.empty()) c.cores = checked("--cores", [&] { return fabric::parse_cpu_list(a.cores); });
-  if (!a.in_capsule_size.empty())
+  return s;
+}
+
+/// --config FILE first; then every option given on the command line: --listen adds listeners, the
+/// subsystem options add one subsystem, the other options replace the file's values (docs/configuration.md).
+target::TargetConfig build_config(const TargetArgs& a, std::optional<target::LoadedConfig>& loaded) {
+  target::TargetConfig c;
+  if (!a.config_file.empty()) {
+    loaded = target::load_config_file(a.config_file);
+    c = loaded->config;
+  }
+  std::vector<std::string> listen = a.listen;
+  if (listen.empty() && c.listeners.empty()) listen.push_back(kDefaultListen);
+  for (const auto& l : listen) c.listeners.push_back(checked("--listen", [&] { return target::parse_listen_address(l); }));
+  if (a.has("--discovery-port") || !loaded) c.discovery_port = a.discovery_port;
+  if (auto s = command_line_subsystem(a)) c.subsystems.push_back(std::move(*s));
+  if (a.has("--cores")) c.cores = checked("--cores", [&] { return fabric::parse_cpu_list(a.cores); });
+  if (a.has("--in-capsule-size"))
     c.limits.in_capsule_data_size =
         static_cast<std::uint32_t>(checked("--in-capsule-size", [&] { return target::parse_size(a.in_capsule_size); }));
-  if (!a.max_io_size.empty())
+  if (a.has("--max-io-size"))
     c.limits.max_io_size =
         static_cast<std::uint32_t>(checked("--max-io-size", [&] { return target::parse_size(a.max_io_size); }));
-  c.limits.max_queue_depth = a.queue_depth;
-  c.busy_poll = a.busy_poll;
-  c.log_level = a.verbose > 0 ? log::Level::debug : log::Level::info;
-  try {
-    c.validate();
-  } catch (const std::invalid_argument& e) {
-    // validate() names configuration fields; name the option that set it instead.
-    static const std::pair<const char*, const char*> kOptions[] = {
-        {"listeners", "--listen"},           {".nqn", "--subsystem"},
-        {".serial", "--serial"},             {".model", "--model"},
-        {".allowed_hosts", "--allow-host"},  {".namespaces", "--namespace"},
-        {"max_io_size", "--max-io-size"},    {"in_capsule_data_size", "--in-capsule-size"},
-        {"max_queue_depth", "--queue-depth"}, {"cores", "--cores"}};
-    const std::string what = e.what();
-    std::string option = "configuration";
-    for (const auto& [field, name] : kOptions)
-      if (what.find(field) != std::string::npos && what.find(field) < what.find(':')) {
-        option = name;
-        break;
-      }
-    throw CLI::ValidationError(option, what);
-  }
+  if (a.has("--queue-depth") || !loaded) c.limits.max_queue_depth = a.queue_depth;
+  if (a.has("--busy-poll")) c.busy_poll = a.busy_poll;
+  if (a.verbose > 0) c.log_level = log::Level::debug;
+  if (a.has("--control-socket")) c.control_socket = a.control_socket == "none" ? "" : a.control_socket;
+  else if (!loaded || !loaded->origins.count("control_socket")) c.control_socket = a.control_socket;
   return c;
+}
+
+/// A refusal of the combined configuration, named where the value came from: the file (JSON pointer) or the
+/// command-line option.
+std::string describe_refusal(const target::ConfigError& e, const std::optional<target::LoadedConfig>& loaded) {
+  if (loaded) {
+    target::ConfigError located = target::locate(e, *loaded);
+    if (located.field() != e.field()) return located.what();
+  }
+  static const std::pair<const char*, const char*> kOptions[] = {
+      {"listeners", "--listen"},           {".nqn", "--subsystem"},
+      {".serial", "--serial"},             {".model", "--model"},
+      {".allowed_hosts", "--allow-host"},  {".namespaces", "--namespace"},
+      {"max_io_size", "--max-io-size"},    {"in_capsule_data_size", "--in-capsule-size"},
+      {"max_queue_depth", "--queue-depth"}, {"cores", "--cores"}};
+  for (const auto& [field, name] : kOptions)
+    if (e.field().find(field) != std::string::npos) return std::string(name) + ": " + e.what();
+  return e.what();
 }
 
 void write_ready_file(const std::string& path, const std::vector<fabric::ListenAddress>& addresses) {
@@ -103,7 +132,15 @@ void write_ready_file(const std::string& path, const std::vector<fabric::ListenA
 }
 
 int run_target(const TargetArgs& args) {
-  target::TargetConfig config = build_config(args);
+  std::optional<target::LoadedConfig> loaded;
+  target::TargetConfig config;
+  try {
+    config = build_config(args, loaded);
+    config.validate();
+  } catch (const target::ConfigError& e) {
+    std::fprintf(stderr, "nvmf target: %s\n", describe_refusal(e, loaded).c_str());
+    return 1;
+  }
   // Block the signals before any reactor thread exists, so only sigwait below receives them.
   sigset_t set;
   sigemptyset(&set);
@@ -112,10 +149,25 @@ int run_target(const TargetArgs& args) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   std::unique_ptr<target::Target> t;
+  std::unique_ptr<target::ControlServer> control;
+  const std::string socket_path = config.control_socket;
   try {
     t = std::make_unique<target::Target>(std::move(config));
     t->start();
+    if (!socket_path.empty()) {
+      try {
+        control = std::make_unique<target::ControlServer>(*t, socket_path);
+      } catch (const std::runtime_error& e) {
+        // The default path needs /run (root) and one target per machine; without it the target still serves.
+        const bool explicit_path = args.has("--control-socket") || (loaded && loaded->origins.count("control_socket"));
+        if (explicit_path) throw;
+        NVMF_LOG(warn, "%s; running without a control socket", e.what());
+      }
+    }
     if (!args.ready_file.empty()) write_ready_file(args.ready_file, t->listen_addresses());
+  } catch (const target::ConfigError& e) {
+    std::fprintf(stderr, "nvmf target: %s\n", describe_refusal(e, loaded).c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nvmf target: %s\n", e.what());
     return 1;
@@ -123,6 +175,7 @@ int run_target(const TargetArgs& args) {
   int sig = 0;
   sigwait(&set, &sig);
   NVMF_LOG(info, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  if (control) control->stop();
   t->stop();
   if (!args.ready_file.empty()) ::unlink(args.ready_file.c_str());
   return 0;
@@ -132,14 +185,19 @@ int run_target(const TargetArgs& args) {
 
 void add_target_command(CLI::App& app) {
   auto args = std::make_shared<TargetArgs>();
-  CLI::App* cmd = app.add_subcommand("target", "Run an NVMe over Fabrics target (NVMe/TCP) until SIGINT/SIGTERM");
-  cmd->add_option("--listen", args->listen, "Listen address tcp:ADDR:PORT, IPv6 as tcp:[ADDR]:PORT (repeatable)")
-      ->capture_default_str();
+  CLI::App* cmd =
+      app.add_subcommand("target", "Run an NVMe over Fabrics target (NVMe/TCP, NVMe/RDMA) until SIGINT/SIGTERM");
+  cmd->add_option("--config", args->config_file,
+                  "JSON configuration: ours or nvmetcli's; command-line options add to it (docs/configuration.md)");
+  cmd->add_option("--listen", args->listen,
+                  "Listen address tcp:ADDR:PORT or rdma:ADDR:PORT, IPv6 as tcp:[ADDR]:PORT (repeatable)")
+      ->default_str(kDefaultListen);
   cmd->add_option("--discovery-port", args->discovery_port,
                   "Extra discovery-only listener port on each listen address (0: none)")
       ->capture_default_str();
   cmd->add_option("--subsystem", args->subsystem, "Subsystem NQN")->default_str(target::kDefaultSubsystemNqn);
-  cmd->add_option("--namespace", args->namespaces, "ram:SIZE | null:SIZE | file:PATH (repeatable, NSID order)");
+  cmd->add_option("--namespace", args->namespaces,
+                  "ram:SIZE | null:SIZE | file:PATH | blk:/dev/BLOCK | nvme:/dev/ngXnY (repeatable, NSID order)");
   cmd->add_option("--allow-host", args->allowed_hosts, "Host NQN allowed to connect (repeatable; none: any host)");
   cmd->add_option("--block-size", args->block_size, "Logical block size of the namespaces")
       ->check(CLI::IsMember({512u, 4096u}))
@@ -156,7 +214,12 @@ void add_target_command(CLI::App& app) {
   cmd->add_flag("--busy-poll", args->busy_poll, "Spin on the completion queues instead of sleeping");
   cmd->add_flag("-v,--verbose", args->verbose, "Debug logs (repeatable)");
   cmd->add_option("--ready-file", args->ready_file, "Write the bound listen addresses here once listening");
-  cmd->callback([args] {
+  cmd->add_option("--control-socket", args->control_socket,
+                  "UNIX socket for `nvmf target-ctl` (mode 0600; \"none\": no socket)")
+      ->capture_default_str();
+  cmd->callback([args, cmd] {
+    for (const CLI::Option* o : cmd->get_options())
+      if (o->count() > 0) args->given.insert(o->get_name());
     int rc = run_target(*args);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -6,6 +6,7 @@
 
 #include "fabric/log.hpp"
 #include "utils/commands.hpp"
+#include "utils/cmd_control.hpp"
 #include "utils/cmd_target.hpp"
 
 int main(int argc, char** argv) {
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   });
 
   nvmf::cli::add_target_command(app);
+  nvmf::cli::add_control_commands(app);
   nvmf::cli::add_discover_command(app);
   nvmf::cli::add_identify_commands(app);
   nvmf::cli::add_io_commands(app);

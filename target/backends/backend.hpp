@@ -45,6 +45,8 @@ class Backend {
   virtual std::uint64_t size_bytes() const = 0;
   /// "ram:1GiB", "file:/path (O_DIRECT)", for logs.
   virtual std::string describe() const = 0;
+  /// The device's own logical block size, or 0 when the namespace's configured block size applies.
+  virtual std::uint32_t block_size() const { return 0; }
   /// Deallocated ranges read back as zeroes (Identify Namespace DLFEAT bits 2:0 = 001b).
   virtual bool deallocate_reads_zeroes() const { return true; }
 
@@ -57,6 +59,10 @@ class Backend {
   virtual void flush(fabric::Reactor& reactor, BackendIo& io) = 0;
   virtual void write_zeroes(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, std::uint64_t length) = 0;
   virtual void deallocate(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, std::uint64_t length) = 0;
+
+  /// Control path: re-reads the size of a file or device that may have grown or shrunk (size_bytes() then
+  /// reports it). Returns 0 or -errno; fixed-size backends have nothing to re-read.
+  virtual int refresh_size() { return 0; }
 
   /// Blocking flush for shutdown paths that run outside any reactor (Target::stop). Returns 0 or -errno.
   virtual int sync() = 0;

@@ -38,7 +38,8 @@ bool probe_direct(int fd, std::uint32_t block_size) {
 }
 }  // namespace
 
-FileBackend::FileBackend(const std::string& path, std::uint32_t block_size) : path_(path), block_size_(block_size) {
+FileBackend::FileBackend(const std::string& path, std::uint32_t block_size, bool device_block_size)
+    : path_(path), block_size_(block_size), device_block_size_(device_block_size) {
   fd_ = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd_ < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
     fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -71,7 +72,7 @@ FileBackend::FileBackend(const std::string& path, std::uint32_t block_size) : pa
   }
   if (size_ == 0 || size_ % block_size_ != 0) {
     ::close(fd_);
-    throw file_error(path, "size " + std::to_string(size_) + " is not a positive multiple of the block size " +
+    throw file_error(path, "size " + std::to_string(size_.load()) + " is not a positive multiple of the block size " +
                                std::to_string(block_size_));
   }
 
@@ -98,7 +99,7 @@ FileBackend::~FileBackend() {
 }
 
 std::string FileBackend::describe() const {
-  return "file:" + path_ + (direct() ? " (O_DIRECT)" : " (buffered)") + (read_only_ ? " read-only" : "");
+  return (device_block_size_ ? "blk:" : "file:") + path_ + (direct() ? " (O_DIRECT)" : " (buffered)") + (read_only_ ? " read-only" : "");
 }
 
 int FileBackend::fd_for(const BackendIo& io) const {
@@ -208,6 +209,15 @@ void FileBackend::deallocate(fabric::Reactor& reactor, BackendIo& io, std::uint6
   if (read_only_) return io.done(io, -EROFS);
   Kind kind = punch_hole_supported_.load(std::memory_order_relaxed) ? kPunchHole : kWriteZeroBuffer;
   start(reactor, io, kind, offset, nullptr, length, false);
+}
+
+int FileBackend::refresh_size() {
+  struct stat st {};
+  if (fstat(fd_, &st) != 0) return -errno;
+  std::uint64_t bytes = static_cast<std::uint64_t>(st.st_size);
+  if (S_ISBLK(st.st_mode) && ioctl(fd_, BLKGETSIZE64, &bytes) != 0) return -errno;
+  size_.store(bytes - bytes % block_size_, std::memory_order_relaxed);  // whole blocks only
+  return 0;
 }
 
 int FileBackend::sync() {

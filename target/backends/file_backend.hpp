@@ -18,12 +18,15 @@ class FileBackend final : public Backend {
  public:
   /// Throws std::runtime_error naming the path and the reason (cannot open, empty, size not a multiple of
   /// block_size).
-  FileBackend(const std::string& path, std::uint32_t block_size);
+  /// `device_block_size`: block_size is the device's logical block size and is reported as the namespace's.
+  FileBackend(const std::string& path, std::uint32_t block_size, bool device_block_size = false);
   ~FileBackend() override;
   FileBackend(const FileBackend&) = delete;
   FileBackend& operator=(const FileBackend&) = delete;
 
-  std::uint64_t size_bytes() const override { return size_; }
+  std::uint64_t size_bytes() const override { return size_.load(std::memory_order_relaxed); }
+  int refresh_size() override;
+  std::uint32_t block_size() const override { return device_block_size_ ? block_size_ : 0; }
   std::string describe() const override;
   bool direct() const { return fd_direct_ >= 0; }
   bool read_only() const { return read_only_; }
@@ -49,7 +52,8 @@ class FileBackend final : public Backend {
 
   std::string path_;
   std::uint32_t block_size_;
-  std::uint64_t size_ = 0;
+  bool device_block_size_;
+  std::atomic<std::uint64_t> size_{0};
   int fd_ = -1;         ///< Buffered descriptor (always open)
   int fd_direct_ = -1;  ///< O_DIRECT descriptor, when the file system allows it
   bool read_only_ = false;

@@ -50,7 +50,12 @@ TEST(Config, ParseNamespaceAndListen) {
   EXPECT_EQ(v6.trsvcid, "4420");
   EXPECT_EQ(v6.to_string(), "tcp:[::1]:4420");
   EXPECT_THROW(target::parse_listen_address("tcp:::1:4420"), std::invalid_argument);
-  EXPECT_THROW(target::parse_listen_address("rdma:127.0.0.1:4420"), std::invalid_argument);
+  auto rdma = target::parse_listen_address("rdma:192.168.1.5:4420");
+  EXPECT_EQ(rdma.trtype, fabric::TransportType::rdma);
+  EXPECT_EQ(rdma.traddr, "192.168.1.5");
+  EXPECT_EQ(rdma.to_string(), "rdma:192.168.1.5:4420");
+  EXPECT_TRUE(target::parse_listen_address("rdma:[fe80::1]:4420").ipv6);
+  EXPECT_THROW(target::parse_listen_address("fc:127.0.0.1:4420"), std::invalid_argument);
   EXPECT_THROW(target::parse_listen_address("tcp:127.0.0.1:70000"), std::invalid_argument);
   EXPECT_THROW(target::parse_listen_address("tcp:localhost:4420"), std::invalid_argument);
 }
@@ -136,8 +141,10 @@ TEST(Config, TargetRefusesMissingFileBeforeStarting) {
   try {
     target::Target t(c);
     ADD_FAILURE() << "accepted a missing file";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/disk.img"), std::string::npos) << e.what();
+  } catch (const target::ConfigError& e) {
+    EXPECT_EQ(e.field(), "subsystems[0].namespaces[0].path");
+    EXPECT_EQ(e.value(), "/nonexistent/disk.img");
+    EXPECT_NE(e.reason().find("No such file"), std::string::npos) << e.what();
   }
 }
 

@@ -14,9 +14,9 @@ class DiscoveryTest : public TargetTest {
     fabric::ListenAddress v4{fabric::TransportType::tcp, false, "127.0.0.1", "4420"};
     fabric::ListenAddress v6{fabric::TransportType::tcp, true, "::1", "4421"};
     fabric::ListenAddress disc{fabric::TransportType::tcp, false, "127.0.0.1", "8009"};
-    registry_->add_port({1, v4, true});
-    registry_->add_port({2, v6, true});
-    registry_->add_port({3, disc, false});
+    registry_->add_port({1, v4, true, {}});
+    registry_->add_port({2, v6, true, {}});
+    registry_->add_port({3, disc, false, {}});
   }
 
   std::unique_ptr<FakeQueue> discovery_controller(const std::string& host) {
@@ -103,7 +103,7 @@ TEST_F(DiscoveryTest, PartialReadsAndGenerationChangeNotice) {
   q->submit(admin_sqe(nvme_admin_async_event));
   const auto before = registry_->generation();
   fabric::ListenAddress more{fabric::TransportType::tcp, false, "127.0.0.1", "4430"};
-  registry_->add_port({4, more, true});
+  registry_->add_port({4, more, true, {}});
   EXPECT_EQ(registry_->generation(), before + 1);
   ASSERT_TRUE(q->wait_for(1));
   auto aen = q->completions().front();
@@ -117,6 +117,32 @@ TEST_F(DiscoveryTest, PartialReadsAndGenerationChangeNotice) {
   std::memcpy(&header, log.data(), sizeof header);
   EXPECT_EQ(header.genctr, before + 1);
   EXPECT_EQ(header.numrec, 10u);
+}
+
+TEST_F(DiscoveryTest, RdmaPortEntriesCarryRdmaTransportAttributes) {
+  fabric::ListenAddress rdma{fabric::TransportType::rdma, false, "192.168.7.1", "4420"};
+  registry_->add_port({4, rdma, true, {}});
+  auto q = discovery_controller(kHostNqn);
+  auto log = read_log(*q);
+  nvmf_discovery_log header;
+  std::memcpy(&header, log.data(), sizeof header);
+  ASSERT_EQ(header.numrec, 10u);
+  // The RDMA port comes last: subsystems a and b, then its current-discovery entry.
+  for (std::size_t i = 7; i < 10; ++i) {
+    auto e = entry(log, i);
+    EXPECT_EQ(e.trtype, NVMF_TRTYPE_RDMA);
+    EXPECT_EQ(e.adrfam, NVMF_ADDR_FAMILY_IP4);
+    EXPECT_EQ(e.portid, 4);
+    EXPECT_STREQ(e.traddr, "192.168.7.1");
+    EXPECT_EQ(e.tsas.rdma.qptype, NVMF_RDMA_QPTYPE_CONNECTED);
+    EXPECT_EQ(e.tsas.rdma.prtype, NVMF_RDMA_PRTYPE_NOT_SPECIFIED);
+    EXPECT_EQ(e.tsas.rdma.cms, NVMF_RDMA_CMS_RDMA_CM);
+    EXPECT_EQ(e.tsas.rdma.pkey, 0);
+  }
+  EXPECT_STREQ(entry(log, 7).subnqn, "nqn.2024-01.io.nvmf:a");
+  EXPECT_EQ(entry(log, 9).subtype, NVME_NQN_CURR);
+  // TCP entries keep the TCP security type and nothing in the RDMA bytes.
+  EXPECT_EQ(entry(log, 0).tsas.rdma.cms, 0);
 }
 
 TEST_F(DiscoveryTest, DiscoveryControllerCommandSet) {

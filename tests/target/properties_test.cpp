@@ -115,7 +115,7 @@ TEST_F(PropertiesTest, LinuxHostDiscoverySequence) {
   fabric::ListenAddress a;
   a.traddr = "127.0.0.1";
   a.trsvcid = "4420";
-  registry_->add_port(target::Port{1, a, true});
+  registry_->add_port(target::Port{1, a, true, {}});
   auto q = new_queue();
   ASSERT_TRUE(connect(*q, 0, 31, connect_data(kHostNqn, nvme::kDiscoveryNqn), 0).status().ok());
   ASSERT_TRUE(q->run(property_get(NVME_REG_CAP, true)).status().ok());

@@ -1,0 +1,263 @@
+// The toolkit's own configuration schema (docs/configuration.md): reading and writing.
+#include <algorithm>
+
+#include "fabric/reactor.hpp"
+#include "target/config_json.hpp"
+#include "target/json_cursor.hpp"
+
+namespace nvmf::target {
+
+namespace {
+using Origins = std::map<std::string, std::string>;
+using nlohmann::json;
+
+const char* level_name(log::Level level) {
+  switch (level) {
+    case log::Level::error: return "error";
+    case log::Level::warn: return "warn";
+    case log::Level::info: return "info";
+    case log::Level::debug: return "debug";
+  }
+  return "info";
+}
+
+fabric::ListenAddress address_of(const JsonCursor& c) {
+  try {
+    return parse_listen_address(c.string());
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    c.refuse(e.what());
+  }
+}
+
+BackendKind kind_of(const JsonCursor& c) {
+  const std::string name = c.string();
+  for (BackendKind k : {BackendKind::ram, BackendKind::null, BackendKind::file, BackendKind::blk, BackendKind::nvme})
+    if (name == backend_kind_name(k)) return k;
+  c.refuse("unknown backend (ram, null, file, blk or nvme)");
+}
+
+std::array<std::uint8_t, 16> uuid_of(const JsonCursor& c) {
+  try {
+    return parse_uuid(c.string());
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    c.refuse(e.what());
+  }
+}
+
+NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Origins& origins) {
+  c.only_keys({"nsid", "backend", "size", "path", "block_size", "hosts", "nguid", "uuid"});
+  NamespaceConfig ns;
+  origins[field] = c.pointer();
+  auto note = [&](const char* key) {
+    origins[field + "." + key] = c[key].pointer();
+    return c[key];
+  };
+  ns.kind = kind_of(c.required("backend"));
+  origins[field + ".backend"] = c["backend"].pointer();
+  if (c.has("nsid")) ns.nsid = static_cast<std::uint32_t>(note("nsid").number(1, kMaxNsid));
+  if (c.has("size")) ns.size = note("size").size();
+  if (c.has("path")) ns.path = note("path").string();
+  if (c.has("block_size")) ns.block_size = static_cast<std::uint32_t>(note("block_size").number(0, 1u << 20));
+  if (c.has("hosts")) ns.hosts = note("hosts").strings();
+  for (std::size_t i = 0; i < ns.hosts.size(); ++i) origins[field + ".hosts[" + std::to_string(i) + "]"] = c["hosts"][i].pointer();
+  if (c.has("nguid")) ns.nguid = uuid_of(note("nguid"));
+  if (c.has("uuid")) ns.uuid = uuid_of(note("uuid"));
+  return ns;
+}
+
+SubsystemConfig read_subsystem(const JsonCursor& c, const std::string& field, Origins& origins) {
+  c.only_keys({"nqn", "serial", "model", "firmware", "allowed_hosts", "namespaces", "cntlid_min", "cntlid_max"});
+  SubsystemConfig s;
+  origins[field] = c.pointer();
+  auto note = [&](const char* key) {
+    origins[field + "." + key] = c[key].pointer();
+    return c[key];
+  };
+  s.nqn = c.required("nqn").string();
+  origins[field + ".nqn"] = c["nqn"].pointer();
+  if (c.has("serial")) s.serial = note("serial").string();
+  if (c.has("model")) s.model = note("model").string();
+  if (c.has("firmware")) s.firmware = note("firmware").string();
+  if (c.has("cntlid_min")) s.cntlid_min = static_cast<std::uint16_t>(note("cntlid_min").number(1, 0xFFEF));
+  if (c.has("cntlid_max")) s.cntlid_max = static_cast<std::uint16_t>(note("cntlid_max").number(1, 0xFFEF));
+  if (c.has("allowed_hosts")) {
+    s.allowed_hosts = note("allowed_hosts").strings();
+    for (std::size_t i = 0; i < s.allowed_hosts.size(); ++i)
+      origins[field + ".allowed_hosts[" + std::to_string(i) + "]"] = c["allowed_hosts"][i].pointer();
+  }
+  if (c.has("namespaces")) {
+    JsonCursor list = note("namespaces");
+    for (std::size_t i = 0; i < list.array_size(); ++i)
+      s.namespaces.push_back(read_namespace(list[i], field + ".namespaces[" + std::to_string(i) + "]", origins));
+  }
+  return s;
+}
+}  // namespace
+
+SubsystemConfig parse_subsystem_json(const nlohmann::json& value, const std::string& pointer) {
+  Origins unused;
+  return read_subsystem(JsonCursor(value, pointer), "subsystem", unused);
+}
+
+NamespaceConfig parse_namespace_json(const nlohmann::json& value, const std::string& pointer) {
+  Origins unused;
+  return read_namespace(JsonCursor(value, pointer), "namespace", unused);
+}
+
+fabric::ListenAddress parse_address_json(const nlohmann::json& value, const std::string& pointer) {
+  return address_of(JsonCursor(value, pointer));
+}
+
+LoadedConfig parse_native_config(const nlohmann::json& document) {
+  LoadedConfig out;
+  out.format = ConfigFormat::native;
+  TargetConfig& cfg = out.config;
+  Origins& origins = out.origins;
+  JsonCursor root(document, "");
+  root.only_keys({"listeners", "discovery_port", "subsystems", "referrals", "cores", "max_io_size",
+                  "in_capsule_data_size", "queue_depth", "max_io_queues", "busy_poll", "log_level",
+                  "control_socket"});
+  auto note = [&](const char* key, const std::string& field) {
+    origins[field] = root[key].pointer();
+    return root[key];
+  };
+
+  JsonCursor listeners = root.required("listeners");
+  origins["listeners"] = listeners.pointer();
+  for (std::size_t i = 0; i < listeners.array_size(); ++i) {
+    const std::string field = "listeners[" + std::to_string(i) + "]";
+    JsonCursor l = listeners[i];
+    if (l.json().is_string()) {
+      cfg.listeners.push_back(address_of(l));
+      origins[field] = l.pointer();
+      continue;
+    }
+    l.only_keys({"address", "subsystems"});
+    cfg.listeners.push_back(address_of(l.required("address")));
+    origins[field] = l["address"].pointer();
+    if (l.has("subsystems")) {
+      cfg.listener_subsystems[i] = l["subsystems"].strings();
+      origins[field + ".subsystems"] = l["subsystems"].pointer();
+      for (std::size_t k = 0; k < cfg.listener_subsystems[i].size(); ++k)
+        origins[field + ".subsystems[" + std::to_string(k) + "]"] = l["subsystems"][k].pointer();
+    }
+  }
+  if (root.has("discovery_port"))
+    cfg.discovery_port = static_cast<std::uint16_t>(note("discovery_port", "discovery_port").number(0, 65535));
+  JsonCursor subsystems = root.required("subsystems");
+  origins["subsystems"] = subsystems.pointer();
+  for (std::size_t i = 0; i < subsystems.array_size(); ++i)
+    cfg.subsystems.push_back(read_subsystem(subsystems[i], "subsystems[" + std::to_string(i) + "]", origins));
+  if (root.has("referrals")) {
+    JsonCursor refs = note("referrals", "referrals");
+    for (std::size_t i = 0; i < refs.array_size(); ++i) {
+      const std::string field = "referrals[" + std::to_string(i) + "]";
+      JsonCursor r = refs[i];
+      ReferralConfig rc;
+      if (r.json().is_string()) {
+        rc.address = address_of(r);
+        origins[field + ".address"] = r.pointer();
+      } else {
+        r.only_keys({"address", "portid"});
+        rc.address = address_of(r.required("address"));
+        origins[field + ".address"] = r["address"].pointer();
+        if (r.has("portid")) rc.portid = static_cast<std::uint16_t>(r["portid"].number(0, 65535));
+      }
+      origins[field] = r.pointer();
+      cfg.referrals.push_back(rc);
+    }
+  }
+  if (root.has("cores")) {
+    JsonCursor c = note("cores", "cores");
+    if (c.json().is_string()) {
+      try {
+        cfg.cores = fabric::parse_cpu_list(c.string());
+      } catch (const std::invalid_argument& e) {
+        c.refuse(e.what());
+      }
+    } else {
+      for (std::size_t i = 0; i < c.array_size(); ++i) cfg.cores.push_back(static_cast<int>(c[i].number(0, 4095)));
+    }
+  }
+  if (root.has("max_io_size"))
+    cfg.limits.max_io_size = static_cast<std::uint32_t>(note("max_io_size", "limits.max_io_size").size());
+  if (root.has("in_capsule_data_size"))
+    cfg.limits.in_capsule_data_size =
+        static_cast<std::uint32_t>(note("in_capsule_data_size", "limits.in_capsule_data_size").size());
+  if (root.has("queue_depth"))
+    cfg.limits.max_queue_depth = static_cast<std::uint16_t>(note("queue_depth", "limits.max_queue_depth").number(2, 1024));
+  if (root.has("max_io_queues"))
+    cfg.max_io_queues = static_cast<std::uint16_t>(note("max_io_queues", "max_io_queues").number(1, 1024));
+  if (root.has("busy_poll")) cfg.busy_poll = note("busy_poll", "busy_poll").boolean();
+  if (root.has("log_level")) {
+    JsonCursor c = note("log_level", "log_level");
+    const std::string name = c.string();
+    bool found = false;
+    for (log::Level l : {log::Level::error, log::Level::warn, log::Level::info, log::Level::debug})
+      if (name == level_name(l)) cfg.log_level = l, found = true;
+    if (!found) c.refuse("expected error, warn, info or debug");
+  }
+  if (root.has("control_socket")) cfg.control_socket = note("control_socket", "control_socket").string();
+  return out;
+}
+
+nlohmann::json namespace_to_json(const NamespaceConfig& ns) {
+  json j;
+  j["nsid"] = ns.nsid;
+  j["backend"] = backend_kind_name(ns.kind);
+  if (ns.kind == BackendKind::ram || ns.kind == BackendKind::null) j["size"] = ns.size;
+  else j["path"] = ns.path;
+  if (ns.kind != BackendKind::blk && ns.kind != BackendKind::nvme) j["block_size"] = ns.block_size;
+  if (!ns.hosts.empty()) j["hosts"] = ns.hosts;
+  if (ns.nguid) j["nguid"] = format_uuid(*ns.nguid);
+  if (ns.uuid) j["uuid"] = format_uuid(*ns.uuid);
+  return j;
+}
+
+nlohmann::json subsystem_to_json(const SubsystemConfig& s) {
+  json j;
+  j["nqn"] = s.nqn;
+  if (!s.serial.empty()) j["serial"] = s.serial;
+  j["model"] = s.model;
+  j["firmware"] = s.firmware;
+  j["allowed_hosts"] = s.allowed_hosts;
+  if (s.cntlid_min != 1) j["cntlid_min"] = s.cntlid_min;
+  if (s.cntlid_max != 0xFFEF) j["cntlid_max"] = s.cntlid_max;
+  j["namespaces"] = json::array();
+  for (const auto& ns : s.namespaces) j["namespaces"].push_back(namespace_to_json(ns));
+  return j;
+}
+
+nlohmann::json to_json(const TargetConfig& cfg) {
+  json j;
+  j["listeners"] = json::array();
+  for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+    auto it = cfg.listener_subsystems.find(i);
+    if (it == cfg.listener_subsystems.end()) {
+      j["listeners"].push_back(cfg.listeners[i].to_string());
+    } else {
+      j["listeners"].push_back(json{{"address", cfg.listeners[i].to_string()}, {"subsystems", it->second}});
+    }
+  }
+  j["discovery_port"] = cfg.discovery_port;
+  j["subsystems"] = json::array();
+  for (const auto& s : cfg.subsystems) j["subsystems"].push_back(subsystem_to_json(s));
+  j["referrals"] = json::array();
+  for (const auto& r : cfg.referrals)
+    j["referrals"].push_back(json{{"address", r.address.to_string()}, {"portid", r.portid}});
+  if (!cfg.cores.empty()) j["cores"] = cfg.cores;
+  j["max_io_size"] = cfg.limits.max_io_size;
+  j["in_capsule_data_size"] = cfg.limits.in_capsule_data_size;
+  j["queue_depth"] = cfg.limits.max_queue_depth;
+  j["max_io_queues"] = cfg.max_io_queues;
+  j["busy_poll"] = cfg.busy_poll;
+  j["log_level"] = level_name(cfg.log_level);
+  if (!cfg.control_socket.empty()) j["control_socket"] = cfg.control_socket;
+  return j;
+}
+
+}  // namespace nvmf::target

@@ -1,0 +1,153 @@
+#include "target/control_server.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "fabric/log.hpp"
+#include "target/control_requests.hpp"
+
+namespace nvmf::target {
+
+namespace {
+constexpr std::size_t kMaxRequest = 1 << 20;
+constexpr int kPeerTimeoutMs = 5000;  ///< A client that stalls mid-request does not hold the socket forever
+
+std::runtime_error socket_error(const std::string& path, const std::string& what, int err) {
+  return std::runtime_error("control socket " + path + ": " + what + ": " + std::strerror(err));
+}
+
+sockaddr_un address_of(const std::string& path) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) throw std::runtime_error("control socket " + path + ": path too long");
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  return a;
+}
+
+/// A socket file another process still accepts on must not be stolen; a stale one is replaced.
+bool in_use(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un a = address_of(path);
+  bool live = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return live;
+}
+
+bool write_all(int fd, const std::string& text) {
+  std::size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::send(fd, text.data() + off, text.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+}  // namespace
+
+ControlServer::ControlServer(Target& target, std::string path) : target_(target), path_(std::move(path)) {
+  sockaddr_un a = address_of(path_);
+  if (auto slash = path_.rfind('/'); slash != std::string::npos && slash > 0) {
+    const std::string dir = path_.substr(0, slash);
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw socket_error(path_, "cannot create " + dir, errno);
+  }
+  struct stat st {};
+  if (lstat(path_.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) throw std::runtime_error("control socket " + path_ + ": exists and is not a socket");
+    if (in_use(path_)) throw std::runtime_error("control socket " + path_ + ": another target is serving it");
+    ::unlink(path_.c_str());
+  }
+  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) throw socket_error(path_, "socket", errno);
+  // Created 0600 from the start (umask), not chmod-ed after bind: no window where others could connect.
+  const mode_t old = umask(0177);
+  int rc = bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  int err = errno;
+  umask(old);
+  if (rc != 0 || listen(listen_fd_, 16) != 0) {
+    if (rc == 0) err = errno;
+    ::close(listen_fd_);
+    throw socket_error(path_, "cannot listen", err);
+  }
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) {
+    int e = errno;
+    ::close(listen_fd_);
+    ::unlink(path_.c_str());
+    throw socket_error(path_, "eventfd", e);
+  }
+  thread_ = std::thread([this] { run(); });
+  NVMF_LOG(info, "control socket %s ready", path_.c_str());
+}
+
+ControlServer::~ControlServer() { stop(); }
+
+void ControlServer::stop() {
+  if (stopped_.exchange(true)) return;
+  std::uint64_t one = 1;
+  if (::write(wake_fd_, &one, sizeof one) < 0) NVMF_LOG(warn, "control socket: wake-up failed: %s", std::strerror(errno));
+  if (thread_.joinable()) thread_.join();
+  ::close(listen_fd_);
+  ::close(wake_fd_);
+  ::unlink(path_.c_str());
+}
+
+void ControlServer::run() {
+  while (!stopped_.load()) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      NVMF_LOG(error, "control socket: poll failed: %s", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents) return;
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    serve(fd);
+    ::close(fd);
+  }
+}
+
+void ControlServer::serve(int fd) {
+  // Only root or the user running the target (who owns the socket) may change it.
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || (cred.uid != 0 && cred.uid != geteuid())) {
+    NVMF_LOG(warn, "control socket: refused a client (uid %u)", static_cast<unsigned>(cred.uid));
+    write_all(fd, nlohmann::json{{"ok", false}, {"error", {{"field", ""}, {"value", ""}, {"reason", "permission denied"}}}}
+                      .dump() + "\n");
+    return;
+  }
+  std::string text;
+  char buf[4096];
+  while (text.find('\n') == std::string::npos && text.size() < kMaxRequest) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, kPeerTimeoutMs) <= 0) return;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  nlohmann::json reply;
+  try {
+    auto request = nlohmann::json::parse(text.substr(0, text.find('\n')));
+    NVMF_LOG(info, "control socket: %s", request.dump().c_str());
+    reply = handle_control_request(target_, request);
+  } catch (const nlohmann::json::parse_error& e) {
+    reply = {{"ok", false}, {"error", {{"field", ""}, {"value", ""}, {"reason", std::string("not JSON: ") + e.what()}}}};
+  }
+  write_all(fd, reply.dump() + "\n");
+}
+
+}  // namespace nvmf::target
