@@ -69,6 +69,7 @@ void PduReceiver::fail(const FatalError& error, std::size_t len) {
 }
 
 void PduReceiver::finish_pdu(bool digest_ok) {
+  if (data_len_ < kDirectThreshold) bulk_stream_ = false;  // small PDUs again: batch them in full recvs
   state_ = State::common_header;
   hdr_filled_ = 0;
   ddgst_filled_ = 0;
@@ -163,7 +164,9 @@ void PduReceiver::arm_staging() {
   if (stage_end_ == staging_size_) return;  // full (only while stalled): resume() consumes it
   direct_ = false;
   in_flight_ = true;
-  io_uring_prep_recv(reactor_.sqe(op_), fd_, staging_.get() + stage_end_, staging_size_ - stage_end_, 0);
+  std::size_t room = staging_size_ - stage_end_;
+  if (bulk_stream_) room = std::min(room, kBulkStreamRecv);
+  io_uring_prep_recv(reactor_.sqe(op_), fd_, staging_.get() + stage_end_, room, 0);
 }
 
 void PduReceiver::arm_direct() {
@@ -186,8 +189,11 @@ void PduReceiver::arm_direct() {
   msg_.msg_iov = direct_iov_;
   msg_.msg_iovlen = n;
   direct_ = true;
+  bulk_stream_ = true;
   in_flight_ = true;
-  io_uring_prep_recvmsg(reactor_.sqe(op_), fd_, &msg_, 0);
+  // MSG_WAITALL: io_uring keeps receiving until the rest of this PDU's data is in (5.18+; older kernels return
+  // what is there, and we re-arm). One completion per 128 KiB PDU instead of one per socket wake-up.
+  io_uring_prep_recvmsg(reactor_.sqe(op_), fd_, &msg_, MSG_WAITALL);
 }
 
 void PduReceiver::on_recv(IoOp& op, std::int32_t res, std::uint32_t) {

@@ -69,7 +69,12 @@ class PduReceiver {
   State state() const { return state_; }
 
  private:
-  static constexpr std::uint32_t kDirectThreshold = 2048;
+  /// A PDU's data remainder at least this large is received straight into its destination; a smaller one comes
+  /// through staging with the PDUs behind it (one recv for many 4 KiB PDUs costs less than their copies).
+  static constexpr std::uint32_t kDirectThreshold = 16 * 1024;
+  /// After a PDU whose data went direct, the next staging recv asks for this much only: in a stream of large
+  /// PDUs (128 KiB reads) it takes the next header and a little data, and the bulk again goes direct.
+  static constexpr std::size_t kBulkStreamRecv = 4096;
   static constexpr unsigned kMaxDirectIov = 16;
   static void on_recv(IoOp& op, std::int32_t res, std::uint32_t flags);
   void process();
@@ -90,6 +95,7 @@ class PduReceiver {
   State state_ = State::common_header;
   bool in_flight_ = false;
   bool direct_ = false;
+  bool bulk_stream_ = false;  ///< The last PDU's data was received direct
   bool processing_ = false;
   bool stalled_ = false;
 
