@@ -406,3 +406,25 @@ TEST(TcpListener, ListensOnIpv6Loopback) {
   EXPECT_TRUE(wait_until([&] { return stats.destroyed.load() == 1; }));
   group.stop();
 }
+
+// Hundreds of connections that never finish (or never start) their handshake must not starve a working one,
+// and when they go away every queue is torn down (TestServer's destructor checks that each handler died).
+TEST(TcpController, HundredsOfIdleConnectionsDoNotDisturbAWorkingOne) {
+  TestServer server;
+  RawClient worker(server.port());
+  worker.handshake();
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 300; ++i) {
+    idle.push_back(std::make_unique<RawClient>(server.port()));
+    if (i % 3 == 1) idle.back()->handshake();                     // connected, then silent
+    if (i % 3 == 2) idle.back()->send(pattern(1, 5).data(), 5);   // stuck mid common header
+  }
+  ASSERT_TRUE(wait_until([&] { return server.stats.handlers.load() == 301; }));
+  for (std::uint16_t cid = 1; cid <= 20; ++cid) {
+    worker.send_command(make_sqe(0x01, cid, cid), pattern(cid, 4096));
+    ASSERT_TRUE(expect_resp(worker, cid).get_status().ok());
+  }
+  EXPECT_EQ(server.stats.writes_verified.load(), 20);
+  idle.clear();
+  EXPECT_TRUE(wait_until([&] { return server.stats.closed.load() == 300; }));
+}
