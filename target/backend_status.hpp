@@ -34,4 +34,13 @@ inline nvme::Status backend_status(int result, BackendOp op) {
   return nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL);
 }
 
+/// The status of a command forwarded to an NVMe drive (Backend::forward): the drive's own status (result > 0,
+/// the NVMe Status Field as the kernel reports it in cqe->res) goes to the host unchanged; a command that never
+/// reached the drive (negative errno: refused submission, cancelled or timed out in the kernel) is an Internal
+/// Error without DNR, which the host may retry.
+inline nvme::Status forwarded_status(int result) {
+  if (result >= 0) return nvme::Status(static_cast<std::uint16_t>(result));
+  return nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL);
+}
+
 }  // namespace nvmf::target

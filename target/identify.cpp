@@ -74,7 +74,25 @@ void build_identify_controller(const Controller& c, nvme_id_ctrl& id) {
   id.msdbd = 1;
 }
 
+/// An NVMe passthrough namespace reports the drive's own data (LBA formats, DLFEAT, optimal and atomic write
+/// sizes, ...) under the exported namespace's identity: our NGUID/EUI-64, shared (NMIC), no ANA group, NVM set
+/// or endurance group of the drive's controller (this controller reports none of those).
+void build_identify_drive_namespace(const Namespace& ns, const nvme_id_ns& drive, nvme_id_ns& id) {
+  id = drive;
+  id.nsze = ns.blocks;
+  id.ncap = std::min<std::uint64_t>(drive.ncap, ns.blocks);
+  id.nuse = std::min<std::uint64_t>(drive.nuse, ns.blocks);
+  id.nmic = NVME_NS_NMIC_SHARED;
+  id.rescap = 0;  // reservations are admin-side state this target does not forward
+  id.anagrpid = 0;
+  id.nvmsetid = 0;
+  id.endgid = 0;
+  std::memcpy(id.nguid, ns.ids.nguid.data(), sizeof id.nguid);
+  std::memcpy(id.eui64, ns.ids.eui64.data(), sizeof id.eui64);
+}
+
 void build_identify_namespace(const Namespace& ns, nvme_id_ns& id) {
+  if (const nvme_id_ns* drive = ns.backend->identify_namespace()) return build_identify_drive_namespace(ns, *drive, id);
   std::memset(&id, 0, sizeof id);
   id.nsze = id.ncap = id.nuse = ns.blocks;
   id.nlbaf = 0;  // one LBA format

@@ -131,6 +131,7 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
   ctx.ns = ns;
   ++in_flight_;
   ctx.scratch = nullptr;
+  if (ns->backend->forwards_commands()) return handle_forwarded(ctx);
   nvme::Status st;
   switch (req.sqe.opcode) {
     case nvme_cmd_read:
@@ -178,6 +179,8 @@ void IoQueue::on_data(fabric::ControllerRequest& req) {
       return start_compare(ctx);
     case Stage::dsm:
       return start_dsm(ctx);
+    case Stage::forward:
+      return start_forward(ctx);
     default:
       return complete(ctx, nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
   }
@@ -232,6 +235,36 @@ void IoQueue::next_dsm_range(Context& ctx) {
   complete(ctx, nvme::Status::success());
 }
 
+void IoQueue::handle_forwarded(Context& ctx) {
+  fabric::ControllerRequest& req = *ctx.req;
+  ctx.bytes = 0;
+  switch (req.sqe.opcode) {
+    case nvme_cmd_read:
+    case nvme_cmd_write:
+    case nvme_cmd_compare:
+      // The same checks as for any namespace: the transfer we hand the drive must be the one the SGL describes.
+      if (nvme::Status st = check_rw(req, *ctx.ns, ctx.bytes); !st.ok()) return complete(ctx, st);
+      break;
+    case nvme_cmd_dsm:
+      // The range list travels to the drive, whatever the attributes (the drive decides what they do).
+      ctx.bytes = ((req.sqe.cdw10 & 0xFF) + 1) * kDsmRangeSize;
+      if (req.data_length < ctx.bytes || !req.data) return complete(ctx, nvme::Status::generic(NVME_SC_SGL_INVALID_DATA));
+      break;
+    default:  // Flush, Write Zeroes: no data
+      break;
+  }
+  ctx.stage = Stage::forward;
+  if (req.direction == fabric::DataDirection::host_to_controller && !req.data_ready) return queue_.fetch_data(req);
+  start_forward(ctx);
+}
+
+void IoQueue::start_forward(Context& ctx) {
+  fabric::ControllerRequest& req = *ctx.req;
+  // A disabled volatile write cache makes every write write-through (Set Features 06h).
+  const bool fua = !controller_->write_cache_enabled();
+  ctx.ns->backend->forward(reactor_, ctx.io, req.sqe, ctx.bytes ? req.data : nullptr, ctx.bytes, fua);
+}
+
 void IoQueue::on_backend_done(BackendIo& io, int result) {
   auto& ctx = *static_cast<Context*>(io.context);
   ctx.owner->backend_done(ctx, result);
@@ -268,6 +301,12 @@ void IoQueue::backend_done(Context& ctx, int result) {
     case Stage::dsm:
       if (result < 0) return complete(ctx, backend_status(result, BackendOp::deallocate));
       return next_dsm_range(ctx);
+    case Stage::forward:
+      if (result == 0) {
+        if (req.sqe.opcode == nvme_cmd_read || req.sqe.opcode == nvme_cmd_compare) counters_.count_read(ctx.bytes);
+        if (req.sqe.opcode == nvme_cmd_write) counters_.count_write(ctx.bytes);
+      }
+      return complete(ctx, forwarded_status(result));
     case Stage::idle:
       break;
   }

@@ -46,7 +46,7 @@ class IoQueue {
   const IoCounters& counters() const { return counters_; }
 
  private:
-  enum class Stage : std::uint8_t { idle, read, write, flush, write_zeroes, write_zeroes_flush, dsm, compare_read };
+  enum class Stage : std::uint8_t { idle, read, write, flush, write_zeroes, write_zeroes_flush, dsm, compare_read, forward };
 
   struct Context {
     BackendIo io;
@@ -66,6 +66,9 @@ class IoQueue {
   void start_write(Context& ctx);
   void start_compare(Context& ctx);
   void start_dsm(Context& ctx);
+  /// NVMe passthrough namespaces: the command goes to the drive whole, its status comes back unchanged.
+  void handle_forwarded(Context& ctx);
+  void start_forward(Context& ctx);
   void next_dsm_range(Context& ctx);
   static void on_backend_done(BackendIo& io, int result);
   void backend_done(Context& ctx, int result);

@@ -4,6 +4,7 @@
 #include "target/backends/block_backend.hpp"
 #include "target/backends/file_backend.hpp"
 #include "target/backends/null_backend.hpp"
+#include "target/backends/nvme_passthrough_backend.hpp"
 #include "target/backends/ram_backend.hpp"
 
 namespace nvmf::target {
@@ -26,7 +27,7 @@ std::shared_ptr<Backend> open_backend(const NamespaceConfig& ns) {
     case BackendKind::blk:
       return open_block_device(ns.path);
     case BackendKind::nvme:
-      throw std::runtime_error("NVMe passthrough namespaces are not available yet");
+      return std::make_shared<NvmePassthroughBackend>(ns.path);
   }
   throw std::invalid_argument("unknown backend kind");
 }

@@ -5,11 +5,15 @@
 //
 // Results are 0 or a negative errno; target/backend_status.hpp turns them into NVMe statuses.
 #pragma once
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "fabric/io_op.hpp"
+#include "nvme/sqe.hpp"
+
+struct nvme_id_ns;
 
 namespace nvmf::fabric {
 class Reactor;
@@ -59,6 +63,22 @@ class Backend {
   virtual void flush(fabric::Reactor& reactor, BackendIo& io) = 0;
   virtual void write_zeroes(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, std::uint64_t length) = 0;
   virtual void deallocate(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, std::uint64_t length) = 0;
+
+  /// Backends in front of an NVMe drive (NVMe passthrough) execute the NVM I/O commands themselves: the I/O
+  /// queue checks a command as for any namespace, then hands it over whole with forward() instead of calling
+  /// the byte-range operations.
+  virtual bool forwards_commands() const { return false; }
+  /// Sends `sqe` (Read, Write, Compare, Flush, Write Zeroes, Dataset Management) to the drive with `data`
+  /// (`length` bytes, the command's whole transfer) as its buffer; `fua` forces FUA on a Write (write cache
+  /// disabled). `done` gets 0, the NVMe Status Field the drive completed it with (> 0, nvme::Status encoding),
+  /// or a negative errno when it never reached the drive. Only called when forwards_commands().
+  virtual void forward(fabric::Reactor& reactor, BackendIo& io, const nvme::Sqe& sqe, std::byte* data,
+                       std::uint32_t length, bool fua) {
+    (void)reactor, (void)sqe, (void)data, (void)length, (void)fua;
+    io.done(io, -EOPNOTSUPP);
+  }
+  /// The drive's own Identify Namespace data, when the namespace reports it (NVMe passthrough); else nullptr.
+  virtual const nvme_id_ns* identify_namespace() const { return nullptr; }
 
   /// Control path: re-reads the size of a file or device that may have grown or shrunk (size_bytes() then
   /// reports it). Returns 0 or -errno; fixed-size backends have nothing to re-read.
