@@ -32,7 +32,10 @@ nvme::Sqe make_connect(std::uint16_t qid, std::uint16_t sqsize, std::uint32_t ka
   c.recfmt = 0;
   c.qid = qid;
   c.sqsize = sqsize;
-  c.cattr = 0;  // keep SQ flow control: the controller reports SQHD in every response
+  // I/O queues disable SQ flow control: the host never has more than SQSIZE + 1 commands outstanding (one slot
+  // per command), so it needs no SQHD, and the controller may then answer a successful read with the C2HData
+  // SUCCESS flag alone, without a CapsuleResp (NVMe/TCP 3.6.2.8; Linux's disable_sqflow). The admin queue keeps it.
+  c.cattr = qid != 0 ? nvme::kConnectCattrDisableSqFlowControl : 0;
   c.kato = kato_ms;
   return nvme::to_sqe(c);
 }
@@ -96,11 +99,12 @@ nvme::Sqe make_set_features(std::uint8_t fid, std::uint32_t cdw11) {
   return sqe;
 }
 
-nvme::Sqe make_get_features(std::uint8_t fid, std::uint32_t nsid) {
+nvme::Sqe make_get_features(std::uint8_t fid, std::uint32_t nsid, std::uint8_t sel, std::uint32_t cdw11) {
   nvme::Sqe sqe{};
   sqe.opcode = nvme_admin_get_features;
   sqe.nsid = nsid;
-  sqe.cdw10 = fid;
+  sqe.cdw10 = fid | std::uint32_t(sel & 0x7) << 8;
+  sqe.cdw11 = cdw11;
   return sqe;
 }
 
@@ -112,6 +116,12 @@ nvme::Sqe make_set_number_of_queues(std::uint16_t io_queues) {
 nvme::Sqe make_keep_alive() {
   nvme::Sqe sqe{};
   sqe.opcode = nvme_admin_keep_alive;
+  return sqe;
+}
+
+nvme::Sqe make_async_event_request() {
+  nvme::Sqe sqe{};
+  sqe.opcode = nvme_admin_async_event;
   return sqe;
 }
 

@@ -32,10 +32,13 @@ nvme::Sqe make_identify(std::uint8_t cns, std::uint32_t nsid, std::uint16_t cnti
 nvme::Sqe make_get_log_page(std::uint8_t lid, std::uint32_t nsid, std::uint32_t length, std::uint64_t offset,
                             bool rae = false, std::uint8_t lsp = 0);
 nvme::Sqe make_set_features(std::uint8_t fid, std::uint32_t cdw11);
-nvme::Sqe make_get_features(std::uint8_t fid, std::uint32_t nsid = 0);
+/// Get Features; SEL (CDW10 bits 10:8): 0 current, 1 default, 2 saved, 3 supported capabilities.
+nvme::Sqe make_get_features(std::uint8_t fid, std::uint32_t nsid = 0, std::uint8_t sel = 0, std::uint32_t cdw11 = 0);
 /// Set Features Number of Queues (5.27.1.5): both counts 0's based in CDW11.
 nvme::Sqe make_set_number_of_queues(std::uint16_t io_queues);
 nvme::Sqe make_keep_alive();
+/// Asynchronous Event Request: held by the controller until an event (NVMe base 5.2).
+nvme::Sqe make_async_event_request();
 
 // ---- NVM command set ----
 

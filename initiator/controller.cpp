@@ -47,6 +47,11 @@ Controller::Controller(fabric::Reactor& reactor, std::unique_ptr<fabric::Reactor
   if (options_.trsvcid.empty())
     options_.trsvcid = std::to_string(options_.subnqn == nvme::kDiscoveryNqn ? nvme::kDiscoveryPort : nvme::kIoPort);
   std::memset(id_ctrl_.get(), 0, sizeof(nvme_id_ctrl));
+  association_ = std::make_shared<AssociationState>(
+      [this](fabric::Reactor& reactor, std::uint16_t qid, std::uint16_t depth, Error* error) {
+        return connect_io_queue(reactor, qid, depth, error);
+      },
+      options_.reconnect_delay);
 }
 
 std::unique_ptr<Controller> Controller::connect(fabric::Reactor& reactor, const ControllerOptions& options,
@@ -74,7 +79,12 @@ std::unique_ptr<Controller> Controller::connect(const ControllerOptions& options
 
 Controller::~Controller() {
   if (!shut_down_) shutdown();
+  tear_down_admin();
+}
+
+void Controller::tear_down_admin() {
   keep_alive_.stop();
+  async_events_.stop();
   if (admin_) admin_->close();
   admin_.reset();
 }
@@ -85,6 +95,16 @@ Error Controller::bring_up() {
   } catch (const std::invalid_argument& e) {
     return Error{nvme::Status::generic(NVME_SC_INVALID_FIELD), e.what()};
   }
+  if (Error e = establish()) {
+    tear_down_admin();
+    return e;
+  }
+  association_->set_live(cntlid_);
+  state_ = State::live;
+  return {};
+}
+
+Error Controller::establish() {
   if (Error e = connect_admin_queue()) return e;
   if (Error e = enable()) return e;
 
@@ -98,12 +118,29 @@ Error Controller::bring_up() {
   max_transfer_ = (shift == 0 || shift > 18) ? kUnlimitedTransferCap
                                               : std::min<std::uint64_t>(std::uint64_t(page) << shift, 1u << 30);
 
+  const std::uint32_t ioccsz = id_ctrl_->ioccsz;
+  io_in_capsule_.store(ioccsz >= 4 ? ioccsz * 16 - 64 : 0);  // IOCCSZ counts the 64-byte SQE too (NVMe-oF 4.1)
+
   if (!discovery_) {
     if (Error e = negotiate_io_queues()) return e;
     if (Error e = refresh_namespaces()) return e;
   }
+  if (Error e = configure_async_events()) return e;
   if (options_.keep_alive_timeout_ms > 0)
     keep_alive_.start(*admin_, std::chrono::milliseconds(std::max<std::uint32_t>(options_.keep_alive_timeout_ms / 2, 1)));
+  return {};
+}
+
+Error Controller::configure_async_events() {
+  // Enable the notices both sides know (Set Features 0Bh, as the Linux host: namespace attribute changes on
+  // I/O controllers, discovery log changes on a persistent discovery connection), then post the request.
+  // A one-shot discovery (KATO 0, like `nvme discover`) asks for nothing.
+  std::uint32_t wanted = discovery_ ? (options_.keep_alive_timeout_ms ? NVME_CTRL_OAES_DL : 0) : NVME_CTRL_OAES_NA;
+  wanted &= id_ctrl_->oaes;
+  if (wanted == 0) return {};
+  nvme::Status s = admin_command(make_set_features(NVME_FEAT_FID_ASYNC_EVENT, wanted), nullptr, 0, DataDirection::none);
+  if (!s.ok()) return step_failed("Set Features Asynchronous Event Configuration", s);
+  async_events_.start(*admin_);
   return {};
 }
 
@@ -117,7 +154,7 @@ Error Controller::connect_admin_queue() {
   qo.connect_timeout = options_.connect_timeout;
   const std::string where = options_.transport + ":" + options_.traddr + ":" + options_.trsvcid;
   std::string why;
-  admin_ = connect_host_queue(options_.transport, *reactor_, qo, kAdminInCapsule, &why);
+  admin_ = connect_host_queue(options_.transport, *reactor_, qo, 0, nvme::kDynamicCntlid, kAdminInCapsule, &why);
   if (!admin_) return Error{kHostPathError, "connect to " + where + ": " + why};
 
   // Connect (NVMe-oF 3.3): QID 0, SQSIZE 31 (32 entries, the Linux admin queue), dynamic controller.
@@ -129,6 +166,36 @@ Error Controller::connect_admin_queue() {
     return Error{s, connect_failure("Connect (admin queue) to " + options_.subnqn + " at " + where, cqe, s)};
   cntlid_ = static_cast<std::uint16_t>(cqe.dw0 & 0xffff);
   return {};
+}
+
+std::unique_ptr<fabric::HostQueue> Controller::connect_io_queue(fabric::Reactor& reactor, std::uint16_t qid,
+                                                                std::uint16_t size, Error* error) {
+  fabric::HostQueueOptions qo;
+  qo.traddr = options_.traddr;
+  qo.trsvcid = options_.trsvcid;
+  qo.header_digest = options_.header_digest;
+  qo.data_digest = options_.data_digest;
+  qo.queue_depth = size;
+  qo.connect_timeout = options_.connect_timeout;
+  const std::uint16_t cntlid = association_->cntlid();
+  std::string why;
+  // Fabrics commands (the Connect) may carry 8 KiB in-capsule on any queue; I/O writes only IOCCSZ's share.
+  auto queue = connect_host_queue(options_.transport, reactor, qo, qid, cntlid, kAdminInCapsule, &why);
+  if (!queue) {
+    *error = Error{kHostPathError, "I/O queue " + std::to_string(qid) + ": " + why};
+    return nullptr;
+  }
+  nvmf_connect_data data = make_connect_data(host_.hostid, cntlid, options_.subnqn, host_.hostnqn);
+  nvme::Cqe cqe{};
+  nvme::Status s = execute_sync(*queue, make_connect(qid, static_cast<std::uint16_t>(size - 1), 0), &data,
+                                sizeof data, DataDirection::host_to_controller, options_.admin_timeout, &cqe);
+  if (!s.ok()) {
+    queue->close();
+    *error = Error{s, connect_failure("Connect (I/O queue " + std::to_string(qid) + ")", cqe, s)};
+    return nullptr;
+  }
+  set_in_capsule_limit(*queue, io_in_capsule_.load());
+  return queue;
 }
 
 Error Controller::enable() {
@@ -183,9 +250,16 @@ Error Controller::negotiate_io_queues() {
   if (!s.ok()) return step_failed("Set Features Number of Queues", s);
   // DW0: NSQA 15:0 and NCQA 31:16, both 0's based; the controller may grant fewer or more than asked.
   const unsigned nsqa = (cqe.dw0 & 0xffff) + 1u, ncqa = (cqe.dw0 >> 16) + 1u;
-  io_queues_granted_ = static_cast<std::uint16_t>(std::min<unsigned>({options_.nr_io_queues, nsqa, ncqa}));
+  const auto granted = static_cast<std::uint16_t>(std::min<unsigned>({options_.nr_io_queues, nsqa, ncqa}));
   std::lock_guard lock(qid_mutex_);
-  qid_in_use_.assign(io_queues_granted_, false);
+  if (!queues_negotiated_) {
+    io_queues_granted_ = granted;
+    qid_in_use_.assign(io_queues_granted_, false);
+    queues_negotiated_ = true;
+  } else if (granted < io_queues_granted_) {
+    // A reconnect granted fewer: queues above the new count fail their Connect and report it.
+    NVMF_LOG(warn, "controller now grants %u I/O queues, %u before", granted, io_queues_granted_);
+  }
   return {};
 }
 
@@ -216,7 +290,13 @@ Error Controller::refresh_namespaces() {
     else
       NVMF_LOG(warn, "skipping %s", why.c_str());
   }
-  namespaces_ = std::move(found);
+  // Keep the list (and references into it) when nothing changed, as after most reconnects.
+  auto same = [](const Namespace& a, const Namespace& b) {
+    return a.nsid == b.nsid && a.block_size == b.block_size && a.capacity_blocks == b.capacity_blocks &&
+           a.max_transfer_blocks == b.max_transfer_blocks;
+  };
+  if (!std::equal(found.begin(), found.end(), namespaces_.begin(), namespaces_.end(), same))
+    namespaces_ = std::move(found);
   return {};
 }
 
@@ -263,8 +343,12 @@ Error Controller::shutdown() {
   if (shut_down_) return {};
   shut_down_ = true;
   keep_alive_.stop();
-  if (!admin_ || !admin_->alive() || !(cc_ & 1)) {
-    if (admin_) admin_->close();
+  if (state_ != State::live || !admin_ || !admin_->alive() || !(cc_ & 1)) {
+    tear_down_admin();
+    if (state_ == State::reconnecting) {
+      state_ = State::failed;
+      association_->set_failed();  // I/O queues still waiting fail their commands
+    }
     return {};
   }
   if (unsigned n = live_io_queues_.load()) NVMF_LOG(warn, "shutting down with %u I/O queue(s) still open", n);
@@ -295,7 +379,7 @@ Error Controller::shutdown() {
       reactor_->run_once(std::chrono::milliseconds(5));
     }
   }
-  admin_->close();
+  tear_down_admin();
   return result;
 }
 
@@ -319,11 +403,7 @@ std::uint16_t Controller::max_io_queue_size() const {
   return static_cast<std::uint16_t>(std::min<unsigned>(NVME_CAP_MQES(cap_) + 1u, 65535u));
 }
 
-std::uint32_t Controller::io_in_capsule_limit() const {
-  // IOCCSZ counts 16-byte units of the whole capsule, the 64-byte SQE included (NVMe-oF 4.1).
-  const std::uint32_t ioccsz = id_ctrl_->ioccsz;
-  return ioccsz >= 4 ? ioccsz * 16 - 64 : 0;
-}
+std::uint32_t Controller::io_in_capsule_limit() const { return io_in_capsule_.load(); }
 
 std::unique_ptr<IoQueue> Controller::create_io_queue(fabric::Reactor& reactor, Error* error,
                                                      std::uint16_t queue_size) {
@@ -340,40 +420,32 @@ std::unique_ptr<IoQueue> Controller::create_io_queue(fabric::Reactor& reactor, E
 
   std::uint16_t size = queue_size ? queue_size : options_.io_queue_size;
   size = std::clamp<std::uint16_t>(size, 2, max_io_queue_size());
-  fabric::HostQueueOptions qo;
-  qo.traddr = options_.traddr;
-  qo.trsvcid = options_.trsvcid;
-  qo.header_digest = options_.header_digest;
-  qo.data_digest = options_.data_digest;
-  qo.queue_depth = size;
-  qo.connect_timeout = options_.connect_timeout;
-  std::string why;
-  // Fabrics commands (the Connect) may carry 8 KiB in-capsule on any queue; I/O writes only IOCCSZ's share.
-  auto queue = connect_host_queue(options_.transport, reactor, qo, kAdminInCapsule, &why);
+  const std::uint32_t generation = association_->generation();
+  Error e;
+  auto queue = connect_io_queue(reactor, qid, size, &e);
   if (!queue) {
     release_qid(qid);
-    return fail(Error{kHostPathError, "I/O queue " + std::to_string(qid) + ": " + why});
+    return fail(std::move(e));
   }
-  nvmf_connect_data data = make_connect_data(host_.hostid, cntlid_, options_.subnqn, host_.hostnqn);
-  nvme::Cqe cqe{};
-  nvme::Status s = execute_sync(*queue, make_connect(qid, static_cast<std::uint16_t>(size - 1), 0), &data,
-                                sizeof data, DataDirection::host_to_controller, options_.admin_timeout, &cqe);
-  if (!s.ok()) {
-    queue->close();
-    release_qid(qid);
-    return fail(Error{s, connect_failure("Connect (I/O queue " + std::to_string(qid) + ")", cqe, s)});
-  }
-  set_in_capsule_limit(*queue, io_in_capsule_limit());
   live_io_queues_.fetch_add(1);
-  return std::make_unique<IoQueue>(std::move(queue), qid, options_.io_timeout, [this, qid] {
+  auto io = std::make_unique<IoQueue>(std::move(queue), qid, options_.io_timeout, [this, qid] {
     release_qid(qid);
     live_io_queues_.fetch_sub(1);
   });
+  io->attach_association(association_, generation);
+  // A queue on the admin reactor is driven by the same thread: let it run the controller's recovery too.
+  if (&reactor == reactor_) io->set_admin_hook([this] { maintain(); });
+  return io;
 }
 
-void Controller::poll(std::chrono::milliseconds max_wait) { reactor_->run_once(max_wait); }
+void Controller::poll(std::chrono::milliseconds max_wait) {
+  reactor_->run_once(state_ == State::live ? max_wait : std::min(max_wait, std::chrono::milliseconds(10)));
+  maintain();
+}
 
-bool Controller::alive() const { return admin_ && admin_->alive() && !shut_down_ && !keep_alive_.failed(); }
+bool Controller::alive() const {
+  return state_ == State::live && admin_ && admin_->alive() && !shut_down_ && !keep_alive_.failed();
+}
 
 const Namespace* Controller::find_namespace(std::uint32_t nsid) const {
   for (const auto& ns : namespaces_)

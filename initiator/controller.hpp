@@ -5,11 +5,20 @@
 //
 // Threading: the admin queue lives on one reactor (the caller's or the controller's own) and every admin call
 // drives it from the calling thread; call them from one thread. create_io_queue() may be called from any
-// thread with that thread's reactor: each I/O queue is then owned by that thread.
+// thread with that thread's reactor: each I/O queue is then owned by that thread. The threads must outlive
+// what they drive: io_uring cancels a thread's pending socket requests when the thread exits.
+//
+// Failure handling (Linux host defaults, see association.hpp): poll() notices a lost association (admin
+// connection down, keep-alive failed, or an I/O queue's connection lost), tears it down and reconnects every
+// reconnect_delay with the same host identity: admin queue, enable, Identify, queue count, namespaces; the I/O
+// queues then reconnect themselves and resend what the loss caught. After ctrl_loss_timeout the controller is
+// given up (state failed) and queued I/O fails. poll() also handles asynchronous events: a namespace change
+// refreshes the namespace list, and every event reaches the application's event callback.
 #pragma once
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +26,8 @@
 
 #include "fabric/host_transport.hpp"
 #include "fabric/reactor.hpp"
+#include "initiator/association.hpp"
+#include "initiator/async_events.hpp"
 #include "initiator/error.hpp"
 #include "initiator/host_identity.hpp"
 #include "initiator/io_queue.hpp"
@@ -40,8 +51,19 @@ struct ControllerOptions {
   std::uint32_t keep_alive_timeout_ms = 5000;  ///< KATO; 0 disables keep-alive. Discovery uses 0 by default.
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds admin_timeout{10000};  ///< Per admin command
-  std::chrono::milliseconds io_timeout{30000};     ///< Per synchronous I/O
+  std::chrono::milliseconds io_timeout{30000};     ///< A command older than this resets its connection
+  std::chrono::milliseconds reconnect_delay{10000};       ///< Between reconnect attempts (nvme-cli -c)
+  std::chrono::milliseconds ctrl_loss_timeout{600000};    ///< Give up after (nvme-cli -l); negative: never; 0: no retry
+  std::chrono::milliseconds fast_io_fail_timeout{-1};     ///< Fail queued I/O after (nvme-cli -F); negative: off
 };
+
+/// What poll() reports to the application.
+struct ControllerEvent {
+  enum class Type { namespaces_changed, discovery_changed, other_aen, disconnected, reconnected, failed };
+  Type type;
+  std::uint32_t aen_dw0 = 0;  ///< CQE DW0 of the Asynchronous Event Request (AEN types), else 0
+};
+const char* to_string(ControllerEvent::Type type);
 
 class Controller {
  public:
@@ -79,9 +101,20 @@ class Controller {
   /// Re-read the active namespace list and each namespace's Identify data.
   Error refresh_namespaces();
 
-  /// Drive the admin reactor (keep-alive) when nothing else does; waits at most `max_wait`.
+  /// Drive the admin reactor (keep-alive, events) for at most `max_wait`, then maintain the association:
+  /// handle asynchronous events, notice a loss, reconnect when due. Call it regularly from the admin thread.
   void poll(std::chrono::milliseconds max_wait);
+  /// The maintenance step of poll() alone (no waiting).
+  void maintain();
+  /// Called from poll()/maintain() on the admin thread for every event; may call admin commands.
+  void set_event_callback(std::function<void(const ControllerEvent&)> callback) { on_event_ = std::move(callback); }
+
+  enum class State { live, reconnecting, failed };
+  State state() const { return state_; }
+  /// Live and its admin connection up.
   bool alive() const;
+  /// Associations made so far (1 after connect; each reconnect adds one).
+  std::uint32_t generation() const { return association_->generation(); }
 
   const nvme_id_ctrl& id() const { return *id_ctrl_; }
   const std::vector<Namespace>& namespaces() const { return namespaces_; }
@@ -98,11 +131,24 @@ class Controller {
   std::uint32_t io_in_capsule_limit() const;
   fabric::Reactor& reactor() { return *reactor_; }
   const KeepAlive& keep_alive() const { return keep_alive_; }
+  std::uint64_t async_events_received() const { return async_events_.received(); }
 
  private:
   Controller(fabric::Reactor& reactor, std::unique_ptr<fabric::Reactor> owned, const ControllerOptions& options);
   Error bring_up();
+  /// One association: admin queue, enable, Identify, queues, namespaces, events, keep-alive.
+  Error establish();
+  void tear_down_admin();
   Error connect_admin_queue();
+  Error configure_async_events();
+  std::unique_ptr<fabric::HostQueue> connect_io_queue(fabric::Reactor& reactor, std::uint16_t qid,
+                                                      std::uint16_t size, Error* error);
+  // controller_recovery.cpp
+  void lose_association(const std::string& why);
+  void try_reconnect();
+  void give_up(const std::string& why);
+  void handle_async_event(std::uint32_t dw0);
+  void emit(ControllerEvent::Type type, std::uint32_t dw0 = 0);
   Error enable();
   Error wait_ready(bool ready);
   Error negotiate_io_queues();
@@ -115,6 +161,14 @@ class Controller {
   HostIdentity host_;
   std::unique_ptr<fabric::HostQueue> admin_;
   KeepAlive keep_alive_;
+  AsyncEvents async_events_;
+  std::shared_ptr<AssociationState> association_;
+  std::function<void(const ControllerEvent&)> on_event_;
+  State state_ = State::live;
+  std::chrono::steady_clock::time_point lost_at_{};
+  std::chrono::steady_clock::time_point next_attempt_{};
+  unsigned reconnect_attempts_ = 0;
+  std::atomic<std::uint32_t> io_in_capsule_{0};
   std::unique_ptr<nvme_id_ctrl> id_ctrl_;
   std::vector<Namespace> namespaces_;
   std::uint16_t cntlid_ = 0;
@@ -124,6 +178,7 @@ class Controller {
   bool discovery_ = false;
   bool shut_down_ = false;
   std::uint16_t io_queues_granted_ = 0;
+  bool queues_negotiated_ = false;
   std::uint32_t max_transfer_ = 0;
   std::mutex qid_mutex_;
   std::vector<bool> qid_in_use_;  // index qid - 1

@@ -1,8 +1,11 @@
 #include "initiator/io_queue.hpp"
 
+#include <algorithm>
+
 #include "fabric/reactor.hpp"
 #include "initiator/commands.hpp"
 #include "initiator/error.hpp"
+#include "initiator/transport_factory.hpp"
 
 namespace nvmf::initiator {
 
@@ -21,6 +24,7 @@ IoQueue::IoQueue(std::unique_ptr<fabric::HostQueue> queue, std::uint16_t qid, st
     : queue_(std::move(queue)), qid_(qid), io_timeout_(io_timeout), on_destroy_(std::move(on_destroy)),
       slots_(queue_->depth()) {
   free_.reserve(slots_.size());
+  parked_.reserve(slots_.size());
   for (auto& slot : slots_) {
     slot.owner = this;
     slot.request.context = &slot;
@@ -30,30 +34,57 @@ IoQueue::IoQueue(std::unique_ptr<fabric::HostQueue> queue, std::uint16_t qid, st
 }
 
 IoQueue::~IoQueue() {
+  destroying_ = true;
   queue_->close();
   // close() completes what was outstanding; let the reactor deliver those completions before the slots go.
   for (int turn = 0; turn < 1000 && queue_->outstanding() > 0; ++turn)
     queue_->reactor().run_once(std::chrono::milliseconds(1));
+  fail_parked(kAbortedByHost);
   queue_.reset();
   if (on_destroy_) on_destroy_();
+}
+
+bool IoQueue::alive() const {
+  if (link_ == Link::waiting) return !association_->fast_fail() && association_->link() != AssociationState::Link::failed;
+  return link_ == Link::connected && (queue_->alive() || association_);
+}
+
+bool IoQueue::park_on_completion(nvme::Status status) const {
+  // A path status from a connection that died under the command: the command's fate is unknown, the Linux
+  // host requeues it for the next association (nvme_failover_req / the tcp host's error recovery).
+  return association_ && !destroying_ && link_ != Link::failed && !queue_->alive() && status.sct() == NVME_SCT_PATH &&
+         !association_->fast_fail() && association_->link() != AssociationState::Link::failed;
+}
+
+void IoQueue::complete_slot(Slot* slot, nvme::Status status) {
+  IoCallback cb = slot->cb;
+  void* arg = slot->arg;
+  // Recycle first: the callback may submit the next command into this very slot.
+  free_.push_back(slot);
+  ++completed_;
+  cb(arg, status);
 }
 
 void IoQueue::on_request_complete(fabric::HostRequest& req) {
   auto* slot = static_cast<Slot*>(req.context);
   IoQueue* self = slot->owner;
-  IoCallback cb = slot->cb;
-  void* arg = slot->arg;
+  slot->in_flight = false;
   nvme::Status status = req.status();
-  // Recycle first: the callback may submit the next command into this very slot.
-  self->free_.push_back(slot);
-  ++self->completed_;
-  cb(arg, status);
+  if (self->park_on_completion(status)) {
+    self->parked_.push_back(slot);
+    return;
+  }
+  self->complete_slot(slot, status);
 }
 
 SubmitResult IoQueue::submit(const nvme::Sqe& sqe, const iovec* iov, std::uint32_t iovcnt, fabric::DataDirection dir,
                              IoCallback cb, void* arg) {
   if (!cb) return SubmitResult::invalid_argument;
-  if (!queue_->alive()) return SubmitResult::disconnected;
+  if (link_ == Link::connected && !queue_->alive()) {
+    if (!association_) return SubmitResult::disconnected;
+    on_link_lost();
+  }
+  if (link_ == Link::failed || (link_ == Link::waiting && !alive())) return SubmitResult::disconnected;
   if (free_.empty()) return SubmitResult::queue_full;
   Slot* slot = free_.back();
   fabric::HostRequest& req = slot->request;
@@ -64,7 +95,22 @@ SubmitResult IoQueue::submit(const nvme::Sqe& sqe, const iovec* iov, std::uint32
   req.cqe = {};
   slot->cb = cb;
   slot->arg = arg;
-  if (!queue_->submit(req)) return queue_->alive() ? SubmitResult::queue_full : SubmitResult::disconnected;
+  if (link_ == Link::waiting) {  // held until the queue is connected again
+    free_.pop_back();
+    parked_.push_back(slot);
+    return SubmitResult::ok;
+  }
+  slot->sent = Clock::now();
+  if (!queue_->submit(req)) {
+    if (queue_->alive()) return SubmitResult::queue_full;
+    if (!association_) return SubmitResult::disconnected;
+    on_link_lost();  // the connection died under this submission: hold the command for the reconnect
+    if (!alive()) return SubmitResult::disconnected;
+    free_.pop_back();
+    parked_.push_back(slot);
+    return SubmitResult::ok;
+  }
+  slot->in_flight = true;
   free_.pop_back();
   return SubmitResult::ok;
 }
@@ -153,9 +199,16 @@ SubmitResult IoQueue::deallocate(const Namespace& ns, const nvme_dsm_range* rang
                        fabric::DataDirection::host_to_controller, cb, arg);
 }
 
+bool IoQueue::register_buffer(void* address, std::size_t length, std::string* error) {
+  return register_host_buffer(*queue_, address, length, error);
+}
+
 unsigned IoQueue::process_completions(std::chrono::milliseconds max_wait) {
   unsigned before = completed_;
+  // While reconnecting nothing arrives on the dead connection: wait in short slices so recovery runs often.
+  if (link_ != Link::connected) max_wait = std::min(max_wait, std::chrono::milliseconds(10));
   queue_->reactor().run_once(max_wait);
+  maintain();
   return completed_ - before;
 }
 

@@ -3,6 +3,12 @@
 // callbacks on the calling thread. Read data lands directly in the caller's buffers; buffers (and DSM ranges)
 // must stay valid until the callback runs. Request contexts are allocated once, at queue creation: the data
 // path allocates nothing.
+//
+// Connection loss (queues made by a Controller, which attaches the association): commands caught by the loss
+// are parked in their slots, not failed; process_completions() reconnects the queue once the controller has a
+// new association and resends them, or fails them when the controller gives up (ctrl-loss-tmo) or
+// fast-io-fail-tmo runs out. Commands submitted meanwhile are parked too. A command older than the I/O timeout
+// closes the connection (its fate is unknown, as on the Linux host), which then recovers the same way.
 #pragma once
 #include <sys/uio.h>
 
@@ -13,6 +19,7 @@
 #include <vector>
 
 #include "fabric/host_transport.hpp"
+#include "initiator/association.hpp"
 #include "initiator/namespace.hpp"
 #include "nvme/libnvme.hpp"
 #include "nvme/status.hpp"
@@ -25,7 +32,7 @@ enum class SubmitResult {
   ok,
   queue_full,        ///< depth() commands outstanding: process completions and retry
   invalid_argument,  ///< Out of range, over the maximum transfer, or buffers not matching the block count
-  disconnected,      ///< The connection is gone
+  disconnected,      ///< The connection is gone for good (or fast-io-fail ran out while reconnecting)
 };
 const char* to_string(SubmitResult r);
 
@@ -38,6 +45,16 @@ class IoQueue {
   ~IoQueue();
   IoQueue(const IoQueue&) = delete;
   IoQueue& operator=(const IoQueue&) = delete;
+
+  /// Recover from connection loss through `association` (see above); `generation` is the association this
+  /// queue's connection belongs to. Without it a lost connection fails the commands caught by it.
+  void attach_association(std::shared_ptr<AssociationState> association, std::uint32_t generation);
+  /// Run by process_completions() while reconnecting, before looking at the association: the controller's
+  /// maintenance when it shares this queue's thread (the command line's single-threaded tools).
+  void set_admin_hook(std::function<void()> hook) { admin_hook_ = std::move(hook); }
+  /// RDMA: register an application buffer ahead of its first use (later I/O from it skips registration).
+  /// True without doing anything on transports that need no registration (TCP).
+  bool register_buffer(void* address, std::size_t length, std::string* error = nullptr);
 
   // ---- Asynchronous commands ----
   SubmitResult read(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, void* buf, IoCallback cb, void* arg);
@@ -57,12 +74,13 @@ class IoQueue {
   SubmitResult deallocate(const Namespace& ns, const nvme_dsm_range* ranges, std::uint32_t count, IoCallback cb,
                           void* arg);
 
-  /// Drive the reactor once, waiting at most `max_wait` for something to happen; returns the number of this
-  /// queue's commands completed (their callbacks have run).
+  /// Drive the reactor once, waiting at most `max_wait` for something to happen, then check I/O timeouts and
+  /// recover a lost connection; returns the number of this queue's commands completed (callbacks have run).
   unsigned process_completions(std::chrono::milliseconds max_wait = std::chrono::milliseconds(0));
 
   // ---- Synchronous helpers: submit, then process completions until done. Transfers larger than the
-  // namespace's maximum are split. A command that outlives the I/O timeout closes the queue. ----
+  // namespace's maximum are split. They return once the command completed, was retried to completion after a
+  // reconnect, or failed (I/O timeout without recovery, ctrl-loss-tmo, fast-io-fail-tmo). ----
   nvme::Status read_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, void* buf);
   nvme::Status write_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf,
                           bool fua = false);
@@ -73,18 +91,29 @@ class IoQueue {
 
   std::uint16_t qid() const { return qid_; }
   std::uint16_t depth() const { return queue_->depth(); }
-  std::uint32_t outstanding() const { return queue_->outstanding(); }
-  bool alive() const { return queue_->alive(); }
+  /// Commands submitted and not completed: on the wire, or parked while reconnecting.
+  std::uint32_t outstanding() const { return queue_->outstanding() + static_cast<std::uint32_t>(parked_.size()); }
+  /// Usable: connected, or reconnecting with I/O still allowed to wait.
+  bool alive() const;
+  /// Connected right now (false while reconnecting).
+  bool connected() const { return link_ == Link::connected && queue_->alive(); }
+  bool reconnecting() const { return link_ == Link::waiting; }
+  std::uint32_t generation() const { return generation_; }
   std::string error() const { return queue_->error().message; }
   fabric::Reactor& reactor() { return queue_->reactor(); }
 
  private:
+  using Clock = std::chrono::steady_clock;
+  enum class Link { connected, waiting, failed };
+
   struct Slot {
     fabric::HostRequest request;
     iovec single{};
     IoCallback cb = nullptr;
     void* arg = nullptr;
     IoQueue* owner = nullptr;
+    Clock::time_point sent;
+    bool in_flight = false;
   };
 
   static void on_request_complete(fabric::HostRequest& req);
@@ -93,6 +122,15 @@ class IoQueue {
   SubmitResult submit_single(const nvme::Sqe& sqe, const void* buf, std::uint32_t length, fabric::DataDirection dir,
                              IoCallback cb, void* arg);
   SubmitResult check_range(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb) const;
+  bool park_on_completion(nvme::Status status) const;
+  void complete_slot(Slot* slot, nvme::Status status);
+  // Connection recovery (io_queue_recovery.cpp).
+  void maintain();
+  void scan_timeouts(Clock::time_point now);
+  void on_link_lost();
+  void recover(Clock::time_point now);
+  void resend_parked();
+  void fail_parked(nvme::Status status);
   /// Submit through `start` (retrying while the queue is full) and wait for its callback.
   template <typename Start>
   nvme::Status run_sync(Start&& start);
@@ -103,7 +141,16 @@ class IoQueue {
   std::function<void()> on_destroy_;
   std::vector<Slot> slots_;
   std::vector<Slot*> free_;
+  std::vector<Slot*> parked_;  ///< Caught by a connection loss, or submitted while reconnecting
   unsigned completed_ = 0;
+
+  std::shared_ptr<AssociationState> association_;
+  std::uint32_t generation_ = 0;
+  Link link_ = Link::connected;
+  bool destroying_ = false;
+  Clock::time_point next_attempt_{};
+  Clock::time_point next_timeout_scan_{};
+  std::function<void()> admin_hook_;
 };
 
 }  // namespace nvmf::initiator

@@ -8,6 +8,9 @@ namespace nvmf::initiator {
 void KeepAlive::start(fabric::HostQueue& admin, std::chrono::milliseconds interval) {
   admin_ = &admin;
   interval_ = interval;
+  failed_ = false;
+  failure_.clear();
+  stop_after_completion_ = false;
   request_.context = this;
   request_.on_complete = &KeepAlive::on_complete;
   arm();

@@ -1,25 +1,62 @@
 #include "initiator/transport_factory.hpp"
 
 #include "fabric/tcp/host_queue.hpp"
+#if NVMF_WITH_RDMA
+#include "fabric/rdma/host_queue.hpp"
+#endif
 
 namespace nvmf::initiator {
 
-bool transport_supported(const std::string& transport) { return transport == "tcp"; }
+bool transport_supported(const std::string& transport) {
+  return transport == "tcp" || (NVMF_WITH_RDMA && transport == "rdma");
+}
+
+const char* supported_transports() { return NVMF_WITH_RDMA ? "tcp, rdma" : "tcp"; }
 
 std::unique_ptr<fabric::HostQueue> connect_host_queue(const std::string& transport, fabric::Reactor& reactor,
-                                                      const fabric::HostQueueOptions& options,
-                                                      std::uint32_t in_capsule_limit, std::string* error) {
+                                                      const fabric::HostQueueOptions& options, std::uint16_t qid,
+                                                      std::uint16_t cntlid, std::uint32_t in_capsule_limit,
+                                                      std::string* error) {
   if (transport == "tcp") {
     auto queue = fabric::connect_tcp_host_queue(reactor, options, error);
     if (queue) queue->set_in_capsule_limit(in_capsule_limit);
     return queue;
   }
-  if (error) *error = "transport '" + transport + "' is not supported by this build";
+#if NVMF_WITH_RDMA
+  if (transport == "rdma") {
+    auto queue = fabric::connect_rdma_host_queue(reactor, options, qid, cntlid, error);
+    // No in-capsule data until the controller's IOCCSZ is known: the Connect data (and every admin command's)
+    // goes by keyed SGL, as the Linux host sends it; I/O queues get IOCCSZ's share after their Connect.
+    (void)in_capsule_limit;
+    if (queue) queue->set_in_capsule_limit(0);
+    return queue;
+  }
+#else
+  (void)qid;
+  (void)cntlid;
+#endif
+  if (error) *error = "transport '" + transport + "' is not supported by this build (supported: " +
+                      supported_transports() + ")";
   return nullptr;
 }
 
 void set_in_capsule_limit(fabric::HostQueue& queue, std::uint32_t limit) {
   if (auto* tcp = dynamic_cast<fabric::TcpHostQueue*>(&queue)) tcp->set_in_capsule_limit(limit);
+#if NVMF_WITH_RDMA
+  if (auto* rdma = dynamic_cast<fabric::RdmaHostQueue*>(&queue)) rdma->set_in_capsule_limit(limit);
+#endif
+}
+
+bool register_host_buffer(fabric::HostQueue& queue, void* address, std::size_t length, std::string* error) {
+#if NVMF_WITH_RDMA
+  if (auto* rdma = dynamic_cast<fabric::RdmaHostQueue*>(&queue)) return rdma->register_buffer(address, length, error);
+#else
+  (void)queue;
+  (void)address;
+  (void)length;
+  (void)error;
+#endif
+  return true;
 }
 
 }  // namespace nvmf::initiator

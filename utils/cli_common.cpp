@@ -5,6 +5,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "initiator/transport_factory.hpp"
 #include "nvme/fabrics.hpp"
 
 namespace nvmf::cli {
@@ -22,7 +23,12 @@ void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spell
     o.subnqn = nvme::kDiscoveryNqn;
     args.keep_alive_seconds = 0;  // a one-shot discovery, as `nvme discover` without --persistent
   }
-  cmd->add_option(nvme_cli ? "-t,--transport" : "--transport", o.transport, "Transport type (tcp)")
+  cmd->add_option(nvme_cli ? "-t,--transport" : "--transport", o.transport,
+                  std::string("Transport type: ") + initiator::supported_transports())
+      ->check([](const std::string& t) {
+        return initiator::transport_supported(t) ? std::string()
+                                                 : "transport '" + t + "' is not supported by this build";
+      })
       ->capture_default_str();
   cmd->add_option("-a,--traddr", o.traddr, "Transport address")->capture_default_str();
   cmd->add_option("-s,--trsvcid", o.trsvcid, discovery ? "Transport service id (default 8009)"
@@ -37,6 +43,20 @@ void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spell
     cmd->add_option("-Q,--queue-size", o.io_queue_size, "I/O queue size")->capture_default_str();
   }
   cmd->add_option("-k,--keep-alive-tmo", args.keep_alive_seconds, "Keep-alive timeout in seconds (0: off)")
+      ->capture_default_str();
+  // Long names only: nvme-cli's -c/-l/-f short forms clash with the I/O and log commands' options.
+  cmd->add_option("--reconnect-delay", args.reconnect_delay, "Seconds between reconnect attempts")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  cmd->add_option("--ctrl-loss-tmo", args.ctrl_loss_tmo, "Seconds of reconnecting before giving up (-1: forever)")
+      ->check(CLI::Range(-1, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--fast_io_fail_tmo,--fast-io-fail-tmo", args.fast_io_fail_tmo,
+                  "Seconds after a connection loss to fail queued I/O (-1: off)")
+      ->check(CLI::Range(-1, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--io-timeout", args.io_timeout, "Seconds before an I/O command resets its connection")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   cmd->add_flag("-g,--hdr-digest", o.header_digest, "Enable the NVMe/TCP header digest");
   cmd->add_flag("-G,--data-digest", o.data_digest, "Enable the NVMe/TCP data digest");
@@ -80,8 +100,19 @@ void apply_transport_id(const std::string& trid, initiator::ControllerOptions& o
   }
 }
 
+initiator::ControllerOptions controller_options(const ConnectArgs& args) {
+  using std::chrono::milliseconds;
+  initiator::ControllerOptions o = args.options;
+  o.keep_alive_timeout_ms = args.keep_alive_seconds * 1000;
+  o.reconnect_delay = milliseconds(std::int64_t(args.reconnect_delay) * 1000);
+  o.ctrl_loss_timeout = milliseconds(args.ctrl_loss_tmo < 0 ? -1 : std::int64_t(args.ctrl_loss_tmo) * 1000);
+  o.fast_io_fail_timeout = milliseconds(args.fast_io_fail_tmo < 0 ? -1 : std::int64_t(args.fast_io_fail_tmo) * 1000);
+  o.io_timeout = milliseconds(std::int64_t(args.io_timeout) * 1000);
+  return o;
+}
+
 std::unique_ptr<initiator::Controller> connect_or_exit(ConnectArgs& args) {
-  args.options.keep_alive_timeout_ms = args.keep_alive_seconds * 1000;
+  args.options = controller_options(args);
   initiator::Error error;
   auto ctrl = initiator::Controller::connect(args.options, &error);
   if (!ctrl) fail("failed to connect: " + error.to_string(), 1);

@@ -15,6 +15,11 @@ namespace nvmf::cli {
 struct ConnectArgs {
   initiator::ControllerOptions options;
   unsigned keep_alive_seconds = 5;
+  // Failure handling, in seconds, with the Linux host's defaults (nvme-cli connect's names).
+  int reconnect_delay = 10;
+  int ctrl_loss_tmo = 600;    ///< -1: retry forever
+  int fast_io_fail_tmo = -1;  ///< -1: off
+  unsigned io_timeout = 30;
   std::string output_format = "normal";
 
   bool json() const { return output_format == "json"; }
@@ -33,6 +38,8 @@ void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spell
 void apply_transport_id(const std::string& trid, initiator::ControllerOptions& options);
 void add_output_option(CLI::App* cmd, std::string& format);
 
+/// The controller options with the keep-alive and failure-handling arguments applied.
+initiator::ControllerOptions controller_options(const ConnectArgs& args);
 /// Connect or print why not and throw CLI::RuntimeError(1).
 std::unique_ptr<initiator::Controller> connect_or_exit(ConnectArgs& args);
 

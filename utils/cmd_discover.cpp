@@ -13,7 +13,7 @@ void add_discover_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("discover", "Read the discovery log page of a discovery controller");
   add_connect_options(cmd, *args, true);
   cmd->callback([args] {
-    args->options.keep_alive_timeout_ms = args->keep_alive_seconds * 1000;
+    args->options = controller_options(*args);
     initiator::DiscoveryLog log;
     if (initiator::Error e = initiator::discover(args->options, &log)) fail("discover: " + e.to_string());
     if (args->json())

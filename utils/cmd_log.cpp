@@ -1,5 +1,6 @@
-// nvmf get-log, smart-log, error-log: Get Log Page, parsed for the SMART / Health (02h), Error Information
-// (01h) and Discovery (70h) pages with nvme-cli's JSON names, raw hex for the others.
+// nvmf get-log, smart-log, error-log, effects-log, changed-ns-list-log: Get Log Page, parsed for the Error
+// Information (01h), SMART / Health (02h), Changed Namespace List (04h), Commands Supported and Effects (05h)
+// and Discovery (70h) pages with nvme-cli's JSON names, raw hex for the others.
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -75,6 +76,67 @@ void print_hex(const std::vector<std::uint8_t>& data) {
   }
 }
 
+// Changed Namespace List (04h): up to 1024 NSIDs, zero-terminated; FFFFFFFFh first means "more than 1024".
+// Reading it without RAE clears it and re-arms the namespace notice.
+void show_changed_ns(initiator::Controller& ctrl, bool json, bool rae) {
+  auto list = std::make_unique<nvme_ns_list>();
+  nvme::Status s = ctrl.get_log_page(NVME_LOG_LID_CHANGED_NS, NVME_NSID_ALL, list.get(), sizeof *list, 0, rae);
+  if (!s.ok()) fail("Get Log Page 04h (Changed Namespace List): " + s.to_string());
+  nlohmann::ordered_json nsids = nlohmann::ordered_json::array();
+  for (std::uint32_t nsid : list->ns) {
+    if (nsid == 0) break;
+    nsids.push_back(nsid);
+  }
+  if (json) {
+    print_json(nlohmann::ordered_json{{"changed_ns_list", nsids}});
+    return;
+  }
+  std::printf("Changed Namespace List Log for controller %u\n", ctrl.cntlid());
+  if (nsids.empty()) std::printf("No changed namespaces\n");
+  for (const auto& n : nsids) {
+    const auto nsid = n.get<std::uint32_t>();
+    if (nsid == NVME_NSID_ALL)
+      std::printf("more than 1024 namespaces changed\n");
+    else
+      std::printf("[%4u]:%#x\n", nsid, nsid);
+  }
+}
+
+// Commands Supported and Effects (05h): one dword per opcode, admin then I/O; only supported ones (CSUPP).
+void show_effects(initiator::Controller& ctrl, bool json) {
+  auto log = std::make_unique<nvme_cmd_effects_log>();
+  nvme::Status s = ctrl.get_log_page(NVME_LOG_LID_CMD_EFFECTS, NVME_NSID_ALL, log.get(), sizeof *log);
+  if (!s.ok()) fail("Get Log Page 05h (Commands Supported and Effects): " + s.to_string());
+  auto entries = [](const std::uint32_t* effects) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (unsigned op = 0; op < 256; ++op) {
+      const std::uint32_t e = effects[op];
+      if (!(e & NVME_CMD_EFFECTS_CSUPP)) continue;
+      list.push_back({{"opcode", op},
+                      {"effects", e},
+                      {"lbcc", bool(e & NVME_CMD_EFFECTS_LBCC)},
+                      {"ncc", bool(e & NVME_CMD_EFFECTS_NCC)},
+                      {"nic", bool(e & NVME_CMD_EFFECTS_NIC)},
+                      {"ccc", bool(e & NVME_CMD_EFFECTS_CCC)},
+                      {"cse", (e >> 16) & 0x7}});
+    }
+    return list;
+  };
+  nlohmann::ordered_json j = {{"admin_commands", entries(log->acs)}, {"io_commands", entries(log->iocs)}};
+  if (json) {
+    print_json(j);
+    return;
+  }
+  std::printf("Commands Supported and Effects Log for controller %u\n", ctrl.cntlid());
+  for (const char* set : {"admin_commands", "io_commands"}) {
+    std::printf("%s:\n", set[0] == 'a' ? "Admin Command Set" : "NVM Command Set");
+    for (const auto& e : j[set])
+      std::printf("  opcode %#04x  effects %#010x%s%s%s%s\n", e["opcode"].get<unsigned>(), e["effects"].get<unsigned>(),
+                  e["lbcc"].get<bool>() ? "  LBCC" : "", e["ncc"].get<bool>() ? "  NCC" : "",
+                  e["nic"].get<bool>() ? "  NIC" : "", e["ccc"].get<bool>() ? "  CCC" : "");
+  }
+}
+
 void show_smart(initiator::Controller& ctrl, bool json) {
   nvme_smart_log log;
   nvme::Status s = ctrl.get_log_page(NVME_LOG_LID_SMART, NVME_NSID_ALL, &log, sizeof log);
@@ -133,6 +195,28 @@ void add_log_commands(CLI::App& app) {
     });
   }
   {
+    auto args = std::make_shared<ConnectArgs>();
+    CLI::App* cmd = app.add_subcommand("effects-log", "Commands Supported and Effects log page (05h)");
+    add_connect_options(cmd, *args, false);
+    cmd->callback([args] {
+      args->options.nr_io_queues = 0;
+      auto ctrl = connect_or_exit(*args);
+      show_effects(*ctrl, args->json());
+      ctrl->shutdown();
+    });
+  }
+  {
+    auto args = std::make_shared<ConnectArgs>();
+    CLI::App* cmd = app.add_subcommand("changed-ns-list-log", "Changed Namespace List log page (04h)");
+    add_connect_options(cmd, *args, false);
+    cmd->callback([args] {
+      args->options.nr_io_queues = 0;
+      auto ctrl = connect_or_exit(*args);
+      show_changed_ns(*ctrl, args->json(), false);
+      ctrl->shutdown();
+    });
+  }
+  {
     struct LogArgs {
       ConnectArgs connect;
       unsigned lid = 0;
@@ -141,7 +225,7 @@ void add_log_commands(CLI::App& app) {
       bool rae = false;
     };
     auto a = std::make_shared<LogArgs>();
-    CLI::App* cmd = app.add_subcommand("get-log", "Get Log Page: 01h error, 02h smart, 70h discovery, others raw");
+    CLI::App* cmd = app.add_subcommand("get-log", "Get Log Page: 01h error, 02h smart, 04h changed namespaces, 05h command effects, 70h discovery, others raw");
     add_connect_options(cmd, a->connect, false);
     cmd->get_option("--nqn")->required(false)->default_str(nvme::kDiscoveryNqn);
     cmd->add_option("--log-id", a->lid, "Log page identifier (nvme-cli: -i)")->required()->check(CLI::Range(0, 255));
@@ -157,6 +241,10 @@ void add_log_commands(CLI::App& app) {
         show_smart(*ctrl, a->connect.json());
       } else if (a->lid == NVME_LOG_LID_ERROR && a->length == 0) {
         show_errors(*ctrl, a->connect.json(), 0);
+      } else if (a->lid == NVME_LOG_LID_CHANGED_NS && a->length == 0) {
+        show_changed_ns(*ctrl, a->connect.json(), a->rae);
+      } else if (a->lid == NVME_LOG_LID_CMD_EFFECTS && a->length == 0) {
+        show_effects(*ctrl, a->connect.json());
       } else if (a->lid == NVME_LOG_LID_DISCOVER && a->length == 0) {
         initiator::DiscoveryLog log;
         if (initiator::Error e = initiator::read_discovery_log(*ctrl, &log)) fail(e.to_string());

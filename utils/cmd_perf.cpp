@@ -47,6 +47,7 @@ void add_perf_command(CLI::App& app) {
   cmd->add_option("--region-size", a->region_mib, "MiB of the namespace to use (default: all)");
   cmd->add_option("--seed", a->config.seed, "Seed for offsets and the verify pattern (default: from the clock)");
   cmd->add_flag("--quiet", a->quiet, "No live line each second");
+  cmd->add_flag("--busy-poll", a->config.busy_poll, "Workers spin on their completion queues instead of sleeping");
   cmd->callback([a] {
     initiator::PerfConfig& c = a->config;
     c.pattern = *initiator::parse_perf_pattern(a->pattern);

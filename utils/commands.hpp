@@ -5,9 +5,11 @@
 namespace nvmf::cli {
 
 void add_discover_command(CLI::App& app);
+void add_fabrics_commands(CLI::App& app);   // connect-all, list-subsys
+void add_feature_commands(CLI::App& app);   // get-feature
 void add_identify_commands(CLI::App& app);  // id-ctrl, id-ns, list-ns
 void add_io_commands(CLI::App& app);        // read, write, compare, flush, write-zeroes, dsm
-void add_log_commands(CLI::App& app);       // get-log, smart-log, error-log
+void add_log_commands(CLI::App& app);       // get-log, smart-log, error-log, effects-log, changed-ns-list-log
 void add_perf_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   nvmf::cli::add_target_command(app);
   nvmf::cli::add_control_commands(app);
   nvmf::cli::add_discover_command(app);
+  nvmf::cli::add_fabrics_commands(app);
+  nvmf::cli::add_feature_commands(app);
   nvmf::cli::add_identify_commands(app);
   nvmf::cli::add_io_commands(app);
   nvmf::cli::add_log_commands(app);

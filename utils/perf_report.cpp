@@ -21,6 +21,16 @@ nlohmann::ordered_json latency_json(const PerfPhaseResult& p) {
           {"p99", us(static_cast<double>(h.percentile(99)))},
           {"p99_9", us(static_cast<double>(h.percentile(99.9)))}};
 }
+
+// Non-empty buckets in increasing order, each with its upper edge: what bench/plot.py folds into CDFs.
+nlohmann::ordered_json histogram_json(const PerfPhaseResult& p) {
+  nlohmann::ordered_json buckets = nlohmann::ordered_json::array();
+  for (unsigned i = 0; i < initiator::LatencyHistogram::kBuckets; ++i) {
+    if (std::uint64_t n = p.latency.bucket_count(i))
+      buckets.push_back({{"le_us", us(static_cast<double>(initiator::LatencyHistogram::bucket_upper(i)))}, {"count", n}});
+  }
+  return buckets;
+}
 }  // namespace
 
 void print_perf_progress(const initiator::PerfProgress& p) {
@@ -39,7 +49,8 @@ nlohmann::ordered_json perf_result_json(const PerfConfig& c, const PerfResult& r
                       {"seconds", p.seconds},
                       {"iops", p.iops()},
                       {"mib_per_second", p.mib_per_second()},
-                      {"latency_us", latency_json(p)}});
+                      {"latency_us", latency_json(p)},
+                      {"histogram", histogram_json(p)}});
   }
   return {{"config",
            {{"pattern", to_string(c.pattern)},
@@ -49,6 +60,7 @@ nlohmann::ordered_json perf_result_json(const PerfConfig& c, const PerfResult& r
             {"time_seconds", std::chrono::duration<double>(c.time).count()},
             {"queues", c.queues},
             {"verify", c.verify},
+            {"busy_poll", c.busy_poll},
             {"seed", r.seed}}},
           {"phases", phases},
           {"io_errors", r.io_errors},

@@ -40,6 +40,8 @@ class LatencyHistogram {
     const unsigned sub = static_cast<unsigned>(v >> (msb - kSubBits)) & (kSubBuckets - 1);
     return range * kSubBuckets + sub;
   }
+  /// Samples in bucket `index` (0 .. kBuckets - 1).
+  std::uint64_t bucket_count(unsigned index) const { return buckets_[index]; }
   /// Largest value that lands in bucket `index`.
   static std::uint64_t bucket_upper(unsigned index);
 

@@ -33,6 +33,7 @@ struct PerfConfig {
   bool verify = false;
   std::uint64_t seed = 0;            ///< Verify pattern seed and random offsets; 0 picks one from the clock
   std::uint64_t region_bytes = 0;    ///< Bytes of the namespace to use (0: all), split between workers
+  bool busy_poll = false;            ///< Workers spin on their completion queues instead of sleeping
 };
 
 /// One phase of a run (a plain run has one; a verified run "write" then "read-verify").

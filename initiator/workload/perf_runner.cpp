@@ -70,6 +70,7 @@ PerfResult run_perf(Controller& ctrl, const Namespace& ns, const PerfConfig& con
     auto worker = std::make_unique<PerfWorker>(i, config, ns, i * slice, slice, result.seed);
     fabric::ReactorOptions ro;
     ro.cpu = config.cores.empty() ? -1 : config.cores[i % config.cores.size()];
+    ro.busy_poll = config.busy_poll;
     auto reactor = std::make_unique<fabric::Reactor>(i + 1, ro);
     // Connected here, on the calling thread (the Controller is single-threaded), then handed to the worker.
     Error e;

@@ -7,6 +7,8 @@
 #include <random>
 #include <sstream>
 
+#include "nvme/libnvme.hpp"
+
 #include "tests/functional/target_fixture.hpp"
 
 using namespace nvmf;
@@ -160,4 +162,122 @@ TEST_F(CliFunctional, FailuresExitNonZero) {
   EXPECT_NE(range.exit_code, 0) << describe(range);
   CommandResult usage = nvmf("perf", {"-w", "sideways"});
   EXPECT_NE(usage.exit_code, 0);
+}
+
+TEST_F(CliFunctional, PerfJsonCarriesTheHistogramAndBusyPoll) {
+  CommandResult r = nvmf("perf", {"-q", "8", "-o", "4096", "-w", "randread", "-t", "1", "--busy-poll",
+                                  "--output-format", "json", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.at("config").at("busy_poll").get<bool>());
+  const auto& phase = j.at("phases").at(0);
+  const auto& h = phase.at("histogram");
+  ASSERT_FALSE(h.empty());
+  std::uint64_t total = 0;
+  double last = -1;
+  for (const auto& b : h) {
+    EXPECT_GT(b.at("count").get<std::uint64_t>(), 0u) << "only non-empty buckets are listed";
+    EXPECT_GT(b.at("le_us").get<double>(), last) << "buckets in increasing order";
+    last = b.at("le_us").get<double>();
+    total += b.at("count").get<std::uint64_t>();
+  }
+  EXPECT_EQ(total, phase.at("ios").get<std::uint64_t>());
+  EXPECT_GE(last, phase.at("latency_us").at("max").get<double>() - 1e-9) << "the last edge covers the maximum";
+}
+
+TEST_F(CliFunctional, GetFeatureReportsTheNegotiatedKeepAlive) {
+  CommandResult r = nvmf("get-feature", {"-f", "0x0f", "-k", "7", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("name"), "Keep Alive Timer");
+  EXPECT_EQ(j.at("value").get<std::uint32_t>(), 7000u) << "KATO in ms, as sent in the Connect";
+  CommandResult text = nvmf("get-feature", {"-f", "7"});
+  ASSERT_EQ(text.exit_code, 0) << describe(text);
+  EXPECT_NE(text.out.find("get-feature:0x07 (Number of Queues), Current value:0x"), std::string::npos) << text.out;
+  CommandResult bad = nvmf("get-feature", {"-f", "0x7f"});
+  EXPECT_NE(bad.exit_code, 0) << describe(bad);
+  EXPECT_NE(bad.err.find("Invalid Field"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliFunctional, ChangedNamespaceAndCommandEffectsLogs) {
+  CommandResult effects = nvmf("get-log", {"--log-id", "5", "-o", "json"});
+  ASSERT_EQ(effects.exit_code, 0) << describe(effects);
+  auto j = nlohmann::json::parse(effects.out);
+  auto find = [](const nlohmann::json& list, unsigned op) {
+    for (const auto& e : list)
+      if (e.at("opcode").get<unsigned>() == op) return e;
+    return nlohmann::json();
+  };
+  EXPECT_FALSE(find(j.at("admin_commands"), nvme_admin_identify).is_null());
+  auto write = find(j.at("io_commands"), nvme_cmd_write);
+  ASSERT_FALSE(write.is_null()) << j.dump();
+  EXPECT_TRUE(write.at("lbcc").get<bool>()) << "a write changes logical block content";
+  CommandResult changed = nvmf("get-log", {"--log-id", "4", "-o", "json"});
+  ASSERT_EQ(changed.exit_code, 0) << describe(changed);
+  EXPECT_TRUE(nlohmann::json::parse(changed.out).at("changed_ns_list").is_array());
+  EXPECT_EQ(nvmf("effects-log", {}).exit_code, 0);
+  EXPECT_EQ(nvmf("changed-ns-list-log", {}).exit_code, 0);
+}
+
+TEST_F(CliFunctional, ConnectAllAttachesAndListSubsysGroups) {
+  CommandResult all = nvmf("connect-all", {"-o", "json"}, false);
+  ASSERT_EQ(all.exit_code, 0) << describe(all);
+  auto j = nlohmann::json::parse(all.out);
+  ASSERT_EQ(j.at("subsystems").size(), 1u);
+  const auto& s = j.at("subsystems")[0];
+  EXPECT_EQ(s.at("subnqn"), kNqn);
+  EXPECT_TRUE(s.at("attached").get<bool>());
+  EXPECT_EQ(s.at("namespaces").size(), 1u);
+  EXPECT_EQ(s.at("namespaces")[0].at("size_bytes").get<std::uint64_t>(), 32ull << 20);
+
+  CommandResult list = nvmf("list-subsys", {"-o", "json"}, false);
+  ASSERT_EQ(list.exit_code, 0) << describe(list);
+  auto l = nlohmann::json::parse(list.out);
+  ASSERT_EQ(l.at("subsystems").size(), 1u);
+  EXPECT_EQ(l.at("subsystems")[0].at("nqn"), kNqn);
+  EXPECT_EQ(l.at("subsystems")[0].at("paths")[0].at("trsvcid"), target_->endpoint().trsvcid);
+  CommandResult text = nvmf("list-subsys", {}, false);
+  EXPECT_NE(text.out.find(std::string(kNqn) + "\n +- tcp traddr="), std::string::npos) << text.out;
+}
+
+TEST_F(CliFunctional, NvmeCliLongAndShortSpellings) {
+  const std::string addr = target_->endpoint().traddr, port = target_->endpoint().trsvcid;
+  CommandResult longs = run_command(
+      {test::nvmf_binary(), "id-ctrl", "--transport", "tcp", "--traddr", addr, "--trsvcid", port, "--nqn", kNqn,
+       "--hostnqn", test::kTestHostNqn, "--hostid", test::kTestHostId, "--nr-io-queues", "2", "--queue-size", "64",
+       "--keep-alive-tmo", "3", "--hdr-digest", "--data-digest", "--output-format", "json"},
+      kTimeout);
+  ASSERT_EQ(longs.exit_code, 0) << describe(longs);
+  CommandResult shorts = run_command({test::nvmf_binary(), "id-ctrl", "-t", "tcp", "-a", addr, "-s", port, "-n", kNqn,
+                                      "-q", test::kTestHostNqn, "-I", test::kTestHostId, "-i", "2", "-Q", "64", "-k",
+                                      "3", "-g", "-G", "-o", "json"},
+                                     kTimeout);
+  ASSERT_EQ(shorts.exit_code, 0) << describe(shorts);
+  auto long_id = nlohmann::json::parse(longs.out), short_id = nlohmann::json::parse(shorts.out);
+  long_id.erase("cntlid");  // each connection is a new controller
+  short_id.erase("cntlid");
+  EXPECT_EQ(long_id, short_id);
+
+  test::TempDir dir;
+  const std::string in = dir.file("in"), out = dir.file("out");
+  std::string data(3000, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 23);
+  FILE* f = std::fopen(in.c_str(), "wb");
+  ASSERT_TRUE(f);
+  std::fwrite(data.data(), 1, data.size(), f);
+  std::fclose(f);
+  CommandResult w = nvmf("write", {"--start-block", "40", "--block-count", "5", "--data-size", "3000", "--data", in});
+  ASSERT_EQ(w.exit_code, 0) << describe(w);
+  CommandResult r = nvmf("read", {"--start-block", "40", "--block-count", "5", "--data-size", "3000", "--data", out});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  std::string back(3000, '\0');
+  f = std::fopen(out.c_str(), "rb");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(std::fread(back.data(), 1, back.size(), f), back.size());
+  std::fclose(f);
+  EXPECT_EQ(back, data);
+
+  CommandResult bad = nvmf("id-ctrl", {"-t", "fc"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE((bad.out + bad.err).find("not supported"), std::string::npos) << describe(bad);
 }

@@ -62,6 +62,8 @@ class EmbeddedTarget {
   initiator::ControllerOptions options(const std::string& subnqn, std::size_t index = 0) const {
     return host_options(endpoints_.at(index), subnqn);
   }
+  /// The running target, for live changes (namespaces, referrals) during a test.
+  target::Target& target() { return *target_; }
 
  private:
   std::unique_ptr<target::Target> target_;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string>
+
 #include "initiator/host_identity.hpp"
 
 using namespace nvmf::initiator;
@@ -37,4 +40,34 @@ TEST(HostIdentity, AlwaysProducesAnIdentity) {
   HostIdentity id = resolve_host_identity("", "");
   EXPECT_EQ(id.hostnqn.rfind("nqn.", 0), 0u);
   EXPECT_NE(id.hostid, (std::array<std::uint8_t, 16>{}));
+}
+
+namespace {
+// The first line of a file without trailing blanks, or "" when it cannot be read.
+std::string first_line(const char* path) {
+  std::ifstream f(path);
+  std::string line;
+  if (!std::getline(f, line)) return {};
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  return line;
+}
+}  // namespace
+
+TEST(HostIdentity, SystemFilesComeBeforeGeneratedValues) {
+  // nvme-cli's order: options, then /etc/nvme/hostnqn and /etc/nvme/hostid, then generated. Whatever this
+  // machine has, the resolution must match it.
+  const std::string nqn_file = first_line("/etc/nvme/hostnqn"), id_file = first_line("/etc/nvme/hostid");
+  HostIdentity id = resolve_host_identity("", "");
+  if (!nqn_file.empty()) {
+    EXPECT_EQ(id.hostnqn, nqn_file);
+  } else {
+    EXPECT_EQ(id.hostnqn.rfind("nqn.2014-08.org.nvmexpress:uuid:", 0), 0u);
+  }
+  if (parse_uuid(id_file)) {
+    EXPECT_EQ(id.hostid_string(), id_file);
+  }
+  // An explicit option still wins over the files.
+  HostIdentity given = resolve_host_identity("nqn.2014-08.org.example:given", "00112233-4455-6677-8899-aabbccddeeff");
+  EXPECT_EQ(given.hostnqn, "nqn.2014-08.org.example:given");
+  EXPECT_EQ(given.hostid_string(), "00112233-4455-6677-8899-aabbccddeeff");
 }

@@ -1,0 +1,114 @@
+// The objects behind the C API's opaque handles (include/nvmf/host.h). Not installed.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fabric/reactor.hpp"
+#include "initiator/controller.hpp"
+#include "initiator/io_queue.hpp"
+#include "nvmf/host.h"
+
+struct nvmf_ns {
+  // Atomics: the admin thread refreshes them while queue pairs on other threads read them at submission.
+  std::atomic<std::uint32_t> nsid{0};
+  std::atomic<std::uint32_t> block_size{0};
+  std::atomic<std::uint64_t> capacity_blocks{0};
+  std::atomic<std::uint32_t> max_transfer_blocks{0};
+  std::atomic<bool> active{false};
+
+  nvmf::initiator::Namespace snapshot() const {
+    nvmf::initiator::Namespace ns;
+    ns.nsid = nsid.load(std::memory_order_relaxed);
+    ns.block_size = block_size.load(std::memory_order_relaxed);
+    ns.capacity_blocks = capacity_blocks.load(std::memory_order_relaxed);
+    ns.max_transfer_blocks = max_transfer_blocks.load(std::memory_order_relaxed);
+    return ns;
+  }
+};
+
+struct nvmf_ctrl {
+  // Every use of `controller` and `namespaces` holds this; recursive so that an event callback may call back
+  // into the API.
+  std::recursive_mutex mutex;
+  std::unique_ptr<nvmf::initiator::Controller> controller;
+  std::map<std::uint32_t, std::unique_ptr<nvmf_ns>> namespaces;  // handles live until the controller is freed
+  nvmf_event_cb event_cb = nullptr;
+  void* event_arg = nullptr;
+
+  // The admin thread. io_uring cancels a thread's pending requests when that thread exits, so the admin
+  // queue's socket requests must all come from one thread that lives as long as the controller: with the
+  // admin thread, every admin operation (connect included) runs on it; API calls from other threads hand it
+  // a task and wait. Without it, the application drives the admin queue from one long-lived thread.
+  std::thread admin_thread;
+  std::thread::id admin_thread_id;
+  std::mutex task_mutex;
+  std::condition_variable task_cv;
+  std::deque<std::function<void()>> tasks;
+  bool stop = false;
+
+  /// Run `fn` where admin operations belong (see above), holding `mutex`; returns its result.
+  template <typename Fn>
+  auto run_admin(Fn&& fn) -> decltype(fn());
+
+  std::atomic<unsigned> qpairs{0};
+  std::atomic<unsigned> next_reactor_index{1};
+
+  /// Bring the handles in line with the controller's namespace list (under `mutex`).
+  void sync_namespaces();
+};
+
+template <typename Fn>
+auto nvmf_ctrl::run_admin(Fn&& fn) -> decltype(fn()) {
+  using Result = decltype(fn());
+  if (!admin_thread.joinable() || std::this_thread::get_id() == admin_thread_id) {
+    std::lock_guard lock(mutex);
+    return fn();
+  }
+  std::packaged_task<Result()> task([this, &fn] {
+    std::lock_guard lock(mutex);
+    return fn();
+  });
+  std::future<Result> done = task.get_future();
+  {
+    std::lock_guard lock(task_mutex);
+    tasks.push_back([&task] { task(); });
+  }
+  task_cv.notify_all();
+  return done.get();
+}
+
+struct nvmf_qpair {
+  /// The application's callback of one command. The block API's callback takes an nvme::Status, the C one an
+  /// int: each command borrows one of these (as many as the queue's depth, made at creation) to carry it.
+  struct Context {
+    nvmf_qpair* owner = nullptr;
+    nvmf_io_cb cb = nullptr;
+    void* arg = nullptr;
+  };
+
+  nvmf_ctrl* ctrl = nullptr;
+  std::unique_ptr<nvmf::fabric::Reactor> reactor;
+  std::unique_ptr<nvmf::initiator::IoQueue> queue;
+  std::vector<Context> contexts;
+  std::vector<Context*> free_contexts;
+};
+
+namespace nvmf::capi {
+
+/// Copy `text` into a caller's buffer, NUL-terminated and truncated (nothing when buf is NULL).
+void copy_out(const std::string& text, char* buf, std::size_t len);
+/// An Error as the API's int: its NVMe status when it carries one, else -EIO.
+int to_int(const initiator::Error& error);
+inline int to_int(nvme::Status status) { return status.ok() ? 0 : status.value(); }
+int to_int(initiator::SubmitResult result);
+
+}  // namespace nvmf::capi
