@@ -30,7 +30,7 @@ std::uint32_t make_cc(std::uint64_t cap) {
 
 // Connect Invalid Parameters (82h) names the bad field in DW0: IATTR bit 0 (0 command, 1 data), IPO 31:16.
 std::string connect_failure(const std::string& what, const nvme::Cqe& cqe, nvme::Status status) {
-  std::string text = what + ": " + status.to_string();
+  std::string text = what + ": " + status.to_string(/*fabrics=*/true);
   if (status.sct() == NVME_SCT_CMD_SPECIFIC && status.sc() == NVME_SC_CONNECT_INVALID_PARAM) {
     text += (cqe.dw0 & 1) ? " (in the Connect data at byte " : " (in the Connect command at byte ";
     text += std::to_string(cqe.dw0 >> 16) + ")";

@@ -42,8 +42,9 @@ class Status {
   constexpr bool same_code(Status o) const { return (value_ & 0x7ff) == (o.value_ & 0x7ff); }
   constexpr bool operator==(const Status&) const = default;
 
-  /// "SCT 0h SC 2h (Invalid Field in Command: ...)", with libnvme's text for the code.
-  std::string to_string(bool fabrics = true) const;
+  /// "SCT 0h SC 2h (Invalid Field in Command: ...)", with libnvme's text for the code. Command-specific codes
+  /// from 80h up mean different things for Fabrics commands (Connect) and for NVM commands: `fabrics` picks.
+  std::string to_string(bool fabrics = false) const;
 
  private:
   std::uint16_t value_ = 0;

@@ -327,7 +327,8 @@ const char* nvmf_strerror(int status) {
     const char* text = strerrordesc_np(-status);  // static text, unlike strerror's buffer
     return text ? text : "Unknown error";
   }
-  return nvme_status_to_string(status, true);
+  // Statuses reaching the application come from I/O and admin commands (Connect failures arrive as errbuf text).
+  return nvme_status_to_string(status, false);
 }
 
 }  // extern "C"

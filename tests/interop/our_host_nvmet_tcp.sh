@@ -11,6 +11,8 @@
 #     Invalid Command Opcode unless ONCS says otherwise).
 #   - nvmf perf --verify: random writes read back and checked, 4 KiB and 128 KiB, depth 32, one and two queues,
 #     digests off and on, on both namespaces; no I/O or verify errors.
+#   - block_api_check (the host library's block API from a program, two threads with a queue each): asynchronous
+#     and synchronous I/O verified, Write Zeroes, deallocate, digests off and on.
 # Exit: 0 pass, 77 skip (no VM), else fail (dmesg is printed).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -163,6 +165,16 @@ for nsid in 1 2; do
   run_perf "NSID $nsid randwrite 128k qd32 -P 2 -g -G" -N "$nsid" -w randwrite -o 131072 -q 32 -P 2 -t 2 -g -G --region-size 64
 done
 run_perf "NSID 1 randrw 4k qd16 -g -G" -N 1 -w randrw -o 4096 -q 16 -t 2 -g -G --region-size 16
+
+# ---- the block API (tests/interop/block_api_check.cpp): two threads with a queue each, asynchronous and
+# synchronous I/O verified, Write Zeroes and deallocate; on the null_blk namespace (nvmet cannot zero a tmpfs
+# file), digests off and on
+check_prog=${NVMF%/utils/nvmf}/tests/interop/block_api_check
+for digests in "" "-g -G"; do
+  out=$(timeout -k 5 120 "$check_prog" -a 127.0.0.1 -s 4420 -n "$nqn" --nsid 2 --threads 2 $digests 2>&1) ||
+    { echo "block_api_check ${digests:-(no digests)} failed:"; echo "$out"; exit 1; }
+  say "block API ${digests:-without digests}: $(tail -n 1 <<<"$out")"
+done
 nvmet_teardown
 say "PASS"
 GUEST

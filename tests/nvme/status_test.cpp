@@ -33,4 +33,8 @@ TEST(Status, TextComesFromLibnvme) {
   EXPECT_NE(Status::generic(NVME_SC_INVALID_OPCODE).to_string().find("Invalid Command Opcode"), std::string::npos);
   EXPECT_NE(Status::generic(NVME_SC_LBA_RANGE).to_string().find("LBA Out of Range"), std::string::npos);
   EXPECT_NE(Status::generic(NVME_SC_INVALID_OPCODE).to_string().find("SCT 0h SC 01h DNR"), std::string::npos);
+  // SCT 1h SC 82h: an NVM command's "Attempted Write to Read Only Range", a Connect's "Invalid Parameters".
+  const Status sc82 = Status::make(NVME_SCT_CMD_SPECIFIC, NVME_SC_READ_ONLY);
+  EXPECT_NE(sc82.to_string().find("Read Only"), std::string::npos) << sc82.to_string();
+  EXPECT_EQ(sc82.to_string(true).find("Read Only"), std::string::npos) << sc82.to_string(true);
 }
