@@ -77,6 +77,15 @@ class ControllerQueue {
 
   virtual void fetch_data(ControllerRequest& req) = 0;
   virtual void complete(ControllerRequest& req) = 0;
+  /// Abort support (NVMe base spec, Abort command): withdraw a request given to fetch_data() before any of its
+  /// data was asked for on the wire (TCP: no R2T sent yet, so the host never learnt a TTAG to send data to).
+  /// On true the request is back with the handler as if fetch_data() had not been called, on_data_fetched()
+  /// will not come, and the handler completes it (Command Abort Requested). On false nothing changed: the
+  /// transfer goes on. A transport that cannot tell refuses; refusing is always correct.
+  virtual bool cancel(ControllerRequest& req) {
+    (void)req;
+    return false;
+  }
   /// Called by the handler after its Connect succeeded.
   virtual void set_params(const QueueParams& params) = 0;
   /// Tear the connection down (Disconnect, controller teardown, keep-alive expiry). Idempotent.
@@ -111,6 +120,10 @@ struct TransportLimits {
   std::uint32_t in_capsule_data_size = 8192;     ///< I/O queue in-capsule data (IOCCSZ * 16 - 64)
   std::uint32_t admin_in_capsule_data_size = 8192;  ///< Admin and fabrics commands: fixed by the spec
   std::uint16_t max_queue_depth = 128;           ///< Largest SQSIZE + 1 (MQES + 1)
+  /// NVMe/TCP: commands of one connection that may receive host data through R2Ts at once; later ones wait, in
+  /// arrival order, before their first R2T (where an Abort can still withdraw them). 0: no limit, every command
+  /// gets its R2Ts at once, as the Linux target does (MAXR2T itself is per command, NVMe/TCP 3.6.2.2).
+  std::uint16_t max_r2t_commands = 0;
 };
 
 class Listener {

@@ -12,16 +12,19 @@ packages=(
   # interop suite (Debian's kernel under qemu) and the peers' own tools
   qemu-system-x86 busybox-static kmod cpio nvme-cli fio e2fsprogs util-linux iproute2
   rdma-core ibverbs-utils rdmacm-utils
+  # fio ioengine: dpkg-source unpacks the installed fio's source (scripts/fetch-fio-source.sh)
+  dpkg-dev
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "installing: ${missing[*]}"
-$SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+"$(dirname "$0")/fetch-fio-source.sh" >/dev/null || echo "warning: fio source not fetched: the fio ioengine will not be built" >&2

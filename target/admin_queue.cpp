@@ -58,16 +58,9 @@ void AdminQueue::handle(fabric::ControllerRequest& req) {
       return async_event_request(req);
     case nvme_admin_keep_alive:
       return finish(req, nvme::Status::success());
-    case nvme_admin_abort_cmd: {
+    case nvme_admin_abort_cmd:
       if (discovery) break;
-      // Only a held Asynchronous Event Request is still waiting inside the controller. I/O commands are
-      // either already at the backend (io_uring cannot recall them) or waiting for host data, which the
-      // transport seam cannot cancel: those are honestly "not aborted" (DW0 bit 0 = 1), as nvmet answers.
-      const auto sqid = static_cast<std::uint16_t>(req.sqe.cdw10 & 0xFFFF);
-      const auto cid = static_cast<std::uint16_t>(req.sqe.cdw10 >> 16);
-      req.cqe.dw0 = sqid == 0 && controller_->abort_held_aer(cid) ? 0 : 1;
-      return finish(req, nvme::Status::success());
-    }
+      return abort(req);
     default:
       break;
   }
@@ -106,6 +99,26 @@ void AdminQueue::handle_fabrics(fabric::ControllerRequest& req) {
       // are an invalid opcode.
       return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE));
   }
+}
+
+void AdminQueue::abort(fabric::ControllerRequest& req) {
+  // NVMe base spec, Abort: CDW10 bits 15:0 SQID, bits 31:16 CID; DW0 bit 0 of the completion is 0 when the
+  // command was aborted, 1 when not. ACL (0's based) + 1 Aborts may be outstanding at once.
+  const auto sqid = static_cast<std::uint16_t>(req.sqe.cdw10 & 0xFFFF);
+  const auto cid = static_cast<std::uint16_t>(req.sqe.cdw10 >> 16);
+  if (aborts_outstanding_ > Controller::kAbortLimit)
+    return finish(req, nvme::Status::command_specific(NVME_SC_ABORT_LIMIT));
+  if (sqid == 0) {
+    // On the admin queue only a held Asynchronous Event Request is still waiting inside the controller.
+    req.cqe.dw0 = controller_->abort_held_aer(cid) ? 0 : 1;
+    return finish(req, nvme::Status::success());
+  }
+  ++aborts_outstanding_;
+  controller_->abort_io_command(sqid, cid, [this, &req](bool aborted) {
+    --aborts_outstanding_;
+    req.cqe.dw0 = aborted ? 0 : 1;
+    finish(req, nvme::Status::success());
+  });
 }
 
 void AdminQueue::async_event_request(fabric::ControllerRequest& req) {

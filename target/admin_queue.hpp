@@ -32,6 +32,8 @@ class AdminQueue {
   void set_features(fabric::ControllerRequest& req);
   void set_features_with_data(fabric::ControllerRequest& req);
   void async_event_request(fabric::ControllerRequest& req);
+  /// Abort (08h): answered after a round trip to the I/O queue's reactor (Controller::abort_io_command).
+  void abort(fabric::ControllerRequest& req);
 
   /// Copies `length` bytes of a controller-to-host structure that must fill the SGL exactly.
   void complete_with_data(fabric::ControllerRequest& req, const void* data, std::size_t length);
@@ -39,6 +41,7 @@ class AdminQueue {
 
   fabric::ControllerQueue& queue_;
   std::shared_ptr<Controller> controller_;
+  std::uint32_t aborts_outstanding_ = 0;  ///< I/O Aborts waiting for their queue's answer (ACL)
 };
 
 }  // namespace nvmf::target

@@ -119,7 +119,7 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
   Origins& origins = out.origins;
   JsonCursor root(document, "");
   root.only_keys({"listeners", "discovery_port", "subsystems", "referrals", "cores", "max_io_size",
-                  "in_capsule_data_size", "queue_depth", "max_io_queues", "busy_poll", "log_level",
+                  "in_capsule_data_size", "queue_depth", "max_r2t_commands", "max_io_queues", "busy_poll", "log_level",
                   "control_socket"});
   auto note = [&](const char* key, const std::string& field) {
     origins[field] = root[key].pointer();
@@ -190,6 +190,9 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
         static_cast<std::uint32_t>(note("in_capsule_data_size", "limits.in_capsule_data_size").size());
   if (root.has("queue_depth"))
     cfg.limits.max_queue_depth = static_cast<std::uint16_t>(note("queue_depth", "limits.max_queue_depth").number(2, 1024));
+  if (root.has("max_r2t_commands"))
+    cfg.limits.max_r2t_commands =
+        static_cast<std::uint16_t>(note("max_r2t_commands", "limits.max_r2t_commands").number(0, 65535));
   if (root.has("max_io_queues"))
     cfg.max_io_queues = static_cast<std::uint16_t>(note("max_io_queues", "max_io_queues").number(1, 1024));
   if (root.has("busy_poll")) cfg.busy_poll = note("busy_poll", "busy_poll").boolean();
@@ -253,6 +256,7 @@ nlohmann::json to_json(const TargetConfig& cfg) {
   j["max_io_size"] = cfg.limits.max_io_size;
   j["in_capsule_data_size"] = cfg.limits.in_capsule_data_size;
   j["queue_depth"] = cfg.limits.max_queue_depth;
+  j["max_r2t_commands"] = cfg.limits.max_r2t_commands;
   j["max_io_queues"] = cfg.max_io_queues;
   j["busy_poll"] = cfg.busy_poll;
   j["log_level"] = level_name(cfg.log_level);

@@ -120,15 +120,8 @@ void ControlServer::run() {
 }
 
 void ControlServer::serve(int fd) {
-  // Only root or the user running the target (who owns the socket) may change it.
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || (cred.uid != 0 && cred.uid != geteuid())) {
-    NVMF_LOG(warn, "control socket: refused a client (uid %u)", static_cast<unsigned>(cred.uid));
-    write_all(fd, nlohmann::json{{"ok", false}, {"error", {{"field", ""}, {"value", ""}, {"reason", "permission denied"}}}}
-                      .dump() + "\n");
-    return;
-  }
+  // The request is read before the peer is checked, also for a refused peer: closing a UNIX socket with unread
+  // data resets the connection, and the client would lose the refusal's reason to ECONNRESET or EPIPE.
   std::string text;
   char buf[4096];
   while (text.find('\n') == std::string::npos && text.size() < kMaxRequest) {
@@ -138,6 +131,17 @@ void ControlServer::serve(int fd) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     text.append(buf, static_cast<std::size_t>(n));
+  }
+  // Only root or the user running the target (who owns the socket) may change it.
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || (cred.uid != 0 && cred.uid != geteuid())) {
+    const std::string reason = "permission denied: uid " + std::to_string(cred.uid) +
+                               " is neither root nor the target's user (uid " + std::to_string(geteuid()) + ")";
+    NVMF_LOG(warn, "control socket: refused a client (pid %d): %s", static_cast<int>(cred.pid), reason.c_str());
+    write_all(fd, nlohmann::json{{"ok", false}, {"error", {{"field", ""}, {"value", ""}, {"reason", reason}}}}.dump() +
+                      "\n");
+    return;
   }
   nlohmann::json reply;
   try {

@@ -375,6 +375,31 @@ bool Controller::abort_held_aer(std::uint16_t cid) {
   return true;
 }
 
+void Controller::abort_io_command(std::uint16_t sqid, std::uint16_t cid, std::function<void(bool)> done) {
+  fabric::Reactor* reactor = &admin_reactor_;
+  std::uint64_t token = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto q = active_qids_.find(sqid); q != active_qids_.end()) {
+      token = q->second;
+      reactor = io_queues_.at(token).reactor;
+    }
+  }
+  // The controller stays alive for the round trip: the admin request waiting for the answer holds the admin
+  // queue, and with it the controller, until `done` completes it.
+  reactor->post([self = shared_from_this(), token, cid, done = std::move(done)]() mutable {
+    IoQueue* queue = nullptr;
+    if (token != 0) {
+      std::lock_guard lock(self->mutex_);
+      if (auto it = self->io_queues_.find(token); it != self->io_queues_.end()) queue = it->second.queue;
+    }
+    // Safe without the lock: a queue is destroyed only on this reactor, which is running this task.
+    const bool aborted = queue && queue->abort(cid);
+    fabric::Reactor& admin = self->admin_reactor_;
+    admin.post([aborted, done = std::move(done)] { done(aborted); });
+  });
+}
+
 void Controller::notify_discovery_change() {
   if (!is_discovery()) return;
   std::weak_ptr<Controller> weak = weak_from_this();

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -147,6 +148,9 @@ class Controller : public std::enable_shared_from_this<Controller> {
   bool hold_aer(fabric::ControllerRequest& req);
   /// Completes the held AER with this CID as Command Abort Requested; false when none is held.
   bool abort_held_aer(std::uint16_t cid);
+  /// Abort of an I/O command: asks I/O queue `sqid`, on its reactor, to abort `cid` (IoQueue::abort), then calls
+  /// `done(aborted)` back on the admin reactor, never inline. An unknown SQID answers false.
+  void abort_io_command(std::uint16_t sqid, std::uint16_t cid, std::function<void(bool aborted)> done);
   /// Any thread: a discovery log change (discovery controllers only, when enabled in AEC).
   void notify_discovery_change();
   /// Any admin command: the host is alive.

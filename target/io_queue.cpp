@@ -129,6 +129,7 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
   Context& ctx = contexts_[req.slot];
   ctx.req = &req;
   ctx.ns = ns;
+  ctx.awaiting_data = false;
   ++in_flight_;
   ctx.scratch = nullptr;
   if (ns->backend->forwards_commands()) return handle_forwarded(ctx);
@@ -141,7 +142,7 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
     case nvme_cmd_compare:
       if (st = check_rw(req, *ns, ctx.bytes); !st.ok()) return complete(ctx, st);
       ctx.stage = req.sqe.opcode == nvme_cmd_write ? Stage::write : Stage::compare_read;
-      if (!req.data_ready) return queue_.fetch_data(req);
+      if (!req.data_ready) return fetch_data(ctx);
       return req.sqe.opcode == nvme_cmd_write ? start_write(ctx) : start_compare(ctx);
     case nvme_cmd_flush:
       ctx.stage = Stage::flush;
@@ -163,14 +164,34 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
       if (req.data_length < ctx.range_count * kDsmRangeSize || !req.data)
         return complete(ctx, nvme::Status::generic(NVME_SC_SGL_INVALID_DATA));
       ctx.stage = Stage::dsm;
-      if (!req.data_ready) return queue_.fetch_data(req);
+      if (!req.data_ready) return fetch_data(ctx);
       return start_dsm(ctx);
     }
   }
 }
 
+void IoQueue::fetch_data(Context& ctx) {
+  ctx.awaiting_data = true;
+  queue_.fetch_data(*ctx.req);
+}
+
+bool IoQueue::abort(std::uint16_t cid) {
+  for (Context& ctx : contexts_) {
+    if (!ctx.req || ctx.req->sqe.cid != cid) continue;
+    // Every other stage has handed the command to the backend, which io_uring cannot recall (nvmet does not
+    // either): only a command whose data has not started moving can still be withdrawn, if the transport agrees.
+    if (!ctx.awaiting_data || !queue_.cancel(*ctx.req)) return false;
+    ctx.awaiting_data = false;
+    NVMF_LOG(info, "controller %u qid %u: cid %u aborted before its data transfer", controller_->cntlid(), qid_, cid);
+    complete(ctx, nvme::Status::generic(NVME_SC_ABORT_REQ));
+    return true;
+  }
+  return false;  // completed already, or never seen: nothing to abort
+}
+
 void IoQueue::on_data(fabric::ControllerRequest& req) {
   Context& ctx = contexts_[req.slot];
+  ctx.awaiting_data = false;
   if (!req.status().ok()) return complete(ctx, req.status());  // the transfer itself failed
   switch (ctx.stage) {
     case Stage::write:
@@ -254,7 +275,7 @@ void IoQueue::handle_forwarded(Context& ctx) {
       break;
   }
   ctx.stage = Stage::forward;
-  if (req.direction == fabric::DataDirection::host_to_controller && !req.data_ready) return queue_.fetch_data(req);
+  if (req.direction == fabric::DataDirection::host_to_controller && !req.data_ready) return fetch_data(ctx);
   start_forward(ctx);
 }
 

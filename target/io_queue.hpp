@@ -40,6 +40,10 @@ class IoQueue {
   /// A live namespace change, on this queue's reactor: new commands see `table` (a removed NSID fails with
   /// Invalid Namespace); commands in flight finish on the namespace they started with.
   void set_namespaces(std::shared_ptr<const NamespaceTable> table);
+  /// Abort (admin command 08h), on this queue's reactor: the command with `cid` is completed with Command Abort
+  /// Requested if it has not reached the backend and the transport can still withdraw its data transfer
+  /// (ControllerQueue::cancel). Returns whether it was aborted; a command at the backend runs to its end.
+  bool abort(std::uint16_t cid);
 
   std::uint16_t qid() const { return qid_; }
   std::uint16_t depth() const { return depth_; }
@@ -57,6 +61,7 @@ class IoQueue {
     std::uint32_t bytes = 0;
     std::uint32_t next_range = 0;
     std::uint32_t range_count = 0;
+    bool awaiting_data = false;  ///< fetch_data() called, on_data() not yet: the only abortable point
     std::byte* scratch = nullptr;  ///< Compare: the blocks read back, from the reactor's buffer pool
   };
 
@@ -69,6 +74,7 @@ class IoQueue {
   /// NVMe passthrough namespaces: the command goes to the drive whole, its status comes back unchanged.
   void handle_forwarded(Context& ctx);
   void start_forward(Context& ctx);
+  void fetch_data(Context& ctx);
   void next_dsm_range(Context& ctx);
   static void on_backend_done(BackendIo& io, int result);
   void backend_done(Context& ctx, int result);

@@ -35,6 +35,7 @@ struct TargetArgs {
   std::string in_capsule_size;
   std::string max_io_size;
   std::uint16_t queue_depth = 128;
+  std::uint16_t max_r2t_commands = 0;
   bool busy_poll = false;
   int verbose = 0;
   std::string ready_file;
@@ -95,6 +96,7 @@ target::TargetConfig build_config(const TargetArgs& a, std::optional<target::Loa
     c.limits.max_io_size =
         static_cast<std::uint32_t>(checked("--max-io-size", [&] { return target::parse_size(a.max_io_size); }));
   if (a.has("--queue-depth") || !loaded) c.limits.max_queue_depth = a.queue_depth;
+  if (a.has("--max-r2t-commands")) c.limits.max_r2t_commands = a.max_r2t_commands;
   if (a.has("--busy-poll")) c.busy_poll = a.busy_poll;
   if (a.verbose > 0) c.log_level = log::Level::debug;
   if (a.has("--control-socket")) c.control_socket = a.control_socket == "none" ? "" : a.control_socket;
@@ -104,7 +106,15 @@ target::TargetConfig build_config(const TargetArgs& a, std::optional<target::Loa
 
 /// A refusal of the combined configuration, named where the value came from: the file (JSON pointer) or the
 /// command-line option.
-std::string describe_refusal(const target::ConfigError& e, const std::optional<target::LoadedConfig>& loaded) {
+std::string describe_refusal(const target::ConfigError& e, const std::optional<target::LoadedConfig>& loaded,
+                             const TargetArgs& args) {
+  // A value the command line replaced is the option's, even when the file also had one.
+  static const std::pair<const char*, const char*> kReplacing[] = {{"max_io_size", "--max-io-size"},
+                                                                   {"in_capsule_data_size", "--in-capsule-size"},
+                                                                   {"max_queue_depth", "--queue-depth"},
+                                                                   {"cores", "--cores"}};
+  for (const auto& [field, name] : kReplacing)
+    if (e.field().find(field) != std::string::npos && args.has(name)) return std::string(name) + ": " + e.what();
   if (loaded) {
     target::ConfigError located = target::locate(e, *loaded);
     if (located.field() != e.field()) return located.what();
@@ -138,7 +148,7 @@ int run_target(const TargetArgs& args) {
     config = build_config(args, loaded);
     config.validate();
   } catch (const target::ConfigError& e) {
-    std::fprintf(stderr, "nvmf target: %s\n", describe_refusal(e, loaded).c_str());
+    std::fprintf(stderr, "nvmf target: %s\n", describe_refusal(e, loaded, args).c_str());
     return 1;
   }
   // Block the signals before any reactor thread exists, so only sigwait below receives them.
@@ -166,7 +176,7 @@ int run_target(const TargetArgs& args) {
     }
     if (!args.ready_file.empty()) write_ready_file(args.ready_file, t->listen_addresses());
   } catch (const target::ConfigError& e) {
-    std::fprintf(stderr, "nvmf target: %s\n", describe_refusal(e, loaded).c_str());
+    std::fprintf(stderr, "nvmf target: %s\n", describe_refusal(e, loaded, args).c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nvmf target: %s\n", e.what());
@@ -210,6 +220,10 @@ void add_target_command(CLI::App& app) {
   cmd->add_option("--max-io-size", args->max_io_size, "Largest data transfer, MDTS (bytes, K/M)")
       ->default_str("131072");
   cmd->add_option("--queue-depth", args->queue_depth, "Largest queue size a host may connect (MQES + 1)")
+      ->capture_default_str();
+  cmd->add_option("--max-r2t-commands", args->max_r2t_commands,
+                  "NVMe/TCP: commands per connection receiving write data at once; later ones wait for their first "
+                  "R2T, where an Abort can withdraw them (0: no limit)")
       ->capture_default_str();
   cmd->add_flag("--busy-poll", args->busy_poll, "Spin on the completion queues instead of sleeping");
   cmd->add_flag("-v,--verbose", args->verbose, "Debug logs (repeatable)");

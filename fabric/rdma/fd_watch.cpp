@@ -3,11 +3,38 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <mutex>
+#include <unordered_set>
 
 #include "fabric/log.hpp"
 #include "fabric/reactor.hpp"
 
 namespace nvmf::fabric::rdma {
+
+namespace {
+// Detached watches whose poll is still in the kernel. Touched only at teardown (control path), from any reactor
+// thread, hence the mutex. What is left at exit belongs to reactors that stopped before the cancellation came
+// back: their rings are closed by then, so nothing can still complete those polls.
+struct OrphanRegistry {
+  std::mutex mutex;
+  std::unordered_set<FdWatch*> watches;
+  ~OrphanRegistry();
+};
+OrphanRegistry& orphan_registry() {
+  static OrphanRegistry registry;
+  return registry;
+}
+}  // namespace
+
+OrphanRegistry::~OrphanRegistry() {
+  for (FdWatch* w : watches) delete w;
+}
+
+std::size_t FdWatch::orphans() {
+  auto& r = orphan_registry();
+  std::lock_guard lock(r.mutex);
+  return r.watches.size();
+}
 
 FdWatch* FdWatch::start(Reactor& reactor, int fd, void* owner, Callback callback) {
   auto* w = new FdWatch(reactor, fd, owner, callback);
@@ -33,6 +60,11 @@ void FdWatch::detach() {
     delete this;
     return;
   }
+  {
+    auto& r = orphan_registry();
+    std::lock_guard lock(r.mutex);
+    r.watches.insert(this);
+  }
   io_uring_prep_poll_remove(reactor_.sqe_ignored(), reinterpret_cast<std::uint64_t>(&op_));
 }
 
@@ -40,6 +72,11 @@ void FdWatch::on_ready(IoOp& op, std::int32_t res, std::uint32_t) {
   auto& self = owner_of(&FdWatch::op_, op);
   self.armed_ = false;
   if (self.detached_) {
+    auto& r = orphan_registry();
+    {
+      std::lock_guard lock(r.mutex);
+      r.watches.erase(&self);
+    }
     delete &self;
     return;
   }

@@ -42,6 +42,7 @@ TcpControllerQueue::TcpControllerQueue(Reactor& reactor, int fd, std::string pee
   config_.limits.admin_in_capsule_data_size = std::min(config_.limits.admin_in_capsule_data_size, max_io_size_);
   config_.limits.in_capsule_data_size = std::min(config_.limits.in_capsule_data_size, max_io_size_);
   free_slots_.reserve(slots_.size());
+  r2t_waiting_.reserve(slots_.size());
   for (std::size_t i = slots_.size(); i-- > 0;) {
     slots_[i].req.slot = static_cast<std::uint16_t>(i);
     slots_[i].req.queue = this;
@@ -87,7 +88,44 @@ void TcpControllerQueue::fetch_data(ControllerRequest& req) {
   s.r2t_issued = 0;
   s.r2t_outstanding = 0;
   s.data_error = false;
+  if (config_.limits.max_r2t_commands != 0 && r2t_active_ >= config_.limits.max_r2t_commands) {
+    s.awaiting_r2t = true;
+    r2t_waiting_.push_back(req.slot);
+    return;
+  }
+  ++r2t_active_;
   issue_r2ts(s);
+}
+
+bool TcpControllerQueue::cancel(ControllerRequest& req) {
+  Slot& s = slot_of(req);
+  // Once an R2T has been queued its TTAG may be on the wire and the host may be sending: the transfer must run
+  // to its end (the TTAG stays valid), so only a command still waiting for its first R2T can be withdrawn.
+  if (s.state != SlotState::fetching || !s.awaiting_r2t) return false;
+  leave_r2t_phase(s);
+  s.state = SlotState::with_handler;
+  return true;
+}
+
+void TcpControllerQueue::leave_r2t_phase(Slot& s) {
+  if (s.awaiting_r2t) {
+    s.awaiting_r2t = false;
+    r2t_waiting_.erase(std::find(r2t_waiting_.begin(), r2t_waiting_.end(), s.req.slot));
+    return;
+  }
+  --r2t_active_;
+  admit_waiting_r2t();
+}
+
+void TcpControllerQueue::admit_waiting_r2t() {
+  while (sending_allowed() && !r2t_waiting_.empty() &&
+         (config_.limits.max_r2t_commands == 0 || r2t_active_ < config_.limits.max_r2t_commands)) {
+    Slot& next = slots_[r2t_waiting_.front()];
+    r2t_waiting_.erase(r2t_waiting_.begin());
+    next.awaiting_r2t = false;
+    ++r2t_active_;
+    issue_r2ts(next);
+  }
 }
 
 void TcpControllerQueue::issue_r2ts(Slot& s) {
@@ -111,6 +149,7 @@ void TcpControllerQueue::issue_r2ts(Slot& s) {
 }
 
 void TcpControllerQueue::finish_fetch(Slot& s) {
+  leave_r2t_phase(s);
   s.state = SlotState::with_handler;
   s.req.data_ready = !s.data_error;
   // A data digest error is not fatal: the command completes with Transient Transport Error (NVMe/TCP transport

@@ -8,8 +8,10 @@
 // until one is recycled) and points the data at a pooled buffer; an H2CData is matched to its request by TTAG
 // and checked against the R2T window before its data lands in that request's buffer at DATAO.
 //
-// Per request: free -> receiving_capsule -> with_handler [-> fetching (R2Ts out, H2CData in) -> with_handler]
-// -> completing (C2HData and/or CapsuleResp queued) -> free once the sender released every PDU it owns.
+// Per request: free -> receiving_capsule -> with_handler [-> fetching (waiting for an R2T turn when
+// limits.max_r2t_commands is reached, then R2Ts out, H2CData in) -> with_handler] -> completing (C2HData and/or
+// CapsuleResp queued) -> free once the sender released every PDU it owns. cancel() takes a request waiting for
+// its R2T turn back to with_handler (Abort).
 //
 // Send side (PduSender): PDUs queued during a reactor turn leave together at its end in one sendmsg whose
 // iovecs point at each request's pooled headers and its data buffer.
@@ -52,6 +54,8 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
 
   void fetch_data(ControllerRequest& req) override;
   void complete(ControllerRequest& req) override;
+  /// Withdraws a request still waiting for its first R2T (no TTAG given to the host yet).
+  bool cancel(ControllerRequest& req) override;
   void set_params(const QueueParams& params) override;
   void close() override;
   Reactor& reactor() override { return reactor_; }
@@ -73,6 +77,7 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
     std::uint8_t r2t_busy = 0;        ///< Bit i: r2t[i] is queued in the sender
     std::uint8_t pdus_queued = 0;     ///< PDUs of this slot the sender has not released yet
     bool data_error = false;
+    bool awaiting_r2t = false;        ///< fetching, but waiting in r2t_waiting_ for its first R2T
     OutPdu r2t[kMaxR2tPerCommand];
     OutPdu c2h;
     OutPdu resp;
@@ -103,6 +108,9 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
   void issue_r2ts(Slot& slot);
   void send_completion(Slot& slot);
   void finish_fetch(Slot& slot);
+  /// The slot's R2T phase is over (data in, failed, or cancelled): its place goes to the next waiting command.
+  void leave_r2t_phase(Slot& slot);
+  void admit_waiting_r2t();
   void recycle_if_done(Slot& slot);
   void terminate(const FatalError& error, const std::uint8_t* header, std::size_t len);
   void teardown(const char* why);
@@ -124,6 +132,8 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
   std::vector<Slot> slots_;
   std::vector<std::uint16_t> free_slots_;
   std::uint32_t in_use_ = 0;
+  std::vector<std::uint16_t> r2t_waiting_;  ///< Slots waiting for their first R2T, oldest first (reserved)
+  std::uint32_t r2t_active_ = 0;           ///< Slots with R2Ts under way
   Slot* capsule_slot_ = nullptr;  ///< The CapsuleCmd being received
   std::uint32_t capsule_data_len_ = 0;
 

@@ -55,7 +55,8 @@ Verdict TcpControllerQueue::accept_h2c_data(const std::uint8_t* header, DataSink
     return Verdict::fatal;
   }
   // TTAG names the request (its pool index); it must be waiting for data and belong to the same command.
-  if (h.ttag >= slots_.size() || slots_[h.ttag].state != SlotState::fetching) {
+  // A command still waiting for its first R2T has no TTAG on the wire yet.
+  if (h.ttag >= slots_.size() || slots_[h.ttag].state != SlotState::fetching || slots_[h.ttag].awaiting_r2t) {
     error = {pdu::TermFes::invalid_header_field, offsetof(pdu::H2CData, ttag)};
     return Verdict::fatal;
   }

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -41,6 +42,9 @@ inline std::vector<std::uint8_t> pattern(std::uint32_t seed, std::size_t len) {
 inline constexpr std::uint32_t kHold = 1;       ///< keep the request until the queue closes
 inline constexpr std::uint32_t kCloseQueue = 2;  ///< call queue.close() after completing
 inline constexpr std::uint32_t kSetDw0 = 4;     ///< complete with dw0 = 0x1234
+/// Withdraw (ControllerQueue::cancel) the command with CID cdw14 that waits for its data: it completes with
+/// Command Abort Requested, and this command with dw0 = 0 (withdrawn) or 1 (the transport refused).
+inline constexpr std::uint32_t kCancel = 8;
 inline const nvme::Status kCompareFailed = nvme::Status::media(0x85);
 
 struct HandlerStats {
@@ -65,16 +69,21 @@ class EchoHandler : public QueueHandler {
       held_.push_back(&req);
       return;
     }
+    if (req.sqe.cdw13 & kCancel) return cancel(req);
     if (req.sqe.opcode == nvme::kFabricsOpcode && req.sqe.bytes()[4] == nvme_fabrics_type_connect) {
       auto c = nvme::fabrics_view<nvme::ConnectCommand>(req.sqe);
       queue_.set_params({c.qid, static_cast<std::uint16_t>(c.sqsize + 1),
                          (c.cattr & nvme::kConnectCattrDisableSqFlowControl) != 0});
       return finish(req);
     }
-    if (req.direction == DataDirection::host_to_controller && !req.data_ready) return queue_.fetch_data(req);
+    if (req.direction == DataDirection::host_to_controller && !req.data_ready) {
+      fetching_.push_back(&req);
+      return queue_.fetch_data(req);
+    }
     process(req);
   }
   void on_data_fetched(ControllerRequest& req) override {
+    std::erase(fetching_, &req);
     if (!req.status().ok()) {
       ++stats_.fetch_errors;
       return queue_.complete(req);
@@ -102,6 +111,19 @@ class EchoHandler : public QueueHandler {
     }
     finish(req);
   }
+  void cancel(ControllerRequest& req) {
+    auto it = std::find_if(fetching_.begin(), fetching_.end(),
+                           [&](ControllerRequest* r) { return r->sqe.cid == req.sqe.cdw14; });
+    const bool withdrawn = it != fetching_.end() && queue_.cancel(**it);
+    if (withdrawn) {
+      ControllerRequest* victim = *it;
+      fetching_.erase(it);
+      victim->set_status(nvme::Status::generic(NVME_SC_ABORT_REQ));
+      queue_.complete(*victim);
+    }
+    req.cqe.dw0 = withdrawn ? 0 : 1;
+    finish(req);
+  }
   void finish(ControllerRequest& req) {
     if (req.sqe.cdw13 & kSetDw0) req.cqe.dw0 = 0x1234;
     bool close_after = req.sqe.cdw13 & kCloseQueue;
@@ -112,6 +134,7 @@ class EchoHandler : public QueueHandler {
   ControllerQueue& queue_;
   HandlerStats& stats_;
   std::vector<ControllerRequest*> held_;
+  std::vector<ControllerRequest*> fetching_;  ///< Given to fetch_data, data not here yet
 };
 
 class EchoFactory : public QueueHandlerFactory {

@@ -8,8 +8,12 @@
 # data (128 KiB commands, some with FUA), Flush, Compare it (a match succeeds; a mismatch fails with the
 # drive's Compare Failure), read it back through the target, write zeroes over part of a second pattern, check
 # Identify Namespace (capacity and block size of the drive); run `nvmf perf --verify` on its own region; stop the
-# target; then read the drive directly (dd iflag=direct from /dev/nvme0n1) and compare. After the VM exits, the
-# host checks that the image file holds the same bytes.
+# target; then read the drive directly (dd iflag=direct from /dev/nvme0n1) and compare. Then the Linux host
+# (nvme-tcp over 127.0.0.1, two I/O queues) in front of each backend: fio randwrite with crc32c verification,
+# 4 KiB at depth 16 and one block..128 KiB at depth 16 (16 MiB each); through nvme: also Identify (capacity, an
+# NGUID of its own) and O_DIRECT writes with fsync. Once every target has stopped, the same fio jobs in verify-only
+# mode read the drive directly: what the kernel host wrote through our target is on the drive. After the VM exits,
+# the host checks that the image file holds the bytes of our own tools' writes.
 # Exit: 0 pass, 77 skip (no VM), else fail.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,8 +37,8 @@ declare -A zero_off=([blk]=$((12 << 20)) [nvme]=$((44 << 20)))
 rc=0
 t0=$SECONDS
 # interop_guest's settings, plus the drive
-VMRUN_APPEND="hardened_usercopy=off${VMRUN_APPEND:+ $VMRUN_APPEND}" vm_run --timeout "${INTEROP_VM_TIMEOUT:-240}" \
-  --nvme-drive "$img" -e "NVMF=$NVMF" -e "INTEROP_WATCHDOG=${INTEROP_WATCHDOG:-200}" -- ". '$INTEROP_DIR/lib.sh'" "$(cat <<GUEST
+VMRUN_APPEND="hardened_usercopy=off${VMRUN_APPEND:+ $VMRUN_APPEND}" vm_run --timeout "${INTEROP_VM_TIMEOUT:-330}" \
+  --nvme-drive "$img" -e "NVMF=$NVMF" -e "INTEROP_WATCHDOG=${INTEROP_WATCHDOG:-300}" -- ". '$INTEROP_DIR/lib.sh'" "$(cat <<GUEST
 work=$work
 declare -A data_off=([blk]=${data_off[blk]} [nvme]=${data_off[nvme]})
 declare -A zero_off=([blk]=${zero_off[blk]} [nvme]=${zero_off[nvme]})
@@ -116,11 +120,51 @@ for b in blk nvme; do
   same_bytes "$zpat" $((chunk + 32768)) /dev/nvme0n1 $((zoff + chunk + 32768)) $((chunk - 32768))
   say "$spec: after the target stopped, /dev/nvme0n1 holds the data and the zeroes"
 done
-# The kernel host in front of the passthrough namespace: O_DIRECT writes, fsync (Flush), Identify through it
-target_start kh --listen "tcp:127.0.0.1:$port" --discovery-port 0 --subsystem "$nqn" --namespace nvme:/dev/ng0n1
-host_connect tcp 127.0.0.1 "$port" "$nqn"
-dev=$(ns_dev_wait "$nqn" 1)
-[[ $dev != /dev/nvme0n1 ]] || { echo "the fabrics namespace took the drive's name"; exit 1; }
+# The Linux host (nvme-tcp) in front of each backend: fio randwrite with crc32c verification, 4 KiB at depth 16
+# and one block..128 KiB at depth 16, each in its own 16 MiB region above the data written so far.
+# run_fio LABEL DEV FIO-ARGS...: write, read back and verify; the output is printed only on failure
+run_fio() {
+  local label=$1 dev=$2 rc=0; shift 2
+  fio --name="$label" --filename="$dev" --direct=1 --ioengine=libaio --verify=crc32c --do_verify=1 \
+    --verify_fatal=1 --randrepeat=0 --output-format=json --output=/tmp/fio.json "$@" > /tmp/fio.out 2>&1 || rc=$?
+  if [[ $rc -ne 0 ]] || ! jq -e '[.jobs[].error] | all(. == 0)' /tmp/fio.json > /dev/null; then
+    echo "fio $label on $dev failed (status $rc):"; cat /tmp/fio.out
+    jq -c '.jobs[] | {jobname, error, written: .write.io_kbytes, read: .read.io_kbytes}' /tmp/fio.json 2>/dev/null
+    return 1
+  fi
+  if [[ " $* " == *" --verify_only=1 "* ]]; then   # fio counts the replayed writes, but writes nothing
+    say "fio $label on $dev: $(jq -r '.jobs[0].read.io_kbytes / 1024 | floor' /tmp/fio.json) MiB verified (verify only)"
+  else
+    say "fio $label on $dev: $(jq -r '[.jobs[] | "\(.write.io_kbytes / 1024 | floor) MiB written," +
+      " \(.read.io_kbytes / 1024 | floor) MiB verified"] | join("; ")' /tmp/fio.json)"
+  fi
+}
+# fio_job BACKEND 4k|512-128k: the job's arguments. A fixed seed per job, so that after the targets stop the same
+# job in verify-only mode replays its offsets and sizes against the drive itself (/dev/nvme0n1).
+declare -A fio_off=([blk]=96 [nvme]=128)   # MiB
+fio_job() {
+  case $2 in
+    4k) echo "--rw=randwrite --bs=4k --iodepth=16 --offset=${fio_off[$1]}M --size=16M --randseed=${fio_off[$1]}";;
+    512-128k) echo "--rw=randwrite --bsrange=512-128k --iodepth=16 --offset=$((fio_off[$1] + 16))M --size=16M" \
+                   "--randseed=$((fio_off[$1] + 16))";;
+  esac
+}
+for b in blk nvme; do
+  case $b in blk) spec=blk:/dev/nvme0n1;; nvme) spec=nvme:/dev/ng0n1;; esac
+  target_start "kh-$b" --listen "tcp:127.0.0.1:$port" --discovery-port 0 --subsystem "$nqn" --namespace "$spec"
+  host_connect tcp 127.0.0.1 "$port" "$nqn" -i 2
+  dev=$(ns_dev_wait "$nqn" 1)
+  [[ $dev != /dev/nvme0n1 ]] || { echo "the fabrics namespace took the drive's name"; exit 1; }
+  expect_eq "kernel host: logical block size of $dev ($spec)" "$(blockdev --getss "$dev")" 512
+  for job in 4k 512-128k; do
+    run_fio "$b-randwrite-$job-qd16" "$dev" $(fio_job "$b" "$job")
+  done
+  ! dmesg | grep -E "I/O error|blk_update_request" || { echo "the host logged I/O errors on $dev"; exit 1; }
+  [[ $b == blk ]] || break   # the nvme: target stays up for the checks below
+  host_disconnect "$nqn"
+  target_stop "kh-$b"
+done
+# ... still connected through nvme:/dev/ng0n1: O_DIRECT writes, fsync (Flush), Identify through it
 read -r fabric_nguid fabric_nsze <<<"$(nvme id-ns "$dev" -o json | jq -r '"\(.nguid) \(.nsze)"')"
 drive_nguid=$(nvme id-ns /dev/nvme0n1 -o json | jq -r .nguid)
 expect_eq "kernel host: nsze of $dev" "$fabric_nsze" "$drive_blocks"
@@ -128,9 +172,17 @@ expect_eq "kernel host: nsze of $dev" "$fabric_nsze" "$drive_blocks"
 put_bytes "$work/nvme.zpat" "$dev" $((72 << 20))
 same_bytes "$work/nvme.zpat" 0 "$dev" $((72 << 20)) $((256 << 10))
 host_disconnect "$nqn"
-target_stop kh
+target_stop kh-nvme
 same_bytes "$work/nvme.zpat" 0 /dev/nvme0n1 $((72 << 20)) $((256 << 10))
 say "kernel host through nvme:/dev/ng0n1: $dev (NGUID $fabric_nguid, not the drive's), O_DIRECT + fsync data on the drive"
+# What fio wrote through the Linux host and our target is on the drive: the same jobs, verify only, read directly
+for b in blk nvme; do
+  for job in 4k 512-128k; do
+    run_fio "drive-verify-$b-$job" /dev/nvme0n1 $(fio_job "$b" "$job") --verify_only=1
+    [[ $(jq '.jobs[0].read.io_kbytes' /tmp/fio.json) -ge 16384 ]] ||
+      { echo "verify-only of $b $job on /dev/nvme0n1 read $(jq '.jobs[0].read.io_kbytes' /tmp/fio.json) KiB"; exit 1; }
+  done
+done
 
 # Refused at start, with the reason: a block device given to nvme:, which wants the generic character device
 if out=$(timeout 30 "$NVMF" target --listen "tcp:127.0.0.1:$port" --discovery-port 0 --subsystem "$nqn" \

@@ -1,7 +1,12 @@
 // Backends on their own: O_DIRECT probing, the write-zeroes and deallocate fallbacks on tmpfs, size checks.
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 
+#include <cstdio>
+#include <fstream>
+
+#include "target/backends/block_backend.hpp"
 #include "target/backends/file_backend.hpp"
 #include "target/backends/null_backend.hpp"
 #include "target/backends/ram_backend.hpp"
@@ -104,6 +109,89 @@ TEST(FileBackendTest, RefusesBadFiles) {
     EXPECT_NE(std::string(e.what()).find(odd.path()), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("multiple of the block size"), std::string::npos);
   }
+}
+
+/// A loop device over a temporary file (root only; empty path when losetup is unavailable).
+class LoopDevice {
+ public:
+  explicit LoopDevice(const std::string& backing) {
+    if (geteuid() != 0) return;
+    FILE* p = popen(("losetup -f --show " + backing + " 2>/dev/null").c_str(), "r");
+    if (!p) return;
+    char line[128] = {};
+    if (std::fgets(line, sizeof line, p)) path_ = std::string(line, strcspn(line, "\n"));
+    if (pclose(p) != 0) path_.clear();
+  }
+  ~LoopDevice() {
+    if (!path_.empty() && std::system(("losetup -d " + path_).c_str()) != 0) ADD_FAILURE() << "losetup -d " << path_;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::uint64_t allocated_bytes(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? std::uint64_t(st.st_blocks) * 512 : 0;
+}
+
+TEST(BlockBackendTest, LoopDeviceDiscardsAndZeroes) {
+  constexpr std::size_t kMiB = 1 << 20;
+  TempFile file(4 * kMiB, "/var/tmp");  // a disk file system: tmpfs would hide allocation changes
+  LoopDevice loop(file.path());
+  if (loop.path().empty()) GTEST_SKIP() << "no loop device (needs root and losetup)";
+  fabric::Reactor reactor(0);
+  auto backend = target::open_block_device(loop.path());
+  EXPECT_EQ(backend->size_bytes(), 4 * kMiB);
+  EXPECT_EQ(backend->block_size(), 512u);
+  // A discard promises nothing about the data read afterwards: DLFEAT must not claim zeroes.
+  EXPECT_FALSE(backend->deallocate_reads_zeroes());
+  ASSERT_NE(backend->describe().find(" discard"), std::string::npos) << backend->describe();
+
+  std::byte* buf = aligned(kMiB);
+  std::memset(buf, 0x6B, kMiB);
+  for (std::uint64_t off = 0; off < 2 * kMiB; off += kMiB) {
+    Op w;
+    backend->write(reactor, w.io, off, buf, kMiB, true);
+    ASSERT_EQ(w.wait(reactor), 0);
+  }
+  Op f;
+  backend->flush(reactor, f.io);
+  ASSERT_EQ(f.wait(reactor), 0);
+  const std::uint64_t before = allocated_bytes(file.path());
+  ASSERT_GE(before, 2 * kMiB);
+  // Deallocate the second MiB: the loop driver punches it out of the backing file.
+  Op d;
+  backend->deallocate(reactor, d.io, kMiB, kMiB);
+  EXPECT_FALSE(d.done) << "BLKDISCARD runs on the backend's worker, never inline on the reactor";
+  ASSERT_EQ(d.wait(reactor), 0);
+  EXPECT_LE(allocated_bytes(file.path()), before - kMiB) << "the discard did not reach the device";
+  // Write Zeroes zeroes (BLKZEROOUT semantics) whatever the device's discard does.
+  Op z;
+  backend->write_zeroes(reactor, z.io, 4096, 8192);
+  ASSERT_EQ(z.wait(reactor), 0);
+  Op rd;
+  backend->read(reactor, rd.io, 0, buf, kMiB);
+  ASSERT_EQ(rd.wait(reactor), 0);
+  for (std::size_t i = 0; i < kMiB; ++i) {
+    const bool zero = i >= 4096 && i < 12288;
+    ASSERT_EQ(buf[i], zero ? std::byte{0} : std::byte{0x6B}) << i;
+  }
+  std::free(buf);
+  backend.reset();  // joins the worker while the loop device still exists
+}
+
+TEST(BlockBackendTest, DiscardSupportFromSysfs) {
+  struct stat st {};
+  if (stat("/dev/loop0", &st) != 0 || !S_ISBLK(st.st_mode)) GTEST_SKIP() << "no /dev/loop0";
+  std::ifstream f("/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev)) +
+                  "/queue/discard_max_bytes");
+  std::uint64_t max_bytes = 0;
+  if (!(f >> max_bytes)) GTEST_SKIP() << "no sysfs";
+  EXPECT_EQ(target::block_device_discards(st.st_rdev), max_bytes > 0);
+  // A device number sysfs does not know: assumed able, the first EOPNOTSUPP decides.
+  EXPECT_TRUE(target::block_device_discards(makedev(4095, 1048575)));
 }
 
 TEST(RamBackendTest, ZeroedAndZeroesAfterDeallocate) {

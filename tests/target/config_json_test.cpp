@@ -30,7 +30,8 @@ json native_example() {
     ],
     "referrals": ["tcp:10.0.0.9:8009", {"address": "rdma:10.0.0.8:4420", "portid": 7}],
     "cores": "0",
-    "max_io_size": "256K", "in_capsule_data_size": 4096, "queue_depth": 64, "max_io_queues": 4,
+    "max_io_size": "256K", "in_capsule_data_size": 4096, "queue_depth": 64, "max_r2t_commands": 4,
+    "max_io_queues": 4,
     "busy_poll": false, "log_level": "warn", "control_socket": "/tmp/ctl.sock"
   })");
 }
@@ -114,6 +115,7 @@ TEST(ConfigJson, NativeSchemaReadsEverySetting) {
   EXPECT_EQ(c.limits.max_io_size, 256u * 1024);
   EXPECT_EQ(c.limits.in_capsule_data_size, 4096u);
   EXPECT_EQ(c.limits.max_queue_depth, 64);
+  EXPECT_EQ(c.limits.max_r2t_commands, 4);
   EXPECT_EQ(c.max_io_queues, 4);
   EXPECT_EQ(c.log_level, log::Level::warn);
   EXPECT_EQ(c.control_socket, "/tmp/ctl.sock");

@@ -1,6 +1,8 @@
 // The control socket: requests and replies over a real UNIX socket, refusals naming the request field, the
 // socket's permissions, and save-config reading back through --config.
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "target/config_json.hpp"
@@ -51,6 +53,53 @@ TEST_F(ControlTest, SocketIsPrivate) {
   EXPECT_THROW(target::ControlServer(*target_, path_), std::runtime_error);
   server_->stop();
   EXPECT_NE(access(path_.c_str(), F_OK), 0);
+}
+
+/// Runs `body` in a child process as uid/gid `uid` (nobody); returns the child's exit code (or -1).
+template <typename Body>
+int run_as_user(uid_t uid, Body body) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(100);
+    _exit(body());
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+TEST_F(ControlTest, ClientOfAnotherUserIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to another uid";
+  constexpr uid_t kNobody = 65534;
+  // The socket's mode (0600, the target's user) keeps another user out before any request is read.
+  const int by_mode = run_as_user(kNobody, [&] {
+    try {
+      target::control_request(path_, {{"op", "list"}});
+      return 1;  // served: the mode did not protect the socket
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      return what.find(path_) != std::string::npos && what.find("Permission denied") != std::string::npos ? 0 : 2;
+    }
+  });
+  EXPECT_EQ(by_mode, 0) << "1: served another user, 2: refused without naming the socket and the reason";
+  // With the file mode loosened (a careless chmod), SO_PEERCRED still refuses, and says why.
+  ASSERT_EQ(chmod(path_.c_str(), 0666), 0);
+  const int by_credentials = run_as_user(kNobody, [&] {
+    try {
+      json reply = target::control_request(path_, {{"op", "add-ns"}, {"nqn", kSubNqn},
+                                                   {"namespace", {{"backend", "ram"}, {"size", "1M"}}}});
+      const std::string reason = reply["error"]["reason"].get<std::string>();
+      if (reply["ok"].get<bool>()) return 1;
+      return reason.find("permission denied") != std::string::npos && reason.find("uid 65534") != std::string::npos ? 0 : 2;
+    } catch (const std::exception&) {
+      return 3;
+    }
+  });
+  EXPECT_EQ(by_credentials, 0) << "1: served another user, 2: refusal without the reason, 3: no reply";
+  // The refused request changed nothing, and the owner is still served.
+  json list = request({{"op", "list"}});
+  ASSERT_TRUE(list["ok"].get<bool>()) << list.dump();
+  EXPECT_EQ(list["subsystems"][0]["namespaces"].size(), 1u);
 }
 
 TEST_F(ControlTest, ChangesAndListings) {

@@ -3,6 +3,7 @@
 // it submits commands through the QueueHandler seam, serves data fetches and runs the reactor until the
 // command completes.
 #pragma once
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -59,6 +60,13 @@ class FakeQueue final : public fabric::ControllerQueue {
     if (req.data) buffer_pool_.push_back(req.data);
     req.data = nullptr;
     free_.push_back(req.slot);
+  }
+  /// A fetch not yet served has moved no data: withdrawn unless the test made the transport refuse.
+  bool cancel(fabric::ControllerRequest& req) override {
+    auto it = std::find(fetches_.begin(), fetches_.end(), &req);
+    if (!cancellable_ || it == fetches_.end()) return false;
+    fetches_.erase(it);
+    return true;
   }
   void set_params(const fabric::QueueParams& params) override { params_ = params; }
   void close() override {
@@ -146,6 +154,8 @@ class FakeQueue final : public fabric::ControllerQueue {
 
   /// When false, fetches wait for an explicit serve_fetches() (to inject transfer errors).
   void set_auto_serve_fetches(bool on) { auto_serve_ = on; }
+  /// When false, cancel() refuses, as a transport whose data transfer has already started.
+  void set_cancellable(bool on) { cancellable_ = on; }
   std::deque<Completion>& completions() { return completions_; }
   std::size_t pending_fetches() const { return fetches_.size(); }
   std::size_t fetch_count() const { return fetch_count_; }
@@ -181,6 +191,7 @@ class FakeQueue final : public fabric::ControllerQueue {
   std::optional<fabric::QueueParams> params_;
   bool closed_ = false;
   bool auto_serve_ = true;
+  bool cancellable_ = true;
   int close_calls_ = 0;
   std::size_t fetch_count_ = 0;
   std::size_t completed_count_ = 0;

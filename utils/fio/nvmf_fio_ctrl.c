@@ -1,0 +1,110 @@
+/* Controllers shared by the fio threads of one process (see nvmf_fio_ctrl.h). A short list under one mutex: it is
+ * touched only when a job starts or ends, never on the I/O path. */
+#include "nvmf_fio_ctrl.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct shared_ctrl {
+  struct shared_ctrl *next;
+  char *key;
+  nvmf_ctrl *ctrl;
+  unsigned int refs;
+};
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shared_ctrl *shared_list;
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+/* One string naming the association; NUL separators cannot occur inside the fields. */
+static char *conn_key(const struct nvmf_fio_conn *conn) {
+  char *key = NULL;
+  if (asprintf(&key, "%s|%s|%s|%s|%s|%d%d", or_empty(conn->transport), or_empty(conn->traddr),
+               or_empty(conn->trsvcid), or_empty(conn->subnqn), or_empty(conn->hostnqn), conn->hdr_digest,
+               conn->data_digest) < 0)
+    return NULL;
+  return key;
+}
+
+static nvmf_ctrl *connect_ctrl(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+  struct nvmf_ctrl_opts opts;
+  nvmf_ctrl_opts_init(&opts, sizeof(opts));
+  if (conn->transport && conn->transport[0]) opts.transport = conn->transport;
+  if (conn->traddr && conn->traddr[0]) opts.traddr = conn->traddr;
+  if (conn->trsvcid && conn->trsvcid[0]) opts.trsvcid = conn->trsvcid;
+  opts.subnqn = conn->subnqn;
+  if (conn->hostnqn && conn->hostnqn[0]) opts.hostnqn = conn->hostnqn;
+  opts.hdr_digest = conn->hdr_digest;
+  opts.data_digest = conn->data_digest;
+  opts.nr_io_queues = (uint16_t)(conn->nr_io_queues ? (conn->nr_io_queues > 65535 ? 65535 : conn->nr_io_queues) : 1);
+  if (conn->io_queue_size) opts.io_queue_size = (uint16_t)(conn->io_queue_size > 65535 ? 65535 : conn->io_queue_size);
+  nvmf_ctrl *ctrl = NULL;
+  int rc = nvmf_ctrl_connect(&opts, &ctrl, errbuf, errlen);
+  if (rc != 0) {
+    /* errbuf already names the failing step; keep its text, the status only adds detail when it is empty. */
+    if (errbuf && errlen && !errbuf[0]) snprintf(errbuf, errlen, "%s", nvmf_strerror(rc));
+    return NULL;
+  }
+  return ctrl;
+}
+
+nvmf_ctrl *nvmf_fio_ctrl_get(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+  if (errbuf && errlen) errbuf[0] = '\0';
+  if (!conn->subnqn || !conn->subnqn[0]) {
+    if (errbuf) snprintf(errbuf, errlen, "subnqn is required");
+    return NULL;
+  }
+  char *key = conn_key(conn);
+  if (!key) {
+    if (errbuf) snprintf(errbuf, errlen, "%s", strerror(ENOMEM));
+    return NULL;
+  }
+  pthread_mutex_lock(&shared_lock);
+  struct shared_ctrl *s = shared_list;
+  while (s && strcmp(s->key, key) != 0) s = s->next;
+  if (s) {
+    s->refs++;
+    free(key);
+    pthread_mutex_unlock(&shared_lock);
+    return s->ctrl;
+  }
+  /* Connecting under the lock serialises the first jobs of one target: they must share its association. */
+  nvmf_ctrl *ctrl = connect_ctrl(conn, errbuf, errlen);
+  s = ctrl ? calloc(1, sizeof(*s)) : NULL;
+  if (!s) {
+    if (ctrl) {
+      nvmf_ctrl_disconnect(ctrl);
+      if (errbuf) snprintf(errbuf, errlen, "%s", strerror(ENOMEM));
+    }
+    free(key);
+    pthread_mutex_unlock(&shared_lock);
+    return NULL;
+  }
+  s->key = key;
+  s->ctrl = ctrl;
+  s->refs = 1;
+  s->next = shared_list;
+  shared_list = s;
+  pthread_mutex_unlock(&shared_lock);
+  return ctrl;
+}
+
+void nvmf_fio_ctrl_put(nvmf_ctrl *ctrl) {
+  if (!ctrl) return;
+  pthread_mutex_lock(&shared_lock);
+  struct shared_ctrl **link = &shared_list;
+  while (*link && (*link)->ctrl != ctrl) link = &(*link)->next;
+  struct shared_ctrl *s = *link;
+  if (s && --s->refs == 0) {
+    *link = s->next;
+    nvmf_ctrl_disconnect(s->ctrl);
+    free(s->key);
+    free(s);
+  }
+  pthread_mutex_unlock(&shared_lock);
+}
