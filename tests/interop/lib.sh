@@ -45,6 +45,10 @@
 #                           kernel sends a Flush when the controller has a volatile write cache)
 #   same_bytes A OFF_A B OFF_B LEN   cmp LEN bytes of A at byte offset OFF_A with B at OFF_B (devices opened
 #                           with O_DIRECT through dd when they are block devices, so the page cache cannot answer)
+#   run_fio LABEL DEV FIO-ARGS...   fio (libaio, O_DIRECT) running the job FIO-ARGS describe (--size, --rw, --bs,
+#                           ...) with crc32c verification, fatal on the first mismatch; a line of what was written and
+#                           verified, fio's output only on failure (status 1). With --verify_only=1 it checks what the
+#                           same job (same seed) wrote earlier, writing nothing.
 # Processes start slowly under emulation (tens to hundreds of ms each): the loops here use shell built-ins.
 
 INTEROP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -347,6 +351,23 @@ same_bytes() {
 }
 
 put_bytes() { dd if="$1" of="$2" oflag=direct,seek_bytes seek="$3" bs=1M conv=fsync,notrunc status=none; }
+
+run_fio() {
+  local label=$1 dev=$2 rc=0; shift 2
+  fio --name="$label" --filename="$dev" --direct=1 --ioengine=libaio --verify=crc32c --do_verify=1 \
+    --verify_fatal=1 --randrepeat=0 --output-format=json --output=/tmp/fio.json "$@" > /tmp/fio.out 2>&1 || rc=$?
+  if [[ $rc -ne 0 ]] || ! jq -e '[.jobs[].error] | all(. == 0)' /tmp/fio.json > /dev/null; then
+    echo "fio $label on $dev failed (status $rc):"; cat /tmp/fio.out
+    jq -c '.jobs[] | {jobname, error, written: .write.io_kbytes, read: .read.io_kbytes}' /tmp/fio.json 2>/dev/null
+    return 1
+  fi
+  if [[ " $* " == *" --verify_only=1 "* ]]; then   # fio counts the replayed writes, but writes nothing
+    say "fio $label on $dev: $(jq -r '.jobs[0].read.io_kbytes / 1024 | floor' /tmp/fio.json) MiB verified (verify only)"
+  else
+    say "fio $label on $dev: $(jq -r '[.jobs[] | "\(.write.io_kbytes / 1024 | floor) MiB written," +
+      " \(.read.io_kbytes / 1024 | floor) MiB verified"] | join("; ")' /tmp/fio.json)"
+  fi
+}
 
 nvme_cli_status() {
   [[ $1 =~ NVMe\ status:.*\((0x[0-9a-fA-F]+)\) ]] || return 0

@@ -70,24 +70,10 @@ same_bytes /tmp/pat 0 "$dev1" $((5 << 20)) $((4 << 20))
 same_bytes /tmp/pat 0 /run/ns1.img $((5 << 20)) $((4 << 20))
 say "4 MiB written with O_DIRECT read back identical, and is in the target's file"
 
-# run_fio LABEL DEV FIO-ARGS...: write, read back and verify; the output is printed only on failure
-run_fio() {
-  local label=$1 dev=$2 rc=0; shift 2
-  fio --name="$label" --filename="$dev" --direct=1 --ioengine=libaio --size=16M \
-    --verify=crc32c --do_verify=1 --verify_fatal=1 --randrepeat=0 --output-format=json \
-    --output=/tmp/fio.json "$@" > /tmp/fio.out 2>&1 || rc=$?
-  if [[ $rc -ne 0 ]] || ! jq -e '[.jobs[].error] | all(. == 0)' /tmp/fio.json > /dev/null; then
-    echo "fio $label on $dev failed (status $rc):"; cat /tmp/fio.out
-    jq -c '.jobs[] | {jobname, error, written: .write.io_kbytes, read: .read.io_kbytes}' /tmp/fio.json 2>/dev/null
-    return 1
-  fi
-  say "fio $label on $dev: $(jq -r '[.jobs[] | "\(.write.io_kbytes / 1024 | floor) MiB written," +
-    " \(.read.io_kbytes / 1024 | floor) MiB verified"] | join("; ")' /tmp/fio.json)"
-}
 for dev in "$dev1" "$dev2"; do
   lbs=$(blockdev --getss "$dev")
-  run_fio "randwrite-4k-qd16" "$dev" --rw=randwrite --bs=4k --iodepth=16
-  run_fio "randwrite-$lbs-128k-qd16" "$dev" --rw=randwrite --bsrange="$lbs-128k" --iodepth=16
+  run_fio "randwrite-4k-qd16" "$dev" --size=16M --rw=randwrite --bs=4k --iodepth=16
+  run_fio "randwrite-$lbs-128k-qd16" "$dev" --size=16M --rw=randwrite --bsrange="$lbs-128k" --iodepth=16
 done
 fio --name=mixed1 --filename="$dev1" --name=mixed2 --filename="$dev2" --direct=1 --ioengine=libaio \
   --rw=randrw --bsrange=4k-128k --iodepth=16 --size=8M --verify=crc32c --verify_fatal=1 --randrepeat=0 \

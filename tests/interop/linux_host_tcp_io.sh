@@ -23,28 +23,14 @@ target_start main --listen tcp:127.0.0.1:4420 --subsystem "$nqn" \
   --namespace file:/run/ns1.img --namespace ram:64M --serial NVMFINTEROPIO01 -v
 modprobe nvme-tcp
 
-# run_fio LABEL DEV FIO-ARGS...: write, read back and verify; the output is printed only on failure
-run_fio() {
-  local label=$1 dev=$2 rc=0; shift 2
-  fio --name="$label" --filename="$dev" --direct=1 --ioengine=libaio --size="$size" \
-    --verify=crc32c --do_verify=1 --verify_fatal=1 --randrepeat=0 --output-format=json \
-    --output=/tmp/fio.json "$@" > /tmp/fio.out 2>&1 || rc=$?
-  if [[ $rc -ne 0 ]] || ! jq -e '[.jobs[].error] | all(. == 0)' /tmp/fio.json > /dev/null; then
-    echo "fio $label on $dev failed (status $rc):"; cat /tmp/fio.out
-    jq -c '.jobs[] | {jobname, error, written: .write.io_kbytes, read: .read.io_kbytes}' /tmp/fio.json 2>/dev/null
-    return 1
-  fi
-  say "fio $label on $dev: $(jq -r '[.jobs[] | "\(.write.io_kbytes / 1024 | floor) MiB written," +
-    " \(.read.io_kbytes / 1024 | floor) MiB verified"] | join("; ")' /tmp/fio.json)"
-}
 
 host_connect tcp 127.0.0.1 4420 "$nqn" -i 2
 dev1=$(ns_dev_wait "$nqn" 1); dev2=$(ns_dev_wait "$nqn" 2)
 for dev in "$dev1" "$dev2"; do
   lbs=$(blockdev --getss "$dev")   # the block range starts at one logical block (512 B unless configured)
   for qd in 1 32; do
-    run_fio "randwrite-4k-qd$qd" "$dev" --rw=randwrite --bs=4k --iodepth="$qd"
-    run_fio "randwrite-$lbs-1M-qd$qd" "$dev" --rw=randwrite --bsrange="$lbs-1M" --iodepth="$qd"
+    run_fio "randwrite-4k-qd$qd" "$dev" --size="$size" --rw=randwrite --bs=4k --iodepth="$qd"
+    run_fio "randwrite-$lbs-1M-qd$qd" "$dev" --size="$size" --rw=randwrite --bsrange="$lbs-1M" --iodepth="$qd"
   done
 done
 host_disconnect "$nqn"
@@ -53,7 +39,7 @@ host_connect tcp 127.0.0.1 4420 "$nqn" -i 2 -g -G
 dev1=$(ns_dev_wait "$nqn" 1); dev2=$(ns_dev_wait "$nqn" 2)
 for dev in "$dev1" "$dev2"; do
   lbs=$(blockdev --getss "$dev")
-  run_fio "digests-randwrite-$lbs-1M-qd32" "$dev" --rw=randwrite --bsrange="$lbs-1M" --iodepth=32
+  run_fio "digests-randwrite-$lbs-1M-qd32" "$dev" --size="$size" --rw=randwrite --bsrange="$lbs-1M" --iodepth=32
 done
 # both namespaces at once, reads and writes mixed (verify reads back each job's own writes at the end)
 fio --name=mixed1 --filename="$dev1" --name=mixed2 --filename="$dev2" --direct=1 --ioengine=libaio \

@@ -122,23 +122,6 @@ for b in blk nvme; do
 done
 # The Linux host (nvme-tcp) in front of each backend: fio randwrite with crc32c verification, 4 KiB at depth 16
 # and one block..128 KiB at depth 16, each in its own 16 MiB region above the data written so far.
-# run_fio LABEL DEV FIO-ARGS...: write, read back and verify; the output is printed only on failure
-run_fio() {
-  local label=$1 dev=$2 rc=0; shift 2
-  fio --name="$label" --filename="$dev" --direct=1 --ioengine=libaio --verify=crc32c --do_verify=1 \
-    --verify_fatal=1 --randrepeat=0 --output-format=json --output=/tmp/fio.json "$@" > /tmp/fio.out 2>&1 || rc=$?
-  if [[ $rc -ne 0 ]] || ! jq -e '[.jobs[].error] | all(. == 0)' /tmp/fio.json > /dev/null; then
-    echo "fio $label on $dev failed (status $rc):"; cat /tmp/fio.out
-    jq -c '.jobs[] | {jobname, error, written: .write.io_kbytes, read: .read.io_kbytes}' /tmp/fio.json 2>/dev/null
-    return 1
-  fi
-  if [[ " $* " == *" --verify_only=1 "* ]]; then   # fio counts the replayed writes, but writes nothing
-    say "fio $label on $dev: $(jq -r '.jobs[0].read.io_kbytes / 1024 | floor' /tmp/fio.json) MiB verified (verify only)"
-  else
-    say "fio $label on $dev: $(jq -r '[.jobs[] | "\(.write.io_kbytes / 1024 | floor) MiB written," +
-      " \(.read.io_kbytes / 1024 | floor) MiB verified"] | join("; ")' /tmp/fio.json)"
-  fi
-}
 # fio_job BACKEND 4k|512-128k: the job's arguments. A fixed seed per job, so that after the targets stop the same
 # job in verify-only mode replays its offsets and sizes against the drive itself (/dev/nvme0n1).
 declare -A fio_off=([blk]=96 [nvme]=128)   # MiB
