@@ -120,6 +120,10 @@ void validate_namespace(const NamespaceConfig& ns, const std::string& nfield) {
   for (std::size_t h = 0; h < ns.hosts.size(); ++h) check_nqn(nfield + ".hosts[" + std::to_string(h) + "]", ns.hosts[h]);
 }
 
+void validate_host(const HostConfig& host, const std::string& field) {
+  check_nqn(field + ".nqn", host.nqn);
+}
+
 void validate_subsystem(const SubsystemConfig& config, const std::string& field) {
   const SubsystemConfig sub = resolve_defaults(config);
   check_nqn(field + ".nqn", sub.nqn);
@@ -154,6 +158,12 @@ void TargetConfig::validate() const {
     validate_subsystem(subsystems[s], field);
     const std::string nqn = resolve_defaults(subsystems[s]).nqn;
     if (!nqns.insert(nqn).second) refuse(field + ".nqn", nqn, "configured twice");
+  }
+  std::set<std::string> host_nqns;
+  for (std::size_t h = 0; h < hosts.size(); ++h) {
+    const std::string field = "hosts[" + std::to_string(h) + "]";
+    validate_host(hosts[h], field);
+    if (!host_nqns.insert(hosts[h].nqn).second) refuse(field + ".nqn", hosts[h].nqn, "configured twice");
   }
   for (const auto& [index, names] : listener_subsystems) {
     const std::string field = "listeners[" + std::to_string(index) + "].subsystems";

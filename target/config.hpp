@@ -66,6 +66,16 @@ struct SubsystemConfig {
   std::uint16_t cntlid_max = 0xFFEF;
 };
 
+/// What the target knows about one host, wherever it connects (nvmetcli's hosts/<nqn>): the credentials of the
+/// secure channel (NVMe/TCP TLS PSK) and of in-band authentication (DH-HMAC-CHAP). Which subsystems a host may
+/// reach stays in SubsystemConfig::allowed_hosts. Secrets here never reach a log, an error message or a file
+/// other users can read: error texts name the field, never the value.
+struct HostConfig {
+  std::string nqn;
+  // In-band authentication (DH-HMAC-CHAP, NVMe Base 8.13): fields added by that feature.
+  // Secure channel (TLS PSK, TP 8011): fields added by that feature.
+};
+
 /// A discovery referral: another discovery service the discovery log points hosts to (SUBTYPE 1).
 struct ReferralConfig {
   fabric::ListenAddress address;
@@ -79,6 +89,7 @@ struct TargetConfig {
   std::vector<ReferralConfig> referrals;
   std::uint16_t discovery_port = 8009;  ///< One extra discovery-only listener per listener address; 0: none
   std::vector<SubsystemConfig> subsystems;
+  std::vector<HostConfig> hosts;       ///< Per-host credentials; a host not listed has none
   std::vector<int> cores;              ///< One reactor per listed CPU; empty: one per online CPU
   fabric::TransportLimits limits;
   std::uint16_t max_io_queues = 16;    ///< Per controller (Set Features Number of Queues grants at most this)
@@ -94,6 +105,8 @@ struct TargetConfig {
 void validate_subsystem(const SubsystemConfig& config, const std::string& field);
 /// Checks one namespace of a subsystem.
 void validate_namespace(const NamespaceConfig& ns, const std::string& field);
+/// Checks one host entry.
+void validate_host(const HostConfig& host, const std::string& field);
 /// Checks a listen or referral address.
 void validate_address(const fabric::ListenAddress& address, const std::string& field);
 void check_nqn(const std::string& field, const std::string& nqn);

@@ -36,6 +36,8 @@ ConfigError locate(const ConfigError& error, const LoadedConfig& loaded);
 nlohmann::json to_json(const TargetConfig& config);
 /// Pieces of the toolkit's schema, for the control socket. `pointer` prefixes the names in errors.
 SubsystemConfig parse_subsystem_json(const nlohmann::json& value, const std::string& pointer);
+HostConfig parse_host_json(const nlohmann::json& value, const std::string& pointer);
+nlohmann::json host_to_json(const HostConfig& config);
 NamespaceConfig parse_namespace_json(const nlohmann::json& value, const std::string& pointer);
 fabric::ListenAddress parse_address_json(const nlohmann::json& value, const std::string& pointer);
 nlohmann::json subsystem_to_json(const SubsystemConfig& config);

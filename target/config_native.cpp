@@ -69,6 +69,15 @@ NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Or
   return ns;
 }
 
+HostConfig read_host(const JsonCursor& c, const std::string& field, Origins& origins) {
+  c.only_keys({"nqn"});
+  HostConfig h;
+  origins[field] = c.pointer();
+  h.nqn = c.required("nqn").string();
+  origins[field + ".nqn"] = c["nqn"].pointer();
+  return h;
+}
+
 SubsystemConfig read_subsystem(const JsonCursor& c, const std::string& field, Origins& origins) {
   c.only_keys({"nqn", "serial", "model", "firmware", "allowed_hosts", "namespaces", "cntlid_min", "cntlid_max"});
   SubsystemConfig s;
@@ -98,6 +107,11 @@ SubsystemConfig read_subsystem(const JsonCursor& c, const std::string& field, Or
 }
 }  // namespace
 
+HostConfig parse_host_json(const nlohmann::json& value, const std::string& pointer) {
+  Origins unused;
+  return read_host(JsonCursor(value, pointer), "host", unused);
+}
+
 SubsystemConfig parse_subsystem_json(const nlohmann::json& value, const std::string& pointer) {
   Origins unused;
   return read_subsystem(JsonCursor(value, pointer), "subsystem", unused);
@@ -118,7 +132,7 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
   TargetConfig& cfg = out.config;
   Origins& origins = out.origins;
   JsonCursor root(document, "");
-  root.only_keys({"listeners", "discovery_port", "subsystems", "referrals", "cores", "max_io_size",
+  root.only_keys({"listeners", "discovery_port", "subsystems", "hosts", "referrals", "cores", "max_io_size",
                   "in_capsule_data_size", "queue_depth", "max_r2t_commands", "max_io_queues", "busy_poll", "log_level",
                   "control_socket"});
   auto note = [&](const char* key, const std::string& field) {
@@ -152,6 +166,11 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
   origins["subsystems"] = subsystems.pointer();
   for (std::size_t i = 0; i < subsystems.array_size(); ++i)
     cfg.subsystems.push_back(read_subsystem(subsystems[i], "subsystems[" + std::to_string(i) + "]", origins));
+  if (root.has("hosts")) {
+    JsonCursor hosts = note("hosts", "hosts");
+    for (std::size_t i = 0; i < hosts.array_size(); ++i)
+      cfg.hosts.push_back(read_host(hosts[i], "hosts[" + std::to_string(i) + "]", origins));
+  }
   if (root.has("referrals")) {
     JsonCursor refs = note("referrals", "referrals");
     for (std::size_t i = 0; i < refs.array_size(); ++i) {
@@ -221,6 +240,12 @@ nlohmann::json namespace_to_json(const NamespaceConfig& ns) {
   return j;
 }
 
+nlohmann::json host_to_json(const HostConfig& h) {
+  json j;
+  j["nqn"] = h.nqn;
+  return j;
+}
+
 nlohmann::json subsystem_to_json(const SubsystemConfig& s) {
   json j;
   j["nqn"] = s.nqn;
@@ -249,6 +274,10 @@ nlohmann::json to_json(const TargetConfig& cfg) {
   j["discovery_port"] = cfg.discovery_port;
   j["subsystems"] = json::array();
   for (const auto& s : cfg.subsystems) j["subsystems"].push_back(subsystem_to_json(s));
+  if (!cfg.hosts.empty()) {
+    j["hosts"] = json::array();
+    for (const auto& h : cfg.hosts) j["hosts"].push_back(host_to_json(h));
+  }
   j["referrals"] = json::array();
   for (const auto& r : cfg.referrals)
     j["referrals"].push_back(json{{"address", r.address.to_string()}, {"portid", r.portid}});

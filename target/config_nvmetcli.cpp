@@ -179,7 +179,15 @@ LoadedConfig parse_nvmetcli_config(const nlohmann::json& document) {
   std::set<std::string> hosts;
   if (root.has("hosts")) {
     const JsonCursor list = root["hosts"];
-    for (std::size_t i = 0; i < list.array_size(); ++i) hosts.insert(list[i].required("nqn").string());
+    origins["hosts"] = list.pointer();
+    for (std::size_t i = 0; i < list.array_size(); ++i) {
+      const std::string nqn = list[i].required("nqn").string();
+      if (!hosts.insert(nqn).second) continue;
+      const std::string field = "hosts[" + std::to_string(cfg.hosts.size()) + "]";
+      origins[field] = list[i].pointer();
+      origins[field + ".nqn"] = list[i]["nqn"].pointer();
+      cfg.hosts.push_back(HostConfig{nqn});
+    }
   }
   if (root.has("subsystems")) {
     const JsonCursor list = root["subsystems"];

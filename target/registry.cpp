@@ -137,4 +137,29 @@ void Registry::changed_locked(const std::string& host_nqn) {
     if (host_nqn.empty() || c->host_nqn() == host_nqn) c->notify_discovery_change();
 }
 
+std::optional<HostConfig> Registry::host(const std::string& nqn) const {
+  std::lock_guard lock(mutex_);
+  auto it = hosts_.find(nqn);
+  if (it == hosts_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Registry::set_host(HostConfig host) {
+  std::lock_guard lock(mutex_);
+  std::string nqn = host.nqn;
+  hosts_[nqn] = std::move(host);
+}
+
+bool Registry::remove_host(const std::string& nqn) {
+  std::lock_guard lock(mutex_);
+  return hosts_.erase(nqn) > 0;
+}
+
+std::vector<HostConfig> Registry::hosts() const {
+  std::lock_guard lock(mutex_);
+  std::vector<HostConfig> out;
+  for (const auto& [nqn, host] : hosts_) out.push_back(host);
+  return out;
+}
+
 }  // namespace nvmf::target

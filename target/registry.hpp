@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fabric/transport.hpp"
+#include "target/config.hpp"
 #include "target/subsystem.hpp"
 
 namespace nvmf::target {
@@ -76,6 +77,14 @@ class Registry {
   std::vector<std::shared_ptr<Subsystem>> subsystems() const;
   std::vector<Port> ports() const;
   DiscoverySnapshot discovery_snapshot() const;
+  /// Per-host credentials (TLS PSK, DH-HMAC-CHAP keys) looked up when a host connects or authenticates; a
+  /// change applies to the next handshake or authentication, never to queues already admitted.
+  std::optional<HostConfig> host(const std::string& nqn) const;
+  /// Adds or replaces the entry for host.nqn.
+  void set_host(HostConfig host);
+  /// False when the host had no entry.
+  bool remove_host(const std::string& nqn);
+  std::vector<HostConfig> hosts() const;
   std::uint64_t generation() const;
 
  private:
@@ -89,6 +98,7 @@ class Registry {
   std::vector<std::shared_ptr<Subsystem>> subsystems_;
   std::vector<Port> ports_;
   std::vector<Referral> referrals_;
+  std::map<std::string, HostConfig> hosts_;
   std::uint64_t generation_ = 0;
 };
 

@@ -52,6 +52,7 @@ Target::Target(TargetConfig config) : config_(std::move(config)) {
     }
   }
   for (const auto& r : config_.referrals) registry_->add_referral(Referral{r.portid, r.address});
+  for (const auto& h : config_.hosts) registry_->set_host(h);
 }
 
 Target::~Target() { stop(); }

@@ -28,6 +28,7 @@ json native_example() {
       {"nqn": "nqn.2024-01.io.nvmf:b", "namespaces": [{"backend": "file", "path": "/tmp/x.img"}],
        "cntlid_min": 10, "cntlid_max": 20}
     ],
+    "hosts": [{"nqn": "nqn.2014-08.org.nvmexpress:uuid:h1"}],
     "referrals": ["tcp:10.0.0.9:8009", {"address": "rdma:10.0.0.8:4420", "portid": 7}],
     "cores": "0",
     "max_io_size": "256K", "in_capsule_data_size": 4096, "queue_depth": 64, "max_r2t_commands": 4,
@@ -119,7 +120,26 @@ TEST(ConfigJson, NativeSchemaReadsEverySetting) {
   EXPECT_EQ(c.max_io_queues, 4);
   EXPECT_EQ(c.log_level, log::Level::warn);
   EXPECT_EQ(c.control_socket, "/tmp/ctl.sock");
+  ASSERT_EQ(c.hosts.size(), 1u);
+  EXPECT_EQ(c.hosts[0].nqn, "nqn.2014-08.org.nvmexpress:uuid:h1");
   EXPECT_NO_THROW(c.validate());
+}
+
+TEST(ConfigJson, HostEntriesAreValidatedAndUnique) {
+  json doc = native_example();
+  doc["hosts"].push_back(json{{"nqn", "nqn.2014-08.org.nvmexpress:uuid:h1"}});
+  auto twice = target::parse_config(doc, "cfg.json").config;
+  try {
+    twice.validate();
+    FAIL() << "a host configured twice was accepted";
+  } catch (const target::ConfigError& e) {
+    EXPECT_EQ(e.field(), "hosts[1].nqn");
+    EXPECT_NE(e.reason().find("twice"), std::string::npos);
+  }
+  doc["hosts"] = json::array({json{{"nqn", "not an nqn"}}});
+  EXPECT_THROW(target::parse_config(doc, "cfg.json").config.validate(), target::ConfigError);
+  doc["hosts"] = json::array({json{{"nqn", "nqn.2014-08.org.nvmexpress:uuid:h1"}, {"colour", "red"}}});
+  EXPECT_THROW(target::parse_config(doc, "cfg.json"), target::ConfigError);
 }
 
 TEST(ConfigJson, SavedConfigurationReadsBackTheSame) {
