@@ -117,6 +117,10 @@ TimerWheel::Id Reactor::add_timer(std::chrono::milliseconds delay, std::function
   return timers_.add(TimerWheel::Clock::now() + delay, std::move(fn));
 }
 
+TimerWheel::Id Reactor::add_timer_us(std::chrono::microseconds delay, std::function<void()> fn) {
+  return timers_.add(TimerWheel::Clock::now() + delay, std::move(fn));
+}
+
 void Reactor::cancel_timer(TimerWheel::Id id) { timers_.cancel(id); }
 
 void Reactor::stop() {

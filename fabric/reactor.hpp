@@ -65,6 +65,8 @@ class Reactor {
 
   /// One-shot timer on this reactor; returns an id for cancel_timer. Control path (keep-alive, timeouts).
   TimerWheel::Id add_timer(std::chrono::milliseconds delay, std::function<void()> fn);
+  /// The same with microsecond resolution (the fault backend's injected delays).
+  TimerWheel::Id add_timer_us(std::chrono::microseconds delay, std::function<void()> fn);
   void cancel_timer(TimerWheel::Id id);
 
   unsigned index() const { return index_; }

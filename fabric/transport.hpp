@@ -124,6 +124,10 @@ struct TransportLimits {
   /// arrival order, before their first R2T (where an Abort can still withdraw them). 0: no limit, every command
   /// gets its R2Ts at once, as the Linux target does (MAXR2T itself is per command, NVMe/TCP 3.6.2.2).
   std::uint16_t max_r2t_commands = 0;
+  /// NVMe/TCP: a connection whose sent bytes stay unacknowledged this long (a peer that stopped reading: zero
+  /// window, or one gone without a FIN) is reset by the kernel (TCP_USER_TIMEOUT, RFC 5482), and its queue ends
+  /// like any broken connection. Bounds what a silent peer holds. 0: the kernel's own retransmission limits.
+  std::uint32_t send_timeout_ms = 30000;
 };
 
 class Listener {

@@ -21,8 +21,9 @@ inline nvme::Status backend_status(int result, BackendOp op) {
       break;
     case ENOSPC:
     case EDQUOT:
-      // Capacity Exceeded: a sparse file could not grow.
-      return nvme::Status::generic(NVME_SC_CAP_EXCEEDED);
+      // Capacity Exceeded: a sparse file could not grow. DNR as nvmet sets it (errno_to_nvme_status): the same
+      // write fails again until someone frees space.
+      return nvme::Status::generic(NVME_SC_CAP_EXCEEDED).with_dnr();
     case EIO:
     case ENODATA:
       // Media errors; no DNR: a retry may reach a healthy copy (the kernel host retries these).

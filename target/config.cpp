@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "nvme/fabrics.hpp"
+#include "target/backends/fault_spec.hpp"
 
 namespace nvmf::target {
 
@@ -118,6 +119,16 @@ void validate_namespace(const NamespaceConfig& ns, const std::string& nfield) {
       break;
   }
   for (std::size_t h = 0; h < ns.hosts.size(); ++h) check_nqn(nfield + ".hosts[" + std::to_string(h) + "]", ns.hosts[h]);
+  if (!ns.faults.empty()) {
+    // NVMe passthrough hands whole commands to the drive; faults are injected on byte-range backends.
+    if (ns.kind == BackendKind::nvme)
+      refuse(nfield + ".faults", ns.faults, "an nvme (passthrough) namespace cannot inject faults");
+    try {
+      parse_fault_spec(ns.faults);
+    } catch (const std::invalid_argument& e) {
+      refuse(nfield + ".faults", ns.faults, e.what());
+    }
+  }
 }
 
 void validate_host(const HostConfig& host, const std::string& field) {
@@ -182,6 +193,8 @@ void TargetConfig::validate() const {
   if (limits.admin_in_capsule_data_size < sizeof(nvmf_connect_data))
     refuse("limits.admin_in_capsule_data_size", std::to_string(limits.admin_in_capsule_data_size),
            "must hold the 1024-byte Connect data");
+  if (limits.send_timeout_ms != 0 && (limits.send_timeout_ms < 100 || limits.send_timeout_ms > 3600000))
+    refuse("limits.send_timeout_ms", std::to_string(limits.send_timeout_ms), "must be 0 (off) or from 100 ms to 1 hour");
   if (max_io_queues < 1 || max_io_queues > 1024)
     refuse("max_io_queues", std::to_string(max_io_queues), "must be from 1 to 1024");
   std::set<int> seen;
@@ -217,6 +230,19 @@ std::uint64_t parse_size(const std::string& text) {
 }
 
 NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_size) {
+  if (text.rfind("fault:", 0) == 0) {
+    const auto question = text.find('?');
+    if (question == std::string::npos || question + 1 == text.size())
+      throw std::invalid_argument("namespace '" + text + "': expected fault:BACKEND?FAULTS (e.g. fault:ram:64M?read_error=lba:0-99)");
+    NamespaceConfig ns = parse_namespace(text.substr(6, question - 6), block_size);
+    ns.faults = text.substr(question + 1);
+    try {
+      parse_fault_spec(ns.faults);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("namespace '" + text + "': " + e.what());
+    }
+    return ns;
+  }
   NamespaceConfig ns;
   ns.block_size = block_size;
   auto colon = text.find(':');

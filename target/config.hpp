@@ -53,6 +53,8 @@ struct NamespaceConfig {
   /// Identifiers to report instead of the derived ones (nvmetcli's device.nguid / device.uuid).
   std::optional<std::array<std::uint8_t, 16>> nguid = std::nullopt;
   std::optional<std::array<std::uint8_t, 16>> uuid = std::nullopt;
+  /// Fault injection (target/backends/fault_spec.hpp): "read_error=lba:100-199,delay_us=500@p:0.1"; empty: none.
+  std::string faults = {};
 };
 
 struct SubsystemConfig {
@@ -116,7 +118,8 @@ SubsystemConfig resolve_defaults(const SubsystemConfig& config);
 
 /// "4096", "64K", "1M", "2G", "1T" (binary multiples; an optional "iB"/"B" suffix is accepted).
 std::uint64_t parse_size(const std::string& text);
-/// "ram:SIZE", "null:SIZE", "file:PATH", "blk:PATH" (block device), "nvme:PATH" (NVMe generic char device).
+/// "ram:SIZE", "null:SIZE", "file:PATH", "blk:PATH" (block device), "nvme:PATH" (NVMe generic char device);
+/// "fault:BACKEND?FAULTS" is BACKEND with fault injection ("fault:ram:64M?read_error=lba:1000-1999").
 NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_size);
 /// "tcp:ADDR:PORT" or "rdma:ADDR:PORT" with ADDR an IPv4 address or a bracketed IPv6 one ("tcp:[::1]:4420").
 fabric::ListenAddress parse_listen_address(const std::string& text);

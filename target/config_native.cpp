@@ -49,7 +49,7 @@ std::array<std::uint8_t, 16> uuid_of(const JsonCursor& c) {
 }
 
 NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Origins& origins) {
-  c.only_keys({"nsid", "backend", "size", "path", "block_size", "hosts", "nguid", "uuid"});
+  c.only_keys({"nsid", "backend", "size", "path", "block_size", "hosts", "nguid", "uuid", "faults"});
   NamespaceConfig ns;
   origins[field] = c.pointer();
   auto note = [&](const char* key) {
@@ -66,6 +66,7 @@ NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Or
   for (std::size_t i = 0; i < ns.hosts.size(); ++i) origins[field + ".hosts[" + std::to_string(i) + "]"] = c["hosts"][i].pointer();
   if (c.has("nguid")) ns.nguid = uuid_of(note("nguid"));
   if (c.has("uuid")) ns.uuid = uuid_of(note("uuid"));
+  if (c.has("faults")) ns.faults = note("faults").string();
   return ns;
 }
 
@@ -134,7 +135,7 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
   JsonCursor root(document, "");
   root.only_keys({"listeners", "discovery_port", "subsystems", "hosts", "referrals", "cores", "max_io_size",
                   "in_capsule_data_size", "queue_depth", "max_r2t_commands", "max_io_queues", "busy_poll", "log_level",
-                  "control_socket"});
+                  "control_socket", "send_timeout_ms"});
   auto note = [&](const char* key, const std::string& field) {
     origins[field] = root[key].pointer();
     return root[key];
@@ -209,6 +210,9 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
         static_cast<std::uint32_t>(note("in_capsule_data_size", "limits.in_capsule_data_size").size());
   if (root.has("queue_depth"))
     cfg.limits.max_queue_depth = static_cast<std::uint16_t>(note("queue_depth", "limits.max_queue_depth").number(2, 1024));
+  if (root.has("send_timeout_ms"))
+    cfg.limits.send_timeout_ms =
+        static_cast<std::uint32_t>(note("send_timeout_ms", "limits.send_timeout_ms").number(0, 3600000));
   if (root.has("max_r2t_commands"))
     cfg.limits.max_r2t_commands =
         static_cast<std::uint16_t>(note("max_r2t_commands", "limits.max_r2t_commands").number(0, 65535));
@@ -237,6 +241,7 @@ nlohmann::json namespace_to_json(const NamespaceConfig& ns) {
   if (!ns.hosts.empty()) j["hosts"] = ns.hosts;
   if (ns.nguid) j["nguid"] = format_uuid(*ns.nguid);
   if (ns.uuid) j["uuid"] = format_uuid(*ns.uuid);
+  if (!ns.faults.empty()) j["faults"] = ns.faults;
   return j;
 }
 
@@ -286,6 +291,7 @@ nlohmann::json to_json(const TargetConfig& cfg) {
   j["in_capsule_data_size"] = cfg.limits.in_capsule_data_size;
   j["queue_depth"] = cfg.limits.max_queue_depth;
   j["max_r2t_commands"] = cfg.limits.max_r2t_commands;
+  j["send_timeout_ms"] = cfg.limits.send_timeout_ms;
   j["max_io_queues"] = cfg.max_io_queues;
   j["busy_poll"] = cfg.busy_poll;
   j["log_level"] = level_name(cfg.log_level);

@@ -2,6 +2,7 @@
 
 #include "fabric/log.hpp"
 #include "target/backends/block_backend.hpp"
+#include "target/backends/fault_backend.hpp"
 #include "target/backends/file_backend.hpp"
 #include "target/backends/null_backend.hpp"
 #include "target/backends/nvme_passthrough_backend.hpp"
@@ -45,6 +46,13 @@ std::shared_ptr<const Namespace> make_namespace(const std::string& subsystem_nqn
   // Devices bring their own logical block size; files and memory use the configured one.
   ns->block_size = ns->backend->block_size() ? ns->backend->block_size() : nc.block_size;
   ns->lba_shift = log2_block(ns->block_size);
+  if (!nc.faults.empty()) {
+    try {
+      ns->backend = std::make_shared<FaultBackend>(ns->backend, parse_fault_spec(nc.faults), ns->lba_shift);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError("faults", nc.faults, e.what());
+    }
+  }
   ns->blocks = ns->backend->size_bytes() >> ns->lba_shift;
   ns->ids = derive_namespace_ids(subsystem_nqn, nc.nsid);
   if (nc.nguid) ns->ids.nguid = *nc.nguid;

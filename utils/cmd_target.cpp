@@ -36,6 +36,7 @@ struct TargetArgs {
   std::string max_io_size;
   std::uint16_t queue_depth = 128;
   std::uint16_t max_r2t_commands = 0;
+  std::uint32_t send_timeout_ms = 30000;
   bool busy_poll = false;
   int verbose = 0;
   std::string ready_file;
@@ -97,6 +98,7 @@ target::TargetConfig build_config(const TargetArgs& a, std::optional<target::Loa
         static_cast<std::uint32_t>(checked("--max-io-size", [&] { return target::parse_size(a.max_io_size); }));
   if (a.has("--queue-depth") || !loaded) c.limits.max_queue_depth = a.queue_depth;
   if (a.has("--max-r2t-commands")) c.limits.max_r2t_commands = a.max_r2t_commands;
+  if (a.has("--send-timeout")) c.limits.send_timeout_ms = a.send_timeout_ms;
   if (a.has("--busy-poll")) c.busy_poll = a.busy_poll;
   if (a.verbose > 0) c.log_level = log::Level::debug;
   if (a.has("--control-socket")) c.control_socket = a.control_socket == "none" ? "" : a.control_socket;
@@ -207,7 +209,7 @@ void add_target_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--subsystem", args->subsystem, "Subsystem NQN")->default_str(target::kDefaultSubsystemNqn);
   cmd->add_option("--namespace", args->namespaces,
-                  "ram:SIZE | null:SIZE | file:PATH | blk:/dev/BLOCK | nvme:/dev/ngXnY (repeatable, NSID order)");
+                  "ram:SIZE | null:SIZE | file:PATH | blk:/dev/BLOCK | nvme:/dev/ngXnY | fault:SPEC?FAULTS (repeatable, NSID order)");
   cmd->add_option("--allow-host", args->allowed_hosts, "Host NQN allowed to connect (repeatable; none: any host)");
   cmd->add_option("--block-size", args->block_size, "Logical block size of the namespaces")
       ->check(CLI::IsMember({512u, 4096u}))
@@ -224,6 +226,10 @@ void add_target_command(CLI::App& app) {
   cmd->add_option("--max-r2t-commands", args->max_r2t_commands,
                   "NVMe/TCP: commands per connection receiving write data at once; later ones wait for their first "
                   "R2T, where an Abort can withdraw them (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--send-timeout", args->send_timeout_ms,
+                  "NVMe/TCP: reset a connection whose sent data stays unacknowledged this long, in ms (a peer that "
+                  "stopped reading; 0: kernel default)")
       ->capture_default_str();
   cmd->add_flag("--busy-poll", args->busy_poll, "Spin on the completion queues instead of sleeping");
   cmd->add_flag("-v,--verbose", args->verbose, "Debug logs (repeatable)");

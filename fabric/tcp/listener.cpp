@@ -86,6 +86,8 @@ class Acceptor {
   void hand_over(int fd) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // PDUs are latency-bound, not bulk streams
+    if (const unsigned timeout = config_.limits.send_timeout_ms)
+      setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
     std::string peer = tcp::peer_name(fd);
     Reactor& target = group_.next();
     auto config = config_;

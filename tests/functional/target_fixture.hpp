@@ -21,6 +21,7 @@ namespace nvmf::test {
 struct NamespaceSpec {
   std::uint64_t size_bytes = 64ull << 20;
   std::uint32_t block_size = 512;
+  std::string faults = {};  ///< Fault injection (docs/configuration.md); empty: none
 };
 
 struct SubsystemSpec {
