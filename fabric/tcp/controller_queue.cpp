@@ -24,6 +24,10 @@ TcpControllerQueue* TcpControllerQueue::start(Reactor& reactor, int fd, std::str
   q->handler_ = factory.make_handler(*q);
   NVMF_LOG(info, "tcp: connection up from %s", q->peer_.c_str());
   q->receiver_.start();
+  q->connect_timer_ = reactor.add_timer(config.connect_timeout, [q] {
+    q->connect_timer_ = 0;
+    if (!q->params_set_) q->teardown("no Connect in time");
+  });
   return q;
 }
 
@@ -63,6 +67,10 @@ std::uint32_t TcpControllerQueue::in_capsule_limit() const {
 void TcpControllerQueue::set_params(const QueueParams& params) {
   params_ = params;
   params_set_ = true;
+  if (connect_timer_) {
+    reactor_.cancel_timer(connect_timer_);
+    connect_timer_ = 0;
+  }
   if (params_.depth == 0 || params_.depth > slots_.size()) params_.depth = static_cast<std::uint16_t>(slots_.size());
   // The Connect command itself consumed one submission queue entry.
   sqhd_ = static_cast<std::uint16_t>(1 % params_.depth);
@@ -264,6 +272,10 @@ void TcpControllerQueue::teardown(const char* why) {
   if (term_timer_) {
     reactor_.cancel_timer(term_timer_);
     term_timer_ = 0;
+  }
+  if (connect_timer_) {
+    reactor_.cancel_timer(connect_timer_);
+    connect_timer_ = 0;
   }
   NVMF_LOG(info, "tcp: connection down from %s (%s)", peer_.c_str(), why);
   receiver_.stop();

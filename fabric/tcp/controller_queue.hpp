@@ -41,6 +41,9 @@ struct ControllerQueueConfig {
   std::uint32_t max_h2c_data = 0;
   /// How long a C2HTermReq may take to leave before the connection is closed anyway.
   std::chrono::milliseconds term_req_timeout{2000};
+  /// A connection without a Fabrics Connect (the handler's set_params) this long after it was accepted is
+  /// closed: a peer that opens connections and says nothing must not hold their request pools.
+  std::chrono::milliseconds connect_timeout{10000};
   /// Staging for one recv: many capsules (72 bytes, or 4168 with a 4 KiB in-capsule write) per operation.
   std::size_t receive_buffer_size = 64 * 1024;
 };
@@ -157,6 +160,7 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
   bool turn_scheduled_ = false;
   std::uint32_t deferred_calls_ = 0;
   TimerWheel::Id term_timer_ = 0;
+  TimerWheel::Id connect_timer_ = 0;
 };
 
 }  // namespace nvmf::fabric::tcp

@@ -177,6 +177,7 @@ class TestServer {
     c.limits.max_io_size = 128 * 1024;
     c.limits.in_capsule_data_size = 8192;
     c.limits.max_queue_depth = 32;
+    c.connect_timeout = std::chrono::seconds(120);  // most tests send commands without a Connect
     return c;
   }
   std::string port() const { return listener_->address().trsvcid; }
