@@ -38,7 +38,9 @@ std::string seconds(std::uint64_t ns) {
 }
 
 /// One level's families: commands, bytes, errors, latency histogram and commands in flight.
-void level(std::string& out, const std::string& prefix, const char* what, const std::vector<Series>& series) {
+/// `in_flight`: whether the level has that gauge (a namespace does not: commands in flight are counted per queue).
+void level(std::string& out, const std::string& prefix, const char* what, const std::vector<Series>& series,
+           bool in_flight_gauge = true) {
   auto head = [&](const std::string& name, const char* type, const std::string& help) {
     out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
   };
@@ -82,6 +84,7 @@ void level(std::string& out, const std::string& prefix, const char* what, const 
       line(latency + "_sum", labels, seconds(l.sum_ns));
       line(latency + "_count", labels, std::to_string(cumulative));
     }
+  if (!in_flight_gauge) return;
   head(in_flight, "gauge", std::string("I/O commands received and not yet completed, per ") + what);
   for (const Series& s : series) line(in_flight, s.labels, std::to_string(s.stats->in_flight));
 }
@@ -109,7 +112,7 @@ std::string metrics_exposition(const Registry& registry) {
   }
   std::string out;
   level(out, "nvmf_target_subsystem", "subsystem", by_subsystem);
-  level(out, "nvmf_target_namespace", "namespace", by_namespace);
+  level(out, "nvmf_target_namespace", "namespace", by_namespace, false);
   level(out, "nvmf_target_controller", "controller", by_controller);
   level(out, "nvmf_target_queue", "I/O queue", by_queue);
   const auto up = std::chrono::steady_clock::now() - registry.start_time();

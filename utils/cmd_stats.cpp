@@ -31,13 +31,14 @@ std::string percentiles(const target::LatencySnapshot& l) {
   return buf;
 }
 
-void print_row(const std::string& what, const IoSnapshot& s, std::vector<std::string>& error_lines) {
-  std::printf("  %-16s %12llu %12llu %10llu %12.1f %12.1f %8llu %6llu %27s %27s\n", what.c_str(),
+/// `in_flight`: false for namespaces, which do not count commands in flight (queues do).
+void print_row(const std::string& what, const IoSnapshot& s, std::vector<std::string>& error_lines, bool in_flight = true) {
+  std::printf("  %-16s %12llu %12llu %10llu %12.1f %12.1f %8llu %6s %27s %27s\n", what.c_str(),
               static_cast<unsigned long long>(s.op(OpClass::read).commands),
               static_cast<unsigned long long>(s.op(OpClass::write).commands),
               static_cast<unsigned long long>(s.op(OpClass::other).commands), mib(s.op(OpClass::read).bytes),
               mib(s.op(OpClass::write).bytes), static_cast<unsigned long long>(s.error_count()),
-              static_cast<unsigned long long>(s.in_flight), percentiles(s.op(OpClass::read).latency).c_str(),
+              in_flight ? std::to_string(s.in_flight).c_str() : "-", percentiles(s.op(OpClass::read).latency).c_str(),
               percentiles(s.op(OpClass::write).latency).c_str());
   for (const auto& [code, n] : s.errors)
     error_lines.push_back(what + ": " + std::to_string(n) + " x " + target::status_code_name(code));
@@ -50,7 +51,7 @@ void print_stats(const json& reply) {
     std::vector<std::string> errors;
     print_row("total", target::io_snapshot_from_json(sub.at("total")), errors);
     for (const json& ns : sub.at("namespaces"))
-      print_row("ns " + std::to_string(ns.at("nsid").get<unsigned>()), target::io_snapshot_from_json(ns), errors);
+      print_row("ns " + std::to_string(ns.at("nsid").get<unsigned>()), target::io_snapshot_from_json(ns), errors, false);
     for (const json& c : sub.at("controllers"))
       print_row("ctrl " + std::to_string(c.at("cntlid").get<unsigned>()), target::io_snapshot_from_json(c), errors);
     for (const json& q : sub.at("queues"))

@@ -127,13 +127,15 @@ void render(const std::map<RowKey, Row>& now, const std::map<RowKey, Row>& befor
     auto it = before.find(key);
     const IoSnapshot d = it == before.end() ? row.stats : stats_delta(row.stats, it->second.stats);
     const double per_s = seconds > 0 ? 1.0 / seconds : 0;
-    std::snprintf(line, sizeof line, "%-40.40s %10.0f %10.0f %9.1f %9.1f %15s %15s %8.0f %6llu", row.label.c_str(),
+    // Commands in flight are counted per queue (so per controller), not per namespace.
+    const std::string queued = std::get<1>(key) == 0 ? "-" : std::to_string(row.stats.in_flight);
+    std::snprintf(line, sizeof line, "%-40.40s %10.0f %10.0f %9.1f %9.1f %15s %15s %8.0f %6s", row.label.c_str(),
                   static_cast<double>(d.op(OpClass::read).commands) * per_s,
                   static_cast<double>(d.op(OpClass::write).commands) * per_s,
                   static_cast<double>(d.op(OpClass::read).bytes) * per_s / (1024.0 * 1024.0),
                   static_cast<double>(d.op(OpClass::write).bytes) * per_s / (1024.0 * 1024.0),
                   latency_text(d.op(OpClass::read).latency).c_str(), latency_text(d.op(OpClass::write).latency).c_str(),
-                  static_cast<double>(d.error_count()) * per_s, static_cast<unsigned long long>(row.stats.in_flight));
+                  static_cast<double>(d.error_count()) * per_s, queued.c_str());
     out += line;
     out += terminal ? "\x1b[K\n" : "\n";
   }
