@@ -164,8 +164,10 @@ unsigned Reactor::run_once(std::chrono::milliseconds timeout) {
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
       throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait_timeout");
   }
+  // Read once per turn, before the completions: the arrival time of what they deliver, and the timers' now.
+  turn_time_ = TimerWheel::Clock::now();
   unsigned n = reap();
-  timers_.run_due(TimerWheel::Clock::now());
+  timers_.run_due(turn_time_);
   run_deferred();
   t_current = previous;
   return n;

@@ -69,6 +69,10 @@ class Reactor {
   TimerWheel::Id add_timer_us(std::chrono::microseconds delay, std::function<void()> fn);
   void cancel_timer(TimerWheel::Id id);
 
+  /// When the current turn's completions were collected: one clock read per turn, which the data path uses
+  /// as the arrival time of the commands it receives (the target's latency statistics).
+  std::chrono::steady_clock::time_point turn_time() const { return turn_time_; }
+
   unsigned index() const { return index_; }
   const UringFeatures& features() const { return features_; }
   BufferPool& buffers() { return buffers_; }
@@ -92,6 +96,7 @@ class Reactor {
   UringFeatures features_;
   BufferPool buffers_;
   TimerWheel timers_;
+  std::chrono::steady_clock::time_point turn_time_ = std::chrono::steady_clock::now();
 
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;

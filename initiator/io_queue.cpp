@@ -56,7 +56,24 @@ bool IoQueue::park_on_completion(nvme::Status status) const {
          !association_->fast_fail() && association_->link() != AssociationState::Link::failed;
 }
 
+namespace {
+IoStats::Op op_of(std::uint8_t opcode) {
+  switch (opcode) {
+    case nvme_cmd_read:
+    case nvme_cmd_compare: return IoStats::Op::read;
+    case nvme_cmd_write: return IoStats::Op::write;
+    default: return IoStats::Op::other;
+  }
+}
+}  // namespace
+
 void IoQueue::complete_slot(Slot* slot, nvme::Status status) {
+  if (status.ok()) {
+    const auto latency = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - slot->sent).count();
+    stats_->count_success(op_of(slot->request.sqe.opcode), slot->bytes, static_cast<std::uint64_t>(latency));
+  } else {
+    stats_->count_error();
+  }
   IoCallback cb = slot->cb;
   void* arg = slot->arg;
   // Recycle first: the callback may submit the next command into this very slot.
@@ -95,9 +112,13 @@ SubmitResult IoQueue::submit(const nvme::Sqe& sqe, const iovec* iov, std::uint32
   req.cqe = {};
   slot->cb = cb;
   slot->arg = arg;
+  slot->bytes = 0;
+  if (sqe.opcode == nvme_cmd_read || sqe.opcode == nvme_cmd_write || sqe.opcode == nvme_cmd_compare)
+    for (std::uint32_t i = 0; i < iovcnt; ++i) slot->bytes += iov[i].iov_len;
   if (link_ == Link::waiting) {  // held until the queue is connected again
     free_.pop_back();
     parked_.push_back(slot);
+    stats_->count_submitted();
     return SubmitResult::ok;
   }
   slot->sent = Clock::now();
@@ -108,10 +129,12 @@ SubmitResult IoQueue::submit(const nvme::Sqe& sqe, const iovec* iov, std::uint32
     if (!alive()) return SubmitResult::disconnected;
     free_.pop_back();
     parked_.push_back(slot);
+    stats_->count_submitted();
     return SubmitResult::ok;
   }
   slot->in_flight = true;
   free_.pop_back();
+  stats_->count_submitted();
   return SubmitResult::ok;
 }
 

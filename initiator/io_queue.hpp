@@ -20,6 +20,7 @@
 
 #include "fabric/host_transport.hpp"
 #include "initiator/association.hpp"
+#include "initiator/io_stats.hpp"
 #include "initiator/namespace.hpp"
 #include "nvme/libnvme.hpp"
 #include "nvme/status.hpp"
@@ -101,6 +102,8 @@ class IoQueue {
   std::uint32_t generation() const { return generation_; }
   std::string error() const { return queue_->error().message; }
   fabric::Reactor& reactor() { return queue_->reactor(); }
+  /// Commands, bytes, failures and latency of this queue; readable from any thread, and after the queue is gone.
+  std::shared_ptr<const IoStats> stats() const { return stats_; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -113,6 +116,7 @@ class IoQueue {
     void* arg = nullptr;
     IoQueue* owner = nullptr;
     Clock::time_point sent;
+    std::uint64_t bytes = 0;  ///< Read or written by the command, for the statistics
     bool in_flight = false;
   };
 
@@ -143,6 +147,7 @@ class IoQueue {
   std::vector<Slot*> free_;
   std::vector<Slot*> parked_;  ///< Caught by a connection loss, or submitted while reconnecting
   unsigned completed_ = 0;
+  std::shared_ptr<IoStats> stats_ = std::make_shared<IoStats>();
 
   std::shared_ptr<AssociationState> association_;
   std::uint32_t generation_ = 0;

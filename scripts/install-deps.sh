@@ -14,6 +14,8 @@ packages=(
   rdma-core ibverbs-utils rdmacm-utils
   # fio ioengine: dpkg-source unpacks the installed fio's source (scripts/fetch-fio-source.sh)
   dpkg-dev
+  # the Prometheus endpoint's test parses the exposition with the reference parser
+  python3-prometheus-client
 )
 
 missing=()

@@ -159,6 +159,11 @@ void validate_subsystem(const SubsystemConfig& config, const std::string& field)
 void TargetConfig::validate() const {
   if (listeners.empty()) refuse("listeners", "", "at least one listen address is needed");
   for (std::size_t i = 0; i < listeners.size(); ++i) validate_address(listeners[i], "listeners[" + std::to_string(i) + "]");
+  if (metrics) {
+    validate_address(*metrics, "metrics");
+    if (metrics->trtype != fabric::TransportType::tcp)
+      refuse("metrics", metrics->to_string(), "the metrics endpoint is HTTP: expected tcp:ADDR:PORT");
+  }
   for (std::size_t i = 0; i < referrals.size(); ++i)
     validate_address(referrals[i].address, "referrals[" + std::to_string(i) + "].address");
 

@@ -98,6 +98,7 @@ struct TargetConfig {
   bool busy_poll = false;
   log::Level log_level = log::Level::info;
   std::string control_socket;          ///< UNIX socket path for live changes; empty: none
+  std::optional<fabric::ListenAddress> metrics;  ///< Prometheus endpoint (tcp:ADDR:PORT); absent: none
 
   /// Throws ConfigError on the first bad value.
   void validate() const;

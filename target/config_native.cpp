@@ -135,7 +135,7 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
   JsonCursor root(document, "");
   root.only_keys({"listeners", "discovery_port", "subsystems", "hosts", "referrals", "cores", "max_io_size",
                   "in_capsule_data_size", "queue_depth", "max_r2t_commands", "max_io_queues", "busy_poll", "log_level",
-                  "control_socket", "send_timeout_ms"});
+                  "control_socket", "send_timeout_ms", "metrics"});
   auto note = [&](const char* key, const std::string& field) {
     origins[field] = root[key].pointer();
     return root[key];
@@ -228,6 +228,7 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
     if (!found) c.refuse("expected error, warn, info or debug");
   }
   if (root.has("control_socket")) cfg.control_socket = note("control_socket", "control_socket").string();
+  if (root.has("metrics")) cfg.metrics = address_of(note("metrics", "metrics"));
   return out;
 }
 
@@ -296,6 +297,7 @@ nlohmann::json to_json(const TargetConfig& cfg) {
   j["busy_poll"] = cfg.busy_poll;
   j["log_level"] = level_name(cfg.log_level);
   if (!cfg.control_socket.empty()) j["control_socket"] = cfg.control_socket;
+  if (cfg.metrics) j["metrics"] = cfg.metrics->to_string();
   return j;
 }
 

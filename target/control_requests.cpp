@@ -3,6 +3,7 @@
 #include "target/config_json.hpp"
 #include "target/controller.hpp"
 #include "target/json_cursor.hpp"
+#include "target/stats_json.hpp"
 #include "target/target.hpp"
 
 namespace nvmf::target {
@@ -72,6 +73,7 @@ json dispatch(Target& target, const JsonCursor& req) {
   auto address = [&](const char* key) { return parse_address_json(req.required(key).json(), req[key].pointer()); };
   if (op == "list") return list(target);
   if (op == "list-controllers") return list_controllers(target);
+  if (op == "stats") return stats_to_json(*target.registry());
   if (op == "save-config") return json{{"config", to_json(target.current_config())}};
   if (op == "add-subsystem") {
     target.add_subsystem(parse_subsystem_json(req.required("subsystem").json(), "/subsystem"));

@@ -146,7 +146,13 @@ void ControlServer::serve(int fd) {
   nlohmann::json reply;
   try {
     auto request = nlohmann::json::parse(text.substr(0, text.find('\n')));
-    NVMF_LOG(info, "control socket: %s", request.dump().c_str());
+    // Read-only requests are logged at debug level: `target-ctl top` sends one every second.
+    const bool named = request.is_object() && request.contains("op") && request["op"].is_string();
+    const std::string op = named ? request["op"].get<std::string>() : "";
+    if (op == "stats" || op == "list" || op == "list-controllers")
+      NVMF_LOG(debug, "control socket: %s", request.dump().c_str());
+    else
+      NVMF_LOG(info, "control socket: %s", request.dump().c_str());
     reply = handle_control_request(target_, request);
   } catch (const nlohmann::json::parse_error& e) {
     reply = {{"ok", false}, {"error", {{"field", ""}, {"value", ""}, {"reason", std::string("not JSON: ") + e.what()}}}};

@@ -26,7 +26,9 @@ IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> con
       qid_(qid),
       depth_(depth),
       max_transfer_(controller_->limits().max_io_size),
-      contexts_(queue.max_depth()) {
+      contexts_(queue.max_depth()),
+      stats_(std::make_shared<QueueStats>(controller_->cntlid(), qid)) {
+  index_stats();
   for (auto& ctx : contexts_) {
     ctx.owner = this;
     ctx.io.context = &ctx;
@@ -37,7 +39,7 @@ IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> con
 IoQueue::~IoQueue() {
   if (attached_) {
     controller_->detach_io_queue(token_);
-    controller_->subsystem().retire_counters(&counters_);
+    controller_->subsystem().retire_queue_stats(stats_);
   }
 }
 
@@ -45,7 +47,8 @@ nvme::Status IoQueue::attach() {
   nvme::Status st = controller_->attach_io_queue(qid_, *this, reactor_, token_, namespaces_);
   if (!st.ok()) return st;
   attached_ = true;
-  controller_->subsystem().register_counters(&counters_);
+  index_stats();  // attach_io_queue installed the controller's current table
+  controller_->subsystem().register_queue_stats(stats_);
   return st;
 }
 
@@ -62,12 +65,30 @@ void IoQueue::close() {
 void IoQueue::set_namespaces(std::shared_ptr<const NamespaceTable> table) {
   if (in_flight_ > 0) retired_tables_.push_back(std::move(namespaces_));
   namespaces_ = std::move(table);
+  index_stats();
 }
 
-void IoQueue::finish(fabric::ControllerRequest& req, nvme::Status status) {
+void IoQueue::index_stats() {
+  no_namespace_stats_ = stats_->block(0);
+  stats_by_index_.clear();
+  for (const auto& ns : namespaces_->all()) stats_by_index_.push_back(stats_->block(ns->nsid));
+}
+
+namespace {
+OpClass op_class(std::uint8_t opcode) {
+  switch (opcode) {
+    case nvme_cmd_read:
+    case nvme_cmd_compare: return OpClass::read;
+    case nvme_cmd_write: return OpClass::write;
+    default: return OpClass::other;
+  }
+}
+}  // namespace
+
+void IoQueue::finish(fabric::ControllerRequest& req, nvme::Status status, IoStats& stats) {
   req.set_status(status);
   if (!status.ok()) {
-    if (status.sct() == NVME_SCT_MEDIA) counters_.count_media_error();
+    stats.count_error(status);
     ErrorRecord rec;
     rec.sqid = qid_;
     rec.cid = req.sqe.cid;
@@ -92,8 +113,16 @@ void IoQueue::complete(Context& ctx, nvme::Status status) {
   ctx.req = nullptr;
   ctx.ns = nullptr;
   // The last command on a replaced table is done: its namespaces (and a removed one's backend) may go.
-  if (--in_flight_ == 0 && !retired_tables_.empty()) retired_tables_.clear();
-  finish(req, status);
+  set_in_flight(in_flight_ - 1);
+  if (in_flight_ == 0 && !retired_tables_.empty()) retired_tables_.clear();
+  if (status.ok()) {
+    // The one clock read per command; the start is the reactor's turn time, read once per turn anyway.
+    const auto latency = std::chrono::steady_clock::now() - ctx.started;
+    const OpClass op = op_class(req.sqe.opcode);
+    ctx.stats->count_success(op, op == OpClass::other ? 0 : ctx.bytes,
+                             static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count()));
+  }
+  finish(req, status, *ctx.stats);
 }
 
 nvme::Status IoQueue::check_rw(const fabric::ControllerRequest& req, const Namespace& ns, std::uint32_t& bytes) const {
@@ -110,9 +139,11 @@ nvme::Status IoQueue::check_rw(const fabric::ControllerRequest& req, const Names
 }
 
 void IoQueue::handle(fabric::ControllerRequest& req) {
+  const std::ptrdiff_t ns_index = namespaces_->index_of(req.sqe.nsid);
+  const Namespace* ns = ns_index < 0 ? nullptr : namespaces_->all()[static_cast<std::size_t>(ns_index)].get();
+  IoStats& stats = ns ? *stats_by_index_[static_cast<std::size_t>(ns_index)] : *no_namespace_stats_;
   // nvmet_check_ctrl_status: I/O after a reset or shutdown is a sequence error.
-  if (!enabled_) return finish(req, nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR));
-  const Namespace* ns = namespaces_->find(req.sqe.nsid);
+  if (!enabled_) return finish(req, nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR), stats);
   switch (req.sqe.opcode) {
     case nvme_cmd_read:
     case nvme_cmd_write:
@@ -122,15 +153,17 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
     case nvme_cmd_dsm:
       break;
     default:
-      return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE));
+      return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE), stats);
   }
-  if (!ns) return finish(req, nvme::Status::generic(NVME_SC_INVALID_NS));
+  if (!ns) return finish(req, nvme::Status::generic(NVME_SC_INVALID_NS), stats);
 
   Context& ctx = contexts_[req.slot];
   ctx.req = &req;
   ctx.ns = ns;
   ctx.awaiting_data = false;
-  ++in_flight_;
+  ctx.stats = &stats;
+  ctx.started = reactor_.turn_time();
+  set_in_flight(in_flight_ + 1);
   ctx.scratch = nullptr;
   if (ns->backend->forwards_commands()) return handle_forwarded(ctx);
   nvme::Status st;
@@ -296,15 +329,12 @@ void IoQueue::backend_done(Context& ctx, int result) {
   switch (ctx.stage) {
     case Stage::read:
       if (result < 0) return complete(ctx, backend_status(result, BackendOp::read));
-      counters_.count_read(ctx.bytes);
       return complete(ctx, nvme::Status::success());
     case Stage::write:
       if (result < 0) return complete(ctx, backend_status(result, BackendOp::write));
-      counters_.count_write(ctx.bytes);
       return complete(ctx, nvme::Status::success());
     case Stage::compare_read: {
       if (result < 0) return complete(ctx, backend_status(result, BackendOp::read));
-      counters_.count_read(ctx.bytes);
       bool same = std::memcmp(ctx.scratch, req.data, ctx.bytes) == 0;
       return complete(ctx, same ? nvme::Status::success() : nvme::Status::media(NVME_SC_COMPARE_FAILED));
     }
@@ -323,10 +353,6 @@ void IoQueue::backend_done(Context& ctx, int result) {
       if (result < 0) return complete(ctx, backend_status(result, BackendOp::deallocate));
       return next_dsm_range(ctx);
     case Stage::forward:
-      if (result == 0) {
-        if (req.sqe.opcode == nvme_cmd_read || req.sqe.opcode == nvme_cmd_compare) counters_.count_read(ctx.bytes);
-        if (req.sqe.opcode == nvme_cmd_write) counters_.count_write(ctx.bytes);
-      }
       return complete(ctx, forwarded_status(result));
     case Stage::idle:
       break;

@@ -3,6 +3,7 @@
 // request slot), so the data path allocates nothing and takes no lock; see the threading model in
 // controller.hpp.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -10,7 +11,7 @@
 #include "fabric/transport.hpp"
 #include "target/backends/backend.hpp"
 #include "target/backend_status.hpp"
-#include "target/io_counters.hpp"
+#include "target/queue_stats.hpp"
 #include "target/namespace.hpp"
 
 namespace nvmf::target {
@@ -47,7 +48,7 @@ class IoQueue {
 
   std::uint16_t qid() const { return qid_; }
   std::uint16_t depth() const { return depth_; }
-  const IoCounters& counters() const { return counters_; }
+  const QueueStats& stats() const { return *stats_; }
 
  private:
   enum class Stage : std::uint8_t { idle, read, write, flush, write_zeroes, write_zeroes_flush, dsm, compare_read, forward };
@@ -63,6 +64,8 @@ class IoQueue {
     std::uint32_t range_count = 0;
     bool awaiting_data = false;  ///< fetch_data() called, on_data() not yet: the only abortable point
     std::byte* scratch = nullptr;  ///< Compare: the blocks read back, from the reactor's buffer pool
+    IoStats* stats = nullptr;      ///< The block of (this queue, the command's NSID)
+    std::chrono::steady_clock::time_point started;  ///< The reactor turn that received the command
   };
 
   /// Checks SLBA/NLB against the namespace and the transfer against MDTS and the SGL length.
@@ -78,8 +81,12 @@ class IoQueue {
   void next_dsm_range(Context& ctx);
   static void on_backend_done(BackendIo& io, int result);
   void backend_done(Context& ctx, int result);
-  void finish(fabric::ControllerRequest& req, nvme::Status status);
-  void complete(Context& ctx, nvme::Status status);  ///< Releases the context and completes
+  /// Completes a command that has no context (refused on arrival), counting a failure in `stats`.
+  void finish(fabric::ControllerRequest& req, nvme::Status status, IoStats& stats);
+  void complete(Context& ctx, nvme::Status status);  ///< Releases the context, counts and completes
+  /// Points stats_by_index_ at this queue's blocks for the namespaces of namespaces_ (creating missing ones).
+  void index_stats();
+  void set_in_flight(std::uint32_t n) { in_flight_ = n, stats_->set_in_flight(n); }
 
   fabric::ControllerQueue& queue_;
   fabric::Reactor& reactor_;
@@ -92,7 +99,9 @@ class IoQueue {
   const std::uint16_t depth_;
   const std::uint32_t max_transfer_;
   std::vector<Context> contexts_;
-  IoCounters counters_;
+  std::shared_ptr<QueueStats> stats_;
+  std::vector<IoStats*> stats_by_index_;  ///< Parallel to namespaces_->all()
+  IoStats* no_namespace_stats_ = nullptr;  ///< NSID 0: commands naming no namespace of the table
   std::uint64_t token_ = 0;
   bool attached_ = false;
   bool enabled_ = true;

@@ -69,9 +69,14 @@ std::shared_ptr<const NamespaceTable> NamespaceTable::without(std::uint32_t nsid
 }
 
 const Namespace* NamespaceTable::find(std::uint32_t nsid) const {
+  const std::ptrdiff_t i = index_of(nsid);
+  return i < 0 ? nullptr : namespaces_[static_cast<std::size_t>(i)].get();
+}
+
+std::ptrdiff_t NamespaceTable::index_of(std::uint32_t nsid) const {
   auto it = std::lower_bound(namespaces_.begin(), namespaces_.end(), nsid,
                              [](const auto& ns, std::uint32_t id) { return ns->nsid < id; });
-  return it != namespaces_.end() && (*it)->nsid == nsid ? it->get() : nullptr;
+  return it != namespaces_.end() && (*it)->nsid == nsid ? it - namespaces_.begin() : -1;
 }
 
 }  // namespace nvmf::target

@@ -42,6 +42,8 @@ class NamespaceTable {
   explicit NamespaceTable(std::vector<std::shared_ptr<const Namespace>> namespaces);
 
   const Namespace* find(std::uint32_t nsid) const;
+  /// Position of `nsid` in all(), or -1.
+  std::ptrdiff_t index_of(std::uint32_t nsid) const;
   const std::vector<std::shared_ptr<const Namespace>>& all() const { return namespaces_; }
   std::uint32_t max_nsid() const { return namespaces_.empty() ? 0 : namespaces_.back()->nsid; }
   /// The namespaces `host_nqn` may see (the same Namespace objects).

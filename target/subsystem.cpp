@@ -81,6 +81,7 @@ void Subsystem::attach_controller(std::uint16_t cntlid, const std::shared_ptr<Co
 void Subsystem::release_cntlid(std::uint16_t cntlid) {
   std::lock_guard lock(mutex_);
   controllers_.erase(cntlid);
+  retired_by_controller_.erase(cntlid);
 }
 
 std::shared_ptr<Controller> Subsystem::find_controller(std::uint16_t cntlid, const std::string& host_nqn) const {
@@ -104,21 +105,49 @@ std::vector<std::shared_ptr<Controller>> Subsystem::controllers() const {
   return out;
 }
 
-void Subsystem::register_counters(const IoCounters* counters) {
+void Subsystem::register_queue_stats(std::shared_ptr<const QueueStats> stats) {
   std::lock_guard lock(mutex_);
-  live_counters_.insert(counters);
+  live_queue_stats_.insert(std::move(stats));
 }
 
-void Subsystem::retire_counters(const IoCounters* counters) {
+void Subsystem::retire_queue_stats(const std::shared_ptr<const QueueStats>& stats) {
   std::lock_guard lock(mutex_);
-  if (live_counters_.erase(counters)) retired_ += counters->snapshot();
+  if (!live_queue_stats_.erase(stats)) return;
+  const bool controller_alive = controllers_.count(stats->cntlid()) != 0;
+  for (auto& [nsid, snap] : stats->snapshot()) {
+    snap.in_flight = 0;  // a closed queue holds nothing
+    retired_total_ += snap;
+    if (nsid != 0) retired_by_ns_[nsid] += snap;
+    if (controller_alive) retired_by_controller_[stats->cntlid()] += snap;
+  }
 }
 
-IoTotals Subsystem::io_totals() const {
+IoTotals Subsystem::io_totals() const { return smart_totals(stats_report().total); }
+
+Subsystem::StatsReport Subsystem::stats_report() const {
   std::lock_guard lock(mutex_);
-  IoTotals total = retired_;
-  for (const IoCounters* c : live_counters_) total += c->snapshot();
-  return total;
+  StatsReport r;
+  r.total = retired_total_;
+  r.namespaces = retired_by_ns_;
+  for (const auto& ns : namespaces_->all()) r.namespaces[ns->nsid];  // listed from the start, at zero
+  for (const auto& [cntlid, controller] : controllers_)
+    if (!controller.expired()) r.controllers[cntlid];  // listed even before its first I/O queue
+  for (const auto& [cntlid, snap] : retired_by_controller_)
+    if (controllers_.count(cntlid)) r.controllers[cntlid] = snap;
+  for (const auto& q : live_queue_stats_) {
+    StatsReport::Queue out{q->cntlid(), q->qid(), {}};
+    for (const auto& [nsid, snap] : q->snapshot()) {
+      out.stats += snap;
+      if (nsid != 0) r.namespaces[nsid] += snap;
+    }
+    out.stats.in_flight = q->in_flight();
+    r.total += out.stats;
+    r.controllers[q->cntlid()] += out.stats;
+    r.queues.push_back(std::move(out));
+  }
+  std::sort(r.queues.begin(), r.queues.end(),
+            [](const auto& a, const auto& b) { return a.cntlid != b.cntlid ? a.cntlid < b.cntlid : a.qid < b.qid; });
+  return r;
 }
 
 }  // namespace nvmf::target

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "target/io_counters.hpp"
+#include "target/queue_stats.hpp"
 #include "target/namespace.hpp"
 
 namespace nvmf::target {
@@ -62,10 +62,23 @@ class Subsystem {
   std::shared_ptr<Controller> find_controller(std::uint16_t cntlid, const std::string& host_nqn) const;
   std::vector<std::shared_ptr<Controller>> controllers() const;
 
-  /// I/O statistics for SMART: live queues register their counters; closing queues fold theirs in.
-  void register_counters(const IoCounters* counters);
-  void retire_counters(const IoCounters* counters);
+  /// I/O statistics (SMART log, `target-ctl stats`, metrics): live queues register theirs; a closing queue folds
+  /// its totals into the subsystem's, its namespaces' and (while it lives) its controller's.
+  void register_queue_stats(std::shared_ptr<const QueueStats> stats);
+  void retire_queue_stats(const std::shared_ptr<const QueueStats>& stats);
   IoTotals io_totals() const;
+  struct StatsReport {
+    struct Queue {
+      std::uint16_t cntlid = 0;
+      std::uint16_t qid = 0;
+      IoSnapshot stats;
+    };
+    IoSnapshot total;
+    std::map<std::uint32_t, IoSnapshot> namespaces;  ///< by NSID, including removed namespaces' history
+    std::map<std::uint16_t, IoSnapshot> controllers;  ///< live controllers, by CNTLID
+    std::vector<Queue> queues;                        ///< live I/O queues
+  };
+  StatsReport stats_report() const;
 
  private:
   const SubsystemKind kind_;
@@ -78,8 +91,10 @@ class Subsystem {
   std::shared_ptr<const NamespaceTable> namespaces_;
   std::map<std::uint16_t, std::weak_ptr<Controller>> controllers_;
   std::uint16_t next_cntlid_;
-  std::set<const IoCounters*> live_counters_;
-  IoTotals retired_;
+  std::set<std::shared_ptr<const QueueStats>> live_queue_stats_;
+  IoSnapshot retired_total_;
+  std::map<std::uint32_t, IoSnapshot> retired_by_ns_;
+  std::map<std::uint16_t, IoSnapshot> retired_by_controller_;  ///< dropped with the controller's CNTLID
 };
 
 }  // namespace nvmf::target

@@ -10,6 +10,7 @@
 #include "target/config.hpp"
 #include "target/config_json.hpp"
 #include "target/control_client.hpp"
+#include "utils/cmd_stats.hpp"
 
 namespace nvmf::cli {
 
@@ -66,6 +67,7 @@ void add_control_commands(CLI::App& app) {
   };
   simple("list", "Subsystems, namespaces, ports and referrals being served", "list", true);
   simple("list-controllers", "Connected hosts: controllers and their I/O queues, by subsystem", "list-controllers", true);
+  add_stats_commands(*ctl, [a] { return a->socket; });
 
   CLI::App* save = ctl->add_subcommand("save-config", "Write what is served as a file `nvmf target --config` reads");
   save->add_option("FILE", a->file, "Output file")->required();

@@ -15,6 +15,7 @@
 #include "fabric/reactor.hpp"
 #include "target/config_json.hpp"
 #include "target/control_server.hpp"
+#include "target/metrics_server.hpp"
 #include "target/target.hpp"
 
 namespace nvmf::cli {
@@ -41,6 +42,7 @@ struct TargetArgs {
   int verbose = 0;
   std::string ready_file;
   std::string control_socket = "/run/nvmf/target.sock";
+  std::string metrics;
   /// Options given on the command line (CLI11 counts), to combine with --config.
   std::set<std::string> given;
   bool has(const std::string& option) const { return given.count(option) > 0; }
@@ -103,6 +105,10 @@ target::TargetConfig build_config(const TargetArgs& a, std::optional<target::Loa
   if (a.verbose > 0) c.log_level = log::Level::debug;
   if (a.has("--control-socket")) c.control_socket = a.control_socket == "none" ? "" : a.control_socket;
   else if (!loaded || !loaded->origins.count("control_socket")) c.control_socket = a.control_socket;
+  if (a.has("--metrics")) {
+    if (a.metrics == "none") c.metrics.reset();
+    else c.metrics = checked("--metrics", [&] { return target::parse_listen_address(a.metrics); });
+  }
   return c;
 }
 
@@ -126,7 +132,8 @@ std::string describe_refusal(const target::ConfigError& e, const std::optional<t
       {".serial", "--serial"},             {".model", "--model"},
       {".allowed_hosts", "--allow-host"},  {".namespaces", "--namespace"},
       {"max_io_size", "--max-io-size"},    {"in_capsule_data_size", "--in-capsule-size"},
-      {"max_queue_depth", "--queue-depth"}, {"cores", "--cores"}};
+      {"max_queue_depth", "--queue-depth"}, {"cores", "--cores"},
+      {"metrics", "--metrics"}};
   for (const auto& [field, name] : kOptions)
     if (e.field().find(field) != std::string::npos) return std::string(name) + ": " + e.what();
   return e.what();
@@ -162,7 +169,9 @@ int run_target(const TargetArgs& args) {
 
   std::unique_ptr<target::Target> t;
   std::unique_ptr<target::ControlServer> control;
+  std::unique_ptr<target::MetricsServer> metrics;
   const std::string socket_path = config.control_socket;
+  const std::optional<fabric::ListenAddress> metrics_address = config.metrics;
   try {
     t = std::make_unique<target::Target>(std::move(config));
     t->start();
@@ -176,6 +185,7 @@ int run_target(const TargetArgs& args) {
         NVMF_LOG(warn, "%s; running without a control socket", e.what());
       }
     }
+    if (metrics_address) metrics = std::make_unique<target::MetricsServer>(*t->registry(), *metrics_address);
     if (!args.ready_file.empty()) write_ready_file(args.ready_file, t->listen_addresses());
   } catch (const target::ConfigError& e) {
     std::fprintf(stderr, "nvmf target: %s\n", describe_refusal(e, loaded, args).c_str());
@@ -188,6 +198,7 @@ int run_target(const TargetArgs& args) {
   sigwait(&set, &sig);
   NVMF_LOG(info, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   if (control) control->stop();
+  if (metrics) metrics->stop();
   t->stop();
   if (!args.ready_file.empty()) ::unlink(args.ready_file.c_str());
   return 0;
@@ -237,6 +248,8 @@ void add_target_command(CLI::App& app) {
   cmd->add_option("--control-socket", args->control_socket,
                   "UNIX socket for `nvmf target-ctl` (mode 0600; \"none\": no socket)")
       ->capture_default_str();
+  cmd->add_option("--metrics", args->metrics,
+                  "Serve Prometheus metrics over HTTP at tcp:ADDR:PORT/metrics (off by default; \"none\": off)");
   cmd->callback([args, cmd] {
     for (const CLI::Option* o : cmd->get_options())
       if (o->count() > 0) args->given.insert(o->get_name());

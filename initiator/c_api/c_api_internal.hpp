@@ -60,6 +60,11 @@ struct nvmf_ctrl {
   auto run_admin(Fn&& fn) -> decltype(fn());
 
   std::atomic<unsigned> qpairs{0};
+
+  /// nvmf_ctrl_get_stats: the live queue pairs' statistics, and what destroyed ones left behind.
+  std::mutex stats_mutex;
+  std::map<const nvmf_qpair*, std::shared_ptr<const nvmf::initiator::IoStats>> live_stats;
+  nvmf::initiator::IoStatsSnapshot retired_stats;
   std::atomic<unsigned> next_reactor_index{1};
 
   /// Bring the handles in line with the controller's namespace list (under `mutex`).

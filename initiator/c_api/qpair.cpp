@@ -74,6 +74,10 @@ nvmf_qpair* nvmf_qpair_create(nvmf_ctrl* ctrl, uint16_t queue_size, char* errbuf
       qp->free_contexts.push_back(&ctx);
     }
     ctrl->qpairs.fetch_add(1);
+    {
+      std::lock_guard lock(ctrl->stats_mutex);
+      ctrl->live_stats[qp.get()] = qp->queue->stats();
+    }
     return qp.release();
   } catch (const std::exception& e) {
     nvmf::capi::copy_out(e.what(), errbuf, errlen);
@@ -86,6 +90,14 @@ void nvmf_qpair_destroy(nvmf_qpair* qp) {
   nvmf_ctrl* ctrl = qp->ctrl;
   qp->queue.reset();  // completes what is outstanding, callbacks included
   qp->reactor.reset();
+  {
+    // Counted after the queue is gone, so the commands its closing completed are in.
+    std::lock_guard lock(ctrl->stats_mutex);
+    if (auto it = ctrl->live_stats.find(qp); it != ctrl->live_stats.end()) {
+      ctrl->retired_stats += it->second->snapshot();
+      ctrl->live_stats.erase(it);
+    }
+  }
   delete qp;
   ctrl->qpairs.fetch_sub(1);
 }

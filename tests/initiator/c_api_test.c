@@ -210,6 +210,25 @@ static void test_io(nvmf_ctrl *ctrl) {
   CHECK(wait_for(qp, &d, 1) && d.status == 0);
   CHECK(memcmp(in, out, bytes) == 0);
 
+  /* Statistics: one write and one read so far, their bytes, their latencies in the histogram. */
+  struct nvmf_io_stats st;
+  memset(&st, 0xff, sizeof st);
+  st.stats_size = sizeof st;
+  CHECK(nvmf_qpair_get_stats(qp, &st) == 0);
+  CHECK(st.stats_size == sizeof st);
+  CHECK(st.read_commands == 1 && st.write_commands == 1 && st.other_commands == 0);
+  CHECK(st.bytes_read == bytes && st.bytes_written == bytes);
+  CHECK(st.errors == 0 && st.outstanding == 0 && st.queues == 1);
+  CHECK(st.latency_count == 2 && st.latency_sum_ns > 0);
+  CHECK(st.latency_p50_ns > 0 && st.latency_p50_ns <= st.latency_p99_ns && st.latency_p99_ns <= st.latency_p999_ns);
+  uint64_t in_buckets = 0;
+  for (unsigned i = 0; i < NVMF_IO_STATS_LATENCY_BUCKETS; ++i) in_buckets += st.latency_buckets[i];
+  CHECK(in_buckets == 2);
+  CHECK(nvmf_io_stats_bucket_upper_ns(8) == 9 && nvmf_io_stats_bucket_upper_ns(NVMF_IO_STATS_LATENCY_BUCKETS - 1) == UINT64_MAX);
+  st.stats_size = 8; /* older than the first version: refused */
+  CHECK(nvmf_qpair_get_stats(qp, &st) == -EINVAL);
+  CHECK(nvmf_qpair_get_stats(qp, NULL) == -EINVAL);
+
   /* Vectored: two pieces written, read back into three. */
   struct iovec wv[2] = {{out, 1024}, {out + 1024, 3072}};
   struct iovec rv[3] = {{in, 512}, {in + 512, 2048}, {in + 2560, 1536}};
@@ -264,9 +283,24 @@ static void test_io(nvmf_ctrl *ctrl) {
   CHECK(wait_for(qp, &many, queued));
   CHECK(many.status == 0);
 
+  struct nvmf_io_stats before_destroy;
+  before_destroy.stats_size = sizeof before_destroy;
+  CHECK(nvmf_qpair_get_stats(qp, &before_destroy) == 0);
+  /* Refusals before the wire (above) are not commands: nothing failed on the wire. */
+  CHECK(before_destroy.errors == 0 && before_destroy.outstanding == 0);
+  CHECK(before_destroy.read_commands > st.read_commands && before_destroy.other_commands == 5);
+
   /* A controller with a queue pair still open refuses to go. */
   CHECK(nvmf_ctrl_disconnect(ctrl) == -EBUSY);
   nvmf_qpair_destroy(qp);
+  /* The controller's totals keep what the destroyed queue pair did. */
+  struct nvmf_io_stats total;
+  total.stats_size = sizeof total;
+  CHECK(nvmf_ctrl_get_stats(ctrl, &total) == 0);
+  CHECK(total.queues == 0);
+  CHECK(total.read_commands == before_destroy.read_commands && total.write_commands == before_destroy.write_commands);
+  CHECK(total.other_commands == before_destroy.other_commands && total.errors == before_destroy.errors);
+  CHECK(total.bytes_read == before_destroy.bytes_read && total.latency_count == before_destroy.latency_count);
   free(out);
   free(in);
   free(big);

@@ -208,3 +208,30 @@ TEST_F(IoQueueTest, DestructionCompletesOutstandingAndReleases) {
   EXPECT_EQ(done.status.sc(), NVME_SC_CMD_ABORTED_BY_HOST);
   EXPECT_TRUE(destroyed);
 }
+
+// Added with the I/O statistics: what the queue counts as commands complete, readable after the queue is gone.
+TEST_F(IoQueueTest, StatisticsCountCompletionsBytesFailuresAndLatency) {
+  std::vector<std::uint8_t> buf(8 * 512);
+  Done done;
+  ASSERT_EQ(queue->read(ns, 0, 8, buf.data(), &on_done, &done), SubmitResult::ok);
+  ASSERT_EQ(queue->write(ns, 0, 2, buf.data(), &on_done, &done), SubmitResult::ok);
+  ASSERT_EQ(queue->flush(ns, &on_done, &done), SubmitResult::ok);
+  EXPECT_EQ(queue->stats()->snapshot().outstanding, 3u);
+  EXPECT_EQ(queue->read(ns, 993, 8, buf.data(), &on_done, &done), SubmitResult::invalid_argument);  // not counted
+  fake->complete_front(nvme::Status());
+  fake->complete_front(nvme::Status::make(NVME_SCT_MEDIA, NVME_SC_WRITE_FAULT));
+  fake->complete_front(nvme::Status());
+  std::shared_ptr<const IoStats> stats = queue->stats();
+  queue.reset();
+  const IoStatsSnapshot s = stats->snapshot();
+  EXPECT_EQ(s.read_commands, 1u);
+  EXPECT_EQ(s.bytes_read, 8u * 512);
+  EXPECT_EQ(s.write_commands, 0u);  // failed: an error, not a write
+  EXPECT_EQ(s.bytes_written, 0u);
+  EXPECT_EQ(s.other_commands, 1u);
+  EXPECT_EQ(s.errors, 1u);
+  EXPECT_EQ(s.outstanding, 0u);
+  EXPECT_EQ(s.latency_count(), 2u);
+  EXPECT_LE(s.latency_quantile_ns(0.5), s.latency_quantile_ns(1.0));
+  EXPECT_GE(s.latency_quantile_ns(1.0), s.latency_sum_ns / 2);  // the largest bound is at least the mean
+}

@@ -351,3 +351,28 @@ TEST(ConfigJson, FilesThatCannotBeReadOrParsed) {
 
 }  // namespace
 }  // namespace nvmf::test
+
+// Added with the Prometheus endpoint: "metrics" is a tcp:ADDR:PORT address, absent by default, saved as given.
+namespace nvmf::test {
+namespace {
+TEST(ConfigJson, MetricsEndpointIsATcpAddress) {
+  json doc = native_example();
+  EXPECT_FALSE(target::parse_config(doc, "cfg.json").config.metrics.has_value());
+  doc["metrics"] = "tcp:127.0.0.1:9464";
+  auto c = target::parse_config(doc, "cfg.json").config;
+  ASSERT_TRUE(c.metrics.has_value());
+  EXPECT_EQ(c.metrics->to_string(), "tcp:127.0.0.1:9464");
+  EXPECT_NO_THROW(c.validate());
+  EXPECT_EQ(target::to_json(c)["metrics"], "tcp:127.0.0.1:9464");
+  doc["metrics"] = "rdma:127.0.0.1:9464";
+  try {
+    target::parse_config(doc, "cfg.json").config.validate();
+    FAIL() << "an RDMA metrics address was accepted";
+  } catch (const target::ConfigError& e) {
+    EXPECT_EQ(e.field(), "metrics");
+  }
+  doc["metrics"] = "http://127.0.0.1:9464";
+  EXPECT_THROW(target::parse_config(doc, "cfg.json"), target::ConfigError);
+}
+}  // namespace
+}  // namespace nvmf::test

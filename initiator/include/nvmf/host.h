@@ -187,6 +187,41 @@ int nvmf_qpair_deallocate_sync(nvmf_qpair *qp, const nvmf_ns *ns, const struct n
 /* Text for a status or negative errno (libnvme's NVMe status strings). Static storage; never NULL. */
 const char *nvmf_strerror(int status);
 
+/* ---- I/O statistics ---- */
+
+/* Latency histogram layout: 4 buckets per power of two of nanoseconds (0..3 ns exact); bucket i holds values up
+ * to nvmf_io_stats_bucket_upper_ns(i); the last one everything from 2^39 ns up. */
+#define NVMF_IO_STATS_LATENCY_BUCKETS 156
+
+/* Versioned by size: set stats_size = sizeof(struct nvmf_io_stats) before the call; fields added later go at the
+ * end, and a library only fills what the caller's size covers. Commands are counted when they complete. */
+struct nvmf_io_stats {
+  size_t stats_size;
+  uint64_t read_commands;  /* Read and Compare completed successfully */
+  uint64_t write_commands; /* Write */
+  uint64_t other_commands; /* Flush, Write Zeroes, Dataset Management */
+  uint64_t bytes_read;
+  uint64_t bytes_written;
+  uint64_t errors;         /* completed with an NVMe error status or a host-side (path) status */
+  uint32_t outstanding;    /* submitted, not completed */
+  uint32_t queues;         /* queue pairs summed: 1, or the controller's live ones */
+  /* Submission to completion of successful commands; percentiles are bucket upper bounds (at most 25% high). */
+  uint64_t latency_sum_ns;
+  uint64_t latency_count;
+  uint64_t latency_p50_ns;
+  uint64_t latency_p99_ns;
+  uint64_t latency_p999_ns;
+  uint64_t latency_buckets[NVMF_IO_STATS_LATENCY_BUCKETS];
+};
+
+/* One queue pair's statistics. Call from any thread (values may be a few commands behind the queue's own
+ * thread). 0, or -EINVAL (NULL, or stats_size smaller than the first version of the struct). */
+int nvmf_qpair_get_stats(nvmf_qpair *qp, struct nvmf_io_stats *stats);
+/* The sum over the controller's queue pairs, including the ones already destroyed. */
+int nvmf_ctrl_get_stats(nvmf_ctrl *ctrl, struct nvmf_io_stats *stats);
+/* Largest latency (ns) of histogram bucket `index`; UINT64_MAX for the last bucket and beyond. */
+uint64_t nvmf_io_stats_bucket_upper_ns(unsigned index);
+
 #ifdef __cplusplus
 }
 #endif
