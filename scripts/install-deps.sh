@@ -14,6 +14,8 @@ packages=(
   rdma-core ibverbs-utils rdmacm-utils
   # fio ioengine: dpkg-source unpacks the installed fio's source (scripts/fetch-fio-source.sh)
   dpkg-dev
+  # Debian packages (scripts/ci/package.sh): dpkg-buildpackage with debhelper, checked by lintian
+  debhelper lintian
 )
 
 missing=()
