@@ -69,7 +69,7 @@ def target_command(nvmf, backend, port, ready_file, poll):
 def perf_command(nvmf, port, c, seconds, poll):
     cmd = ["taskset", "-c", "1", nvmf, "perf", "--transport", "tcp", "-a", "127.0.0.1", "-s", str(port),
            "-n", SUBSYSTEM_NQN, "-q", str(c["queue_depth"]), "-o", str(c["io_size"]), "-w", c["pattern"],
-           "-t", str(seconds), "--cores", "1", "--output-format", "json", "--quiet"]
+           "-T", str(seconds), "--cores", "1", "--output-format", "json", "--quiet"]
     if "mix" in c:
         cmd += ["-M", str(c["mix"]["percent"])]
     return cmd + (["--busy-poll"] if poll else [])

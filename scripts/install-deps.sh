@@ -16,6 +16,8 @@ packages=(
   dpkg-dev
   # the Prometheus endpoint's test parses the exposition with the reference parser
   python3-prometheus-client
+  # Debian packages (scripts/ci/package.sh): dpkg-buildpackage with debhelper, checked by lintian
+  debhelper lintian
 )
 
 missing=()

@@ -75,6 +75,7 @@ json dispatch(Target& target, const JsonCursor& req) {
   if (op == "list-controllers") return list_controllers(target);
   if (op == "stats") return stats_to_json(*target.registry());
   if (op == "save-config") return json{{"config", to_json(target.current_config())}};
+  if (op == "reload") return json{{"changes", target.reload()}};
   if (op == "add-subsystem") {
     target.add_subsystem(parse_subsystem_json(req.required("subsystem").json(), "/subsystem"));
     return json::object();
@@ -127,7 +128,9 @@ nlohmann::json handle_control_request(Target& target, const nlohmann::json& requ
     reply["ok"] = true;
     return reply;
   } catch (const ConfigError& e) {
-    std::string field = field_to_pointer(e.field());
+    // A reload's refusal is already named after the file ("FILE: /json/pointer").
+    const bool located = request.is_object() && request.value("op", "") == "reload";
+    std::string field = located ? e.field() : field_to_pointer(e.field());
     // Target names a few fields by the request member they came from ("nqn", "nsid", "host", "address").
     return json{{"ok", false}, {"error", {{"field", field}, {"value", e.value()}, {"reason", e.reason()}}}};
   } catch (const std::exception& e) {

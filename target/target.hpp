@@ -11,6 +11,7 @@
 // bind sockets, which may block. They are serialised by one mutex, validated first and applied whole, or refused
 // with a ConfigError naming the field (nothing applied).
 #pragma once
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -65,6 +66,22 @@ class Target {
   void add_referral(const ReferralConfig& referral);
   void remove_referral(const fabric::ListenAddress& address);
 
+  // --- reload (config_reload.cpp): SIGHUP, `nvmf target-ctl reload`, systemd's ExecReload.
+  /// Where the configuration comes from: `read` reads it again (the file and the command line the target was
+  /// started with; throws ConfigError named after the file), `locate` names a refusal of what it read after
+  /// the file (target::locate).
+  struct ConfigSource {
+    std::function<TargetConfig()> read;
+    std::function<ConfigError(const ConfigError&)> locate;
+  };
+  void set_config_source(ConfigSource source) { config_source_ = std::move(source); }
+  /// Applies the difference between what runs and `wanted` through the live changes above; returns them, one
+  /// line each. Refused whole (ConfigError, nothing left changed) when `wanted` is invalid, changes a setting
+  /// that only applies at start, or one of its changes fails (the ones made are undone).
+  std::vector<std::string> reload(const TargetConfig& wanted);
+  /// reload() of what the configuration source reads now.
+  std::vector<std::string> reload();
+
  private:
   struct Listening {
     Port port;
@@ -91,6 +108,8 @@ class Target {
   std::vector<Listening> listeners_;
   bool started_ = false;
   bool stopped_ = false;
+  std::mutex reload_mutex_;  ///< One reload at a time (the live changes it makes lock mutex_ one by one)
+  ConfigSource config_source_;
 };
 
 }  // namespace nvmf::target

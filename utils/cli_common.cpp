@@ -23,7 +23,8 @@ void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spell
     o.subnqn = nvme::kDiscoveryNqn;
     args.keep_alive_seconds = 0;  // a one-shot discovery, as `nvme discover` without --persistent
   }
-  cmd->add_option(nvme_cli ? "-t,--transport" : "--transport", o.transport,
+  // -t/--transport on every host command, perf included (README: "Option spelling").
+  cmd->add_option("-t,--transport", o.transport,
                   std::string("Transport type: ") + initiator::supported_transports())
       ->check([](const std::string& t) {
         return initiator::transport_supported(t) ? std::string()
@@ -140,7 +141,19 @@ std::string hex_bytes(const std::uint8_t* data, std::size_t size) {
   return out;
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
-void print_json(const nlohmann::ordered_json& j) { std::cout << j.dump(2) << std::endl; }
+// Every -o json document names the nvmf release that wrote it, so a stored result says where it came from.
+template <typename Json>
+void print_versioned(const Json& j) {
+  if (!j.is_object()) {
+    std::cout << j.dump(2) << std::endl;
+    return;
+  }
+  Json out = j;
+  out["nvmf_version"] = NVMF_VERSION;
+  std::cout << out.dump(2) << std::endl;
+}
+
+void print_json(const nlohmann::json& j) { print_versioned(j); }
+void print_json(const nlohmann::ordered_json& j) { print_versioned(j); }
 
 }  // namespace nvmf::cli

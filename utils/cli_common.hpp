@@ -26,8 +26,8 @@ struct ConnectArgs {
 };
 
 enum class Spelling {
-  nvme_cli,   ///< -t transport, -q hostnqn, -o output format, -i/-Q queues
-  perf,       ///< spdk_nvme_perf owns -t -q -o: those connection options are long-only; -r takes a transport ID
+  nvme_cli,   ///< -t transport (also on perf), -q hostnqn, -o output format, -i/-Q queues
+  perf,       ///< spdk_nvme_perf owns -q -o: those connection options are long-only; -r takes a transport ID
 };
 
 /// Add the connection options to `cmd`. `discovery` picks the discovery defaults (NQN, port 8009, KATO 0).

@@ -69,6 +69,10 @@ void add_control_commands(CLI::App& app) {
   simple("list-controllers", "Connected hosts: controllers and their I/O queues, by subsystem", "list-controllers", true);
   add_stats_commands(*ctl, [a] { return a->socket; });
 
+  CLI::App* reload = ctl->add_subcommand(
+      "reload", "Re-read the target's configuration file and apply the difference (refused whole if invalid)");
+  reload->callback([a] { send(*a, json{{"op", "reload"}}, true); });
+
   CLI::App* save = ctl->add_subcommand("save-config", "Write what is served as a file `nvmf target --config` reads");
   save->add_option("FILE", a->file, "Output file")->required();
   save->callback([a] {

@@ -19,7 +19,7 @@ void add_id_ctrl(CLI::App& app) {
     auto ctrl = connect_or_exit(*args);
     auto j = id_ctrl_json(ctrl->id());
     if (args->json())
-      std::printf("%s\n", j.dump(2).c_str());
+      print_json(j);
     else {
       std::printf("NVME Identify Controller:\n");
       print_fields(j);
@@ -42,7 +42,7 @@ void add_id_ns(CLI::App& app) {
     if (!s.ok()) fail("Identify Namespace " + std::to_string(*nsid) + ": " + s.to_string());
     auto j = id_ns_json(*id);
     if (args->json())
-      std::printf("%s\n", j.dump(2).c_str());
+      print_json(j);
     else {
       std::printf("NVME Identify Namespace %u:\n", *nsid);
       print_fields(j);
@@ -62,7 +62,7 @@ void add_list_ns(CLI::App& app) {
       nlohmann::ordered_json list = nlohmann::ordered_json::array();
       for (const auto& ns : ctrl->namespaces())
         list.push_back({{"nsid", ns.nsid}, {"block_size", ns.block_size}, {"nsze", ns.capacity_blocks}});
-      std::printf("%s\n", nlohmann::ordered_json{{"nsid_list", list}}.dump(2).c_str());
+      print_json(nlohmann::ordered_json{{"nsid_list", list}});
     } else {
       std::size_t i = 0;
       for (const auto& ns : ctrl->namespaces())

@@ -143,7 +143,7 @@ void show_smart(initiator::Controller& ctrl, bool json) {
   if (!s.ok()) fail("Get Log Page 02h (SMART / Health): " + s.to_string());
   auto j = smart_json(log);
   if (json)
-    std::printf("%s\n", j.dump(2).c_str());
+    print_json(j);
   else {
     std::printf("Smart Log for NVME device (controller %u)\n", ctrl.cntlid());
     print_ordered(j);
@@ -158,7 +158,7 @@ void show_errors(initiator::Controller& ctrl, bool json, unsigned entries) {
   if (!s.ok()) fail("Get Log Page 01h (Error Information): " + s.to_string());
   auto j = error_log_json(log.data(), log.size());
   if (json) {
-    std::printf("%s\n", j.dump(2).c_str());
+    print_json(j);
     return;
   }
   std::printf("Error Log Entries for controller %u\n", ctrl.cntlid());

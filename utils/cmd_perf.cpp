@@ -1,7 +1,7 @@
 // nvmf perf: a load generator in the spirit of spdk_nvme_perf, over the project's own initiator. Short options
-// follow spdk_nvme_perf (-q depth, -o I/O size, -w pattern, -M read mix, -t seconds, -r transport ID), so the
-// connection options that nvme-cli spells -t/-q/-o are long-only here (--transport, --hostnqn,
-// --output-format).
+// follow spdk_nvme_perf (-q depth, -o I/O size, -w pattern, -M read mix, -r transport ID), so the connection
+// options that nvme-cli spells -q/-o are long-only here (--hostnqn, --output-format). -t is the transport, as on
+// every other host command; the run time is -T/--time (README: "Option spelling").
 #include <cstdio>
 #include <memory>
 
@@ -38,7 +38,7 @@ void add_perf_command(CLI::App& app) {
   cmd->add_option("-M,--rwmixread", a->config.rwmixread, "Percentage of reads for rw/randrw")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
-  cmd->add_option("-t,--time", a->seconds, "Run time in seconds")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("-T,--time", a->seconds, "Run time in seconds")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("-P,--queues,--threads", a->config.queues, "Queues, one worker thread each")->capture_default_str();
   cmd->add_option("--cores", a->cores, "CPUs to pin workers to, e.g. 0,2-3");
   cmd->add_flag("--verify", a->config.verify,

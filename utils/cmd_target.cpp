@@ -150,6 +150,26 @@ void write_ready_file(const std::string& path, const std::vector<fabric::ListenA
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename ready file to " + path);
 }
 
+/// Reload reads the same file and command line again; refusals are named after the file, as at start.
+target::Target::ConfigSource reload_source(const TargetArgs& args) {
+  auto last = std::make_shared<std::optional<target::LoadedConfig>>();
+  auto read = [&args, last] {
+    last->reset();
+    try {
+      target::TargetConfig c = build_config(args, *last);
+      c.validate();
+      return c;
+    } catch (const target::ConfigError& e) {
+      if (*last) throw target::locate(e, **last);
+      throw;
+    } catch (const CLI::Error& e) {
+      throw target::ConfigError("", "", e.what());
+    }
+  };
+  auto locate = [last](const target::ConfigError& e) { return *last ? target::locate(e, **last) : e; };
+  return {read, locate};
+}
+
 int run_target(const TargetArgs& args) {
   std::optional<target::LoadedConfig> loaded;
   target::TargetConfig config;
@@ -165,6 +185,7 @@ int run_target(const TargetArgs& args) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // reload the configuration (systemd's ExecReload)
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   std::unique_ptr<target::Target> t;
@@ -174,6 +195,7 @@ int run_target(const TargetArgs& args) {
   const std::optional<fabric::ListenAddress> metrics_address = config.metrics;
   try {
     t = std::make_unique<target::Target>(std::move(config));
+    t->set_config_source(reload_source(args));
     t->start();
     if (!socket_path.empty()) {
       try {
@@ -195,7 +217,14 @@ int run_target(const TargetArgs& args) {
     return 1;
   }
   int sig = 0;
-  sigwait(&set, &sig);
+  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    NVMF_LOG(info, "received SIGHUP, reloading the configuration");
+    try {
+      t->reload();
+    } catch (const std::exception&) {
+      // Logged by reload(); the target keeps serving what it served.
+    }
+  }
   NVMF_LOG(info, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   if (control) control->stop();
   if (metrics) metrics->stop();
@@ -208,8 +237,8 @@ int run_target(const TargetArgs& args) {
 
 void add_target_command(CLI::App& app) {
   auto args = std::make_shared<TargetArgs>();
-  CLI::App* cmd =
-      app.add_subcommand("target", "Run an NVMe over Fabrics target (NVMe/TCP, NVMe/RDMA) until SIGINT/SIGTERM");
+  CLI::App* cmd = app.add_subcommand(
+      "target", "Run an NVMe over Fabrics target (NVMe/TCP, NVMe/RDMA) until SIGINT/SIGTERM; SIGHUP reloads --config");
   cmd->add_option("--config", args->config_file,
                   "JSON configuration: ours or nvmetcli's; command-line options add to it (docs/configuration.md)");
   cmd->add_option("--listen", args->listen,

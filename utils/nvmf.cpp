@@ -12,6 +12,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"nvmf: NVMe over Fabrics target, host tools and benchmarks"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "nvmf " NVMF_VERSION);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Debug logging");
   app.parse_complete_callback([&verbose] {

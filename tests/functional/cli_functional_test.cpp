@@ -141,7 +141,7 @@ TEST_F(CliFunctional, WriteThenReadFileRoundTrip) {
 }
 
 TEST_F(CliFunctional, PerfVerifyExitsZeroAndReportsJson) {
-  CommandResult r = nvmf("perf", {"-q", "16", "-o", "4096", "-w", "randread", "-t", "1.5", "--verify",
+  CommandResult r = nvmf("perf", {"-q", "16", "-o", "4096", "-w", "randread", "-T", "1.5", "--verify",
                                   "--region-size", "8", "--output-format", "json", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   auto j = nlohmann::json::parse(r.out);
@@ -165,7 +165,8 @@ TEST_F(CliFunctional, FailuresExitNonZero) {
 }
 
 TEST_F(CliFunctional, PerfJsonCarriesTheHistogramAndBusyPoll) {
-  CommandResult r = nvmf("perf", {"-q", "8", "-o", "4096", "-w", "randread", "-t", "1", "--busy-poll",
+  // -t is the transport on perf as on every host command; -T the run time (README "Option spelling").
+  CommandResult r = nvmf("perf", {"-t", "tcp", "-q", "8", "-o", "4096", "-w", "randread", "-T", "1", "--busy-poll",
                                   "--output-format", "json", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   auto j = nlohmann::json::parse(r.out);
@@ -280,4 +281,15 @@ TEST_F(CliFunctional, NvmeCliLongAndShortSpellings) {
   CommandResult bad = nvmf("id-ctrl", {"-t", "fc"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE((bad.out + bad.err).find("not supported"), std::string::npos) << describe(bad);
+}
+
+TEST_F(CliFunctional, VersionComesFromTheProjectAndJsonOutputCarriesIt) {
+  CommandResult v = run_command({test::nvmf_binary(), "--version"}, kTimeout);
+  ASSERT_EQ(v.exit_code, 0) << describe(v);
+  ASSERT_EQ(v.out.rfind("nvmf ", 0), 0u) << v.out;
+  const std::string version = v.out.substr(5, v.out.find('\n') - 5);
+  EXPECT_NE(version.find('.'), std::string::npos) << v.out;
+  CommandResult r = nvmf("id-ctrl", {"-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("nvmf_version"), version);
 }

@@ -84,7 +84,7 @@ class FileTarget {
 std::vector<std::string> perf_args(const std::string& port, const std::string& seconds,
                                    const std::vector<std::string>& extra) {
   std::vector<std::string> argv = {nvmf::test::nvmf_binary(), "perf", "--transport", "tcp", "-a", "127.0.0.1", "-s",
-                                   port, "-n", kNqn, "--verify", "-t", seconds, "-q", "8", "-o", "4096", "-w",
+                                   port, "-n", kNqn, "--verify", "-T", seconds, "-q", "8", "-o", "4096", "-w",
                                    "randread", "--output-format", "json", "--quiet"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;

@@ -161,10 +161,10 @@ run_perf() {   # LABEL ARGS...
   say "perf --verify $label: $(jq -r '[.phases[] | "\(.name) \(.ios) I/Os"] | join(", ")' <<<"$out"), no errors"
 }
 for nsid in 1 2; do
-  run_perf "NSID $nsid randwrite 4k qd32" -N "$nsid" -w randwrite -o 4096 -q 32 -t 2 --region-size 32
-  run_perf "NSID $nsid randwrite 128k qd32 -P 2 -g -G" -N "$nsid" -w randwrite -o 131072 -q 32 -P 2 -t 2 -g -G --region-size 64
+  run_perf "NSID $nsid randwrite 4k qd32" -N "$nsid" -w randwrite -o 4096 -q 32 -T 2 --region-size 32
+  run_perf "NSID $nsid randwrite 128k qd32 -P 2 -g -G" -N "$nsid" -w randwrite -o 131072 -q 32 -P 2 -T 2 -g -G --region-size 64
 done
-run_perf "NSID 1 randrw 4k qd16 -g -G" -N 1 -w randrw -o 4096 -q 16 -t 2 -g -G --region-size 16
+run_perf "NSID 1 randrw 4k qd16 -g -G" -N 1 -w randrw -o 4096 -q 16 -T 2 -g -G --region-size 16
 
 # ---- the block API (tests/interop/block_api_check.cpp): two threads with a queue each, asynchronous and
 # synchronous I/O verified, Write Zeroes and deallocate; on the null_blk namespace (nvmet cannot zero a tmpfs

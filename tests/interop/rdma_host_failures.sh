@@ -64,7 +64,7 @@ io_queue_up() {
 
 # ---- 1: target killed under perf, never comes back: a clear error, no hang
 base=$(io_queues)
-perf_bg /tmp/p1 60 --hostnqn "$host_a" -q 16 -o 4096 -w randrw -t 40 --reconnect-delay 1 --ctrl-loss-tmo 4 \
+perf_bg /tmp/p1 60 --hostnqn "$host_a" -q 16 -o 4096 -w randrw -T 40 --reconnect-delay 1 --ctrl-loss-tmo 4 \
   --io-timeout 5
 io_queue_up 1 "$base"
 nap 2
@@ -84,7 +84,7 @@ say "perf gave up after $((SECONDS - t0)) s with status $rc: $(tail -n 1 /tmp/p1
 # ---- 2: target killed and restarted at once under perf: the host reconnects, the run completes
 target_start main "${targs[@]}"
 base=$(io_queues)
-perf_bg /tmp/p2 90 --hostnqn "$host_a" -q 16 -o 4096 -w randrw -t 20 --reconnect-delay 1 --ctrl-loss-tmo 30
+perf_bg /tmp/p2 90 --hostnqn "$host_a" -q 16 -o 4096 -w randrw -T 20 --reconnect-delay 1 --ctrl-loss-tmo 30
 io_queue_up 1 "$base"
 nap 2
 target_kill main
@@ -99,9 +99,9 @@ say "perf reconnected to the restarted target and finished: $(jq -c '{ok, io_err
 
 # ---- 3: one host killed mid-I/O; the other keeps working, the target keeps serving
 base=$(io_queues)
-perf_bg /tmp/pa 120 --hostnqn "$host_a" -q 16 -o 65536 -w randwrite --verify -t 20 -P 2 --region-size 16 -N 1
+perf_bg /tmp/pa 120 --hostnqn "$host_a" -q 16 -o 65536 -w randwrite --verify -T 20 -P 2 --region-size 16 -N 1
 io_queue_up 2 "$base"   # one host connecting at a time: fewer CM requests in flight on the emulated link
-perf_bg /tmp/pb 90 --hostnqn "$host_b" -q 16 -o 131072 -w randwrite -t 60 -N 2
+perf_bg /tmp/pb 90 --hostnqn "$host_b" -q 16 -o 131072 -w randwrite -T 60 -N 2
 io_queue_up 3 "$base"
 nap 2
 pb=$(pgrep -f -n -- "--hostnqn $host_b")

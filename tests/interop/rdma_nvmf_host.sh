@@ -53,7 +53,7 @@ say "64 KiB written and read back over RDMA, same bytes in nvmet's file"
 
 for size in 4096 131072; do
   out=$(nv perf --verify --transport rdma -a "$RDMA_ADDR" -s 4420 -n "$nqn" -q 16 -P 2 -o "$size" -w randread \
-    -t 4 --region-size 32 --quiet --output-format json)
+    -T 4 --region-size 32 --quiet --output-format json)
   jq -e '.ok and .verify_errors == 0 and .io_errors == 0 and .phases[1].reads > 0' <<<"$out" > /dev/null \
     || { echo "perf --verify over rdma, $size-byte I/O: $out"; exit 1; }
   say "perf --verify rdma ${size}B: $(jq -r '.phases[1].iops | floor' <<<"$out") IOPS read-verify"

@@ -101,7 +101,7 @@ for b in blk nvme; do
   say "$spec: Write Zeroes over 64 KiB; Dataset Management deallocate of 128 KiB: success"
 
   # Concurrent verified I/O in the first 4 MiB (below the data)
-  "$NVMF" perf -s "$port" -n "$nqn" -w randrw -q 16 -o 65536 -t 3 --verify --region-size 4 --quiet \
+  "$NVMF" perf -s "$port" -n "$nqn" -w randrw -q 16 -o 65536 -T 3 --verify --region-size 4 --quiet \
     > /tmp/perf.out 2>&1 ||
     { cat /tmp/perf.out; exit 1; }
   grep -q "verify: [1-9][0-9]* reads checked, 0 mismatches" /tmp/perf.out || { cat /tmp/perf.out; exit 1; }
