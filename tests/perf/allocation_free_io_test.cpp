@@ -1,13 +1,17 @@
-// The data path allocates nothing per I/O, on either side: a target in this process (its own reactor thread, RAM
-// namespace) and an initiator I/O queue on the test thread run a steady mix of 4 KiB writes (in-capsule), 128 KiB
+// The data path allocates nothing per I/O, on either side: a target in this process (its own reactor thread, a RAM
+// namespace or a file namespace through io_uring) and an initiator I/O queue on the test thread run a steady mix of 4 KiB writes (in-capsule), 128 KiB
 // writes (R2T + H2CData), and reads of both sizes whose data is checked, at queue depth 32. After a warm-up that
 // sizes every pool, the allocation counter (operator new and the C allocator, all threads) must not move while
 // thousands more I/Os complete. Keep-alive is off so that no timer-driven admin command lands in the window.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <stdexcept>
+#include <tuple>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,16 +105,44 @@ struct Driver {
   }
 };
 
-class AllocationFreeIo : public ::testing::TestWithParam<bool> {};
+enum class Backend { ram, file };
+
+/// A sparse 64 MiB file for the file backend, removed at the end of the test.
+class BackingFile {
+ public:
+  BackingFile() {
+    char tmpl[] = "/tmp/nvmf-alloc-test-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0 || ftruncate(fd, 64 << 20) != 0) throw std::runtime_error("cannot create the backing file");
+    ::close(fd);
+    path_ = tmpl;
+  }
+  ~BackingFile() { ::unlink(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class AllocationFreeIo : public ::testing::TestWithParam<std::tuple<Backend, bool>> {};
 
 TEST_P(AllocationFreeIo, SteadyStateAllocatesNothingOnEitherSide) {
-  const bool digests = GetParam();
+  const auto [backend, digests] = GetParam();
   test::TargetSpec spec;
   test::SubsystemSpec sub;
   sub.nqn = kNqn;
   sub.namespaces = {test::NamespaceSpec{64ull << 20, 512}};
   spec.subsystems = {sub};
-  target::Target target(test::make_target_config(spec));
+  target::TargetConfig config = test::make_target_config(spec);
+  std::optional<BackingFile> file;
+  if (backend == Backend::file) {
+    file.emplace();
+    target::NamespaceConfig& ns = config.subsystems.at(0).namespaces.at(0);
+    ns.kind = target::BackendKind::file;
+    ns.path = file->path();
+    ns.size = 0;
+  }
+  target::Target target(config);
   target.start();
   const auto addr = target.listen_addresses().at(0);
 
@@ -178,7 +210,11 @@ TEST(AllocationCounter, SeesAnAllocationOnAnotherThread) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Digests, AllocationFreeIo, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "with_digests" : "no_digests"; });
+INSTANTIATE_TEST_SUITE_P(BackendsAndDigests, AllocationFreeIo,
+                         ::testing::Combine(::testing::Values(Backend::ram, Backend::file), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) == Backend::ram ? "ram" : "file") +
+                                  (std::get<1>(info.param) ? "_with_digests" : "_no_digests");
+                         });
 
 }  // namespace

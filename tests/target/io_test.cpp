@@ -1,6 +1,12 @@
 // I/O commands through the QueueHandler seam, with data verified, on the RAM and file backends; status
 // mapping of backend errors with an error-injecting backend.
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "target/backends/file_backend.hpp"
 #include "target_fixture.hpp"
@@ -275,11 +281,9 @@ TEST_F(BackendErrorTest, ErrnoMapsToNvmeStatusAndTargetKeepsServing) {
   EXPECT_EQ(errors, 5u);
 }
 
-TEST(FileBackend, ReadOnlyFileIsWriteProtected) {
-  if (geteuid() == 0) GTEST_SKIP() << "root ignores file permissions";
-  TempFile f(1 << 20);
-  chmod(f.path().c_str(), 0444);
-  target::FileBackend backend(f.path(), 512);
+// Opens `path` (which the caller made unwritable) and checks that writes are refused as write-protected.
+void expect_write_protected(const std::string& path) {
+  target::FileBackend backend(path, 512);
   EXPECT_TRUE(backend.read_only());
   fabric::Reactor reactor(0);
   target::BackendIo io;
@@ -291,6 +295,42 @@ TEST(FileBackend, ReadOnlyFileIsWriteProtected) {
   EXPECT_EQ(result, -EROFS);
   EXPECT_TRUE(target::backend_status(result, target::BackendOp::write)
                   .same_code(nvme::Status::generic(NVME_SC_NS_WRITE_PROTECTED)));
+}
+
+// Root ignores file permissions (CAP_DAC_OVERRIDE), so as root the file is made unwritable the way root cannot
+// ignore: a read-only bind mount of its directory, in a private mount namespace of a forked child so nothing
+// outside the test sees it. The child reports through its exit status.
+void expect_write_protected_on_read_only_mount(const TempFile& file) {
+  const std::string dir = file.path().substr(0, file.path().rfind('/'));
+  const std::string name = file.path().substr(dir.size());
+  char mnt_tmpl[] = "/tmp/nvmf-ro-mount-XXXXXX";
+  ASSERT_NE(mkdtemp(mnt_tmpl), nullptr) << std::strerror(errno);
+  const std::string mnt = mnt_tmpl;
+  pid_t child = fork();
+  ASSERT_GE(child, 0) << std::strerror(errno);
+  if (child == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount(dir.c_str(), mnt.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+      std::fprintf(stderr, "read-only bind mount in a private namespace: %s\n", std::strerror(errno));
+      _exit(2);
+    }
+    expect_write_protected(mnt + name);
+    _exit(::testing::Test::HasFailure() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  rmdir(mnt.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << "child died, status " << status;
+  EXPECT_NE(WEXITSTATUS(status), 2) << "could not set up the read-only mount (needs CAP_SYS_ADMIN as root)";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the backend accepted writes on a read-only mount (see the child's output)";
+}
+
+TEST(FileBackend, ReadOnlyFileIsWriteProtected) {
+  TempFile f(1 << 20);
+  if (geteuid() == 0) return expect_write_protected_on_read_only_mount(f);
+  chmod(f.path().c_str(), 0444);
+  expect_write_protected(f.path());
 }
 
 }  // namespace
