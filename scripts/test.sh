@@ -21,6 +21,7 @@ ninja -C build-release
 meson test -C build-release --suite unit --suite functional --print-errorlogs --num-processes 2 || status=1
 ninja -C build-asan
 meson test -C build-asan --suite unit --suite functional --print-errorlogs --num-processes 2 || status=1
+scripts/ci/fuzz.sh || status=1
 if [ "${NVMF_SKIP_INTEROP:-0}" != 1 ]; then
   meson test -C build-release --suite interop --print-errorlogs --num-processes 1 || status=1
 fi
