@@ -12,7 +12,9 @@
 using namespace nvmf;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  log::set_level(log::Level::error);  // ignored nvmetcli attributes are logged as warnings
+  // NVMF_FUZZ_LOG=1 keeps the product's own log level, to see why an input ends as it does.
+  // Ignored nvmetcli attributes are logged as warnings.
+  if (!std::getenv("NVMF_FUZZ_LOG")) log::set_level(log::Level::error);
   return 0;
 }
 

@@ -108,8 +108,8 @@ void tcp_controller() {
     capsule(s, initiator::make_flush(1), 4, {}, 0, d);
     write("tcp_controller", "connect_read_write_flush_dgst" + std::to_string(dgst), s);
   }
-  // A write through R2T: the queue names the request by its slot (TTAG); after the Connect completed, the next
-  // capsule takes slot 0 again.
+  // A write through R2T: the queue names the request by its pool slot (TTAG). The Connect took slot 0, which is
+  // still held by its CapsuleResp in the sender when the write arrives: the write gets slot 1.
   for (std::uint8_t flags : {0, 1, 2, 4}) {
     const Digests d{};
     Bytes s = stream_prefix(flags, 0xC0FFEEu + flags);
@@ -119,7 +119,7 @@ void tcp_controller() {
     std::uint8_t head[kMaxDigestedHeader];
     const std::uint32_t window = (flags & 1) ? 4096 : 8192;
     for (std::uint32_t off = 0; off < 8192; off += window)
-      append_pdu(s, head, build_h2c_data(head, 7, 0, off, window, true, d, 4), pattern(window), d);
+      append_pdu(s, head, build_h2c_data(head, 7, 1, off, window, true, d, 4), pattern(window), d);
     write("tcp_controller", "write_through_r2t_flags" + std::to_string(flags), s);
   }
   Bytes term = stream_prefix(0, 99);
