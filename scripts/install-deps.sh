@@ -7,6 +7,8 @@ packages=(
   build-essential meson ninja-build pkg-config python3
   libnvme-dev libjson-c-dev liburing-dev libisal-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev librdmacm-dev libibverbs-dev
+  # fuzz suite (tests/fuzz, scripts/ci/fuzz.sh): clang 14 and its libFuzzer runtime
+  clang libclang-rt-14-dev
   # benchmark plots
   python3-matplotlib
   # interop suite (Debian's kernel under qemu) and the peers' own tools

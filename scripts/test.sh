@@ -24,6 +24,7 @@ meson test -C build-asan --suite unit --suite functional --print-errorlogs --num
 scripts/ci/package.sh || status=1
 scripts/ci/tsan.sh || status=1
 scripts/ci/bench.sh || status=1
+scripts/ci/fuzz.sh || status=1
 if [ "${NVMF_SKIP_INTEROP:-0}" != 1 ]; then
   meson test -C build-release --suite interop --print-errorlogs --num-processes 1 --logbase interop || status=1
 fi

@@ -41,9 +41,11 @@ void JsonCursor::expect_object() const {
 
 void JsonCursor::only_keys(std::initializer_list<const char*> known) const {
   expect_object();
-  for (const auto& [key, value] : value_->items())
+  for (const auto& item : value_->items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture those in a lambda
     if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; }))
       (*this)[key].refuse("unknown setting '" + key + "'");
+  }
 }
 
 std::size_t JsonCursor::array_size() const {

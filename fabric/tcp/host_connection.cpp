@@ -89,18 +89,25 @@ HostConnection* HostConnection::open(Reactor& reactor, const HostQueueOptions& o
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto* conn = open_connected(reactor, fd, options,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()), &why);
+  if (!conn) return failed(why);
+  NVMF_LOG(debug, "tcp: host queue connected to %s (hdgst %d, ddgst %d, MAXH2CDATA %u)", where.c_str(),
+           conn->negotiated_.digests.header, conn->negotiated_.digests.data, conn->negotiated_.max_h2c_data);
+  return conn;
+}
 
+HostConnection* HostConnection::open_connected(Reactor& reactor, int fd, const HostQueueOptions& options,
+                                               std::chrono::milliseconds timeout, std::string* error) {
   auto* conn = new HostConnection(reactor, fd, options);
-  if (conn->wait_connected(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()), &why)) {
-    NVMF_LOG(debug, "tcp: host queue connected to %s (hdgst %d, ddgst %d, MAXH2CDATA %u)", where.c_str(),
-             conn->negotiated_.digests.header, conn->negotiated_.digests.data, conn->negotiated_.max_h2c_data);
-    return conn;
-  }
+  std::string why;
+  if (conn->wait_connected(timeout, &why)) return conn;
   // Nothing of the caller's is in flight yet: tear down here, driving the reactor until the ring let go of us.
   conn->close(path_error(), why);  // released_ stays false: end_of_turn leaves the deletion to us
   while (conn->receiver_.busy() || !conn->sender_.idle() || conn->turn_scheduled_) reactor.run_once(10ms);
   delete conn;
-  return failed(why);
+  if (error) *error = why;
+  return nullptr;
 }
 
 bool HostConnection::wait_connected(std::chrono::milliseconds timeout, std::string* error) {

@@ -31,6 +31,10 @@ class HostConnection final : private PduReceiver::Owner, private PduSender::Owne
  public:
   /// Connect, exchange ICReq/ICResp; drives reactor.run_once() until done. nullptr with *error on failure.
   static HostConnection* open(Reactor& reactor, const HostQueueOptions& options, std::string* error);
+  /// The ICReq/ICResp exchange on a socket already connected (owned from now on, closed on failure); open()
+  /// after its TCP connect, and the fuzz harness over a socketpair (tests/fuzz/tcp_host_fuzz.cpp).
+  static HostConnection* open_connected(Reactor& reactor, int fd, const HostQueueOptions& options,
+                                        std::chrono::milliseconds timeout, std::string* error);
 
   bool submit(HostRequest& req);
   void close(nvme::Status status, const std::string& why);
