@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "nvme/fabrics.hpp"
+#include "target/auth/dhchap_credentials.hpp"
 
 namespace nvmf::target {
 
@@ -122,6 +123,7 @@ void validate_namespace(const NamespaceConfig& ns, const std::string& nfield) {
 
 void validate_host(const HostConfig& host, const std::string& field) {
   check_nqn(field + ".nqn", host.nqn);
+  validate_dhchap(host, field);
 }
 
 void validate_subsystem(const SubsystemConfig& config, const std::string& field) {
