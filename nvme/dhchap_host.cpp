@@ -116,7 +116,8 @@ Bytes DhchapHost::on_challenge(std::span<const std::uint8_t> message) {
       std::find(credentials_.dhgroups.begin(), credentials_.dhgroups.end(), *group) == credentials_.dhgroups.end())
     return fail("the controller chose a DH group not offered", AuthFailure::dhgroup_unusable, true);
   const std::size_t hl = hash_length(*hash);
-  if (hdr.hl != hl || hdr.dhvlen != dh_value_length(*group) || message.size() != sizeof hdr + hl + hdr.dhvlen)
+  // The receive buffer may be longer than the message: the wire does not say how much of it was filled.
+  if (hdr.hl != hl || hdr.dhvlen != dh_value_length(*group) || message.size() < sizeof hdr + hl + hdr.dhvlen)
     return fail("malformed DH-HMAC-CHAP_Challenge", AuthFailure::incorrect_payload, true);
   hash_ = hash;
   group_ = group;
