@@ -7,6 +7,7 @@
 
 #include "initiator/controller.hpp"
 #include "nvme/dhchap_secret.hpp"
+#include "nvmf/host.h"
 #include "target/registry.hpp"
 #include "target/target.hpp"
 #include "tests/functional/target_fixture.hpp"
@@ -148,6 +149,29 @@ TEST_F(AuthFunctional, RefusedWithoutTheRightSecrets) {
 
   byq.reset();
   EXPECT_FALSE(by->shutdown());
+}
+
+TEST_F(AuthFunctional, CApiTakesTheSecrets) {
+  const auto o = target_.options(kNqn);
+  nvmf_ctrl_opts opts;
+  nvmf_ctrl_opts_init(&opts, sizeof opts);
+  opts.traddr = o.traddr.c_str();
+  opts.trsvcid = o.trsvcid.c_str();
+  opts.subnqn = kNqn;
+  opts.hostnqn = test::kTestHostNqn;
+  opts.hostid = test::kTestHostId;
+  opts.admin_thread = false;
+  char err[256] = {};
+  nvmf_ctrl* ctrl = nullptr;
+  EXPECT_NE(nvmf_ctrl_connect(&opts, &ctrl, err, sizeof err), 0);  // no secret: refused
+  EXPECT_NE(std::string(err).find("requires DH-HMAC-CHAP"), std::string::npos) << err;
+  opts.dhchap_secret = host_secret_.c_str();
+  opts.dhchap_ctrl_secret = ctrl_secret_.c_str();
+  ASSERT_EQ(nvmf_ctrl_connect(&opts, &ctrl, err, sizeof err), 0) << err;
+  nvmf_qpair* qp = nvmf_qpair_create(ctrl, 32, err, sizeof err);
+  EXPECT_NE(qp, nullptr) << err;
+  if (qp) nvmf_qpair_destroy(qp);
+  EXPECT_EQ(nvmf_ctrl_disconnect(ctrl), 0);
 }
 
 }  // namespace
