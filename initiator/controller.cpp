@@ -6,6 +6,7 @@
 
 #include "fabric/log.hpp"
 #include "initiator/commands.hpp"
+#include "initiator/dhchap_auth.hpp"
 #include "initiator/sync_command.hpp"
 #include "initiator/transport_factory.hpp"
 #include "nvme/fabrics.hpp"
@@ -92,6 +93,7 @@ void Controller::tear_down_admin() {
 Error Controller::bring_up() {
   try {
     host_ = resolve_host_identity(options_.hostnqn, options_.hostid);
+    dhchap_ = host_credentials(options_.dhchap_secret, options_.dhchap_ctrl_secret);
   } catch (const std::invalid_argument& e) {
     return Error{nvme::Status::generic(NVME_SC_INVALID_FIELD), e.what()};
   }
@@ -102,6 +104,12 @@ Error Controller::bring_up() {
   association_->set_live(cntlid_);
   state_ = State::live;
   return {};
+}
+
+Error Controller::reauthenticate() {
+  if (!dhchap_) return Error{nvme::Status::generic(NVME_SC_INVALID_FIELD), "re-authentication needs a DH-HMAC-CHAP secret"};
+  if (!admin_ || !alive()) return Error{kHostPathError, "controller is not connected"};
+  return run_dhchap(*admin_, *dhchap_, host_.hostnqn, options_.subnqn, "admin queue", options_.admin_timeout);
 }
 
 Error Controller::establish() {
@@ -165,7 +173,8 @@ Error Controller::connect_admin_queue() {
   if (!s.ok())
     return Error{s, connect_failure("Connect (admin queue) to " + options_.subnqn + " at " + where, cqe, s)};
   cntlid_ = static_cast<std::uint16_t>(cqe.dw0 & 0xffff);
-  return {};
+  return authenticate_after_connect(*admin_, cqe.dw0, dhchap_, host_.hostnqn, options_.subnqn, "admin queue",
+                                    options_.admin_timeout);
 }
 
 std::unique_ptr<fabric::HostQueue> Controller::connect_io_queue(fabric::Reactor& reactor, std::uint16_t qid,
@@ -192,6 +201,12 @@ std::unique_ptr<fabric::HostQueue> Controller::connect_io_queue(fabric::Reactor&
   if (!s.ok()) {
     queue->close();
     *error = Error{s, connect_failure("Connect (I/O queue " + std::to_string(qid) + ")", cqe, s)};
+    return nullptr;
+  }
+  if (Error e = authenticate_after_connect(*queue, cqe.dw0, dhchap_, host_.hostnqn, options_.subnqn,
+                                           "I/O queue " + std::to_string(qid), options_.admin_timeout)) {
+    queue->close();
+    *error = e;
     return nullptr;
   }
   set_in_capsule_limit(*queue, io_in_capsule_.load());

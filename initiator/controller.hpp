@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include "initiator/io_queue.hpp"
 #include "initiator/keep_alive.hpp"
 #include "initiator/namespace.hpp"
+#include "nvme/dhchap_host.hpp"
 #include "nvme/libnvme.hpp"
 
 namespace nvmf::initiator {
@@ -55,6 +57,10 @@ struct ControllerOptions {
   std::chrono::milliseconds reconnect_delay{10000};       ///< Between reconnect attempts (nvme-cli -c)
   std::chrono::milliseconds ctrl_loss_timeout{600000};    ///< Give up after (nvme-cli -l); negative: never; 0: no retry
   std::chrono::milliseconds fast_io_fail_timeout{-1};     ///< Fail queued I/O after (nvme-cli -F); negative: off
+  /// DH-HMAC-CHAP (nvme-cli -S / -C): the host's secret "DHHC-1:..." used when a Connect response asks for
+  /// authentication, and the controller's secret, which makes the host authenticate the controller too.
+  std::string dhchap_secret;
+  std::string dhchap_ctrl_secret;
 };
 
 /// What poll() reports to the application.
@@ -132,6 +138,9 @@ class Controller {
   fabric::Reactor& reactor() { return *reactor_; }
   const KeepAlive& keep_alive() const { return keep_alive_; }
   std::uint64_t async_events_received() const { return async_events_.received(); }
+  /// Runs a new DH-HMAC-CHAP transaction on the admin queue (re-authentication, as the Linux host does when its
+  /// secret changes); needs options().dhchap_secret. I/O keeps flowing meanwhile.
+  Error reauthenticate();
 
  private:
   Controller(fabric::Reactor& reactor, std::unique_ptr<fabric::Reactor> owned, const ControllerOptions& options);
@@ -159,6 +168,7 @@ class Controller {
   fabric::Reactor* reactor_;
   ControllerOptions options_;
   HostIdentity host_;
+  std::optional<nvme::dhchap::HostCredentials> dhchap_;  ///< Parsed from the options at bring-up
   std::unique_ptr<fabric::HostQueue> admin_;
   KeepAlive keep_alive_;
   AsyncEvents async_events_;

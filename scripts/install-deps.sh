@@ -20,6 +20,8 @@ packages=(
   python3-prometheus-client
   # Debian packages (scripts/ci/package.sh): dpkg-buildpackage with debhelper, checked by lintian
   debhelper lintian
+  # DH-HMAC-CHAP in-band authentication (OpenSSL 3)
+  libssl-dev
 )
 
 missing=()

@@ -95,7 +95,7 @@ void AdminQueue::handle_fabrics(fabric::ControllerRequest& req) {
       // NVMe-oF: Disconnect applies to I/O queues; the admin queue goes with the association.
       return finish(req, nvme::Status::command_specific(NVME_SC_DISCONNECT_INVALID_QTYPE));
     default:
-      // Authentication is not offered (no AUTHREQ in the Connect response); as nvmet, unknown fctypes
+      // Authentication Send/Receive never get here (QueueSession answers them); as nvmet, unknown fctypes
       // are an invalid opcode.
       return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE));
   }

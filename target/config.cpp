@@ -10,6 +10,7 @@
 
 #include "nvme/fabrics.hpp"
 #include "target/backends/fault_spec.hpp"
+#include "target/auth/dhchap_credentials.hpp"
 
 namespace nvmf::target {
 
@@ -133,6 +134,7 @@ void validate_namespace(const NamespaceConfig& ns, const std::string& nfield) {
 
 void validate_host(const HostConfig& host, const std::string& field) {
   check_nqn(field + ".nqn", host.nqn);
+  validate_dhchap(host, field);
 }
 
 void validate_subsystem(const SubsystemConfig& config, const std::string& field) {

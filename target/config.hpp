@@ -75,6 +75,10 @@ struct SubsystemConfig {
 struct HostConfig {
   std::string nqn;
   // In-band authentication (DH-HMAC-CHAP, NVMe Base 8.13): fields added by that feature.
+  std::string dhchap_key;       ///< Host secret "DHHC-1:HH:...:"; set: every queue of the host must authenticate
+  std::string dhchap_ctrl_key;  ///< Controller secret: lets the host authenticate the controller too
+  std::vector<std::string> dhchap_hashes;    ///< Allowed hashes ("sha256", "hmac(sha384)"); empty: all three
+  std::vector<std::string> dhchap_dhgroups;  ///< Allowed DH groups ("null", "ffdhe2048" ...); empty: all six
   // Secure channel (TLS PSK, TP 8011): fields added by that feature.
 };
 

@@ -71,11 +71,17 @@ NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Or
 }
 
 HostConfig read_host(const JsonCursor& c, const std::string& field, Origins& origins) {
-  c.only_keys({"nqn"});
+  c.only_keys({"nqn", "dhchap_key", "dhchap_ctrl_key", "dhchap_hashes", "dhchap_dhgroups"});
   HostConfig h;
   origins[field] = c.pointer();
   h.nqn = c.required("nqn").string();
   origins[field + ".nqn"] = c["nqn"].pointer();
+  for (const char* key : {"dhchap_key", "dhchap_ctrl_key", "dhchap_hashes", "dhchap_dhgroups"})
+    if (c.has(key)) origins[field + "." + key] = c[key].pointer();
+  if (c.has("dhchap_key")) h.dhchap_key = c["dhchap_key"].string();
+  if (c.has("dhchap_ctrl_key")) h.dhchap_ctrl_key = c["dhchap_ctrl_key"].string();
+  if (c.has("dhchap_hashes")) h.dhchap_hashes = c["dhchap_hashes"].strings();
+  if (c.has("dhchap_dhgroups")) h.dhchap_dhgroups = c["dhchap_dhgroups"].strings();
   return h;
 }
 
@@ -249,6 +255,10 @@ nlohmann::json namespace_to_json(const NamespaceConfig& ns) {
 nlohmann::json host_to_json(const HostConfig& h) {
   json j;
   j["nqn"] = h.nqn;
+  if (!h.dhchap_key.empty()) j["dhchap_key"] = h.dhchap_key;
+  if (!h.dhchap_ctrl_key.empty()) j["dhchap_ctrl_key"] = h.dhchap_ctrl_key;
+  if (!h.dhchap_hashes.empty()) j["dhchap_hashes"] = h.dhchap_hashes;
+  if (!h.dhchap_dhgroups.empty()) j["dhchap_dhgroups"] = h.dhchap_dhgroups;
   return j;
 }
 

@@ -167,6 +167,27 @@ SubsystemConfig read_subsystem(const JsonCursor& c, const std::string& field, co
 }
 }  // namespace
 
+namespace {
+/// nvmet's hosts/<nqn>/dhchap_key, dhchap_ctrl_key, dhchap_hash and dhchap_dhgroup, saved by nvmetcli either
+/// flat ("dhchap_key") or as its attribute group ("dhchap": {"key": ...}). Empty values mean "not set", as an
+/// empty configfs attribute.
+void read_dhchap_attributes(const JsonCursor& c, const std::string& field, HostConfig& host, Origins& origins) {
+  auto take = [&](const JsonCursor& at, const char* key, const char* ours) -> std::string {
+    if (!at.has(key)) return {};
+    origins[field + "." + ours] = at[key].pointer();
+    return at[key].string();
+  };
+  auto apply = [&](const JsonCursor& at, const std::string& prefix) {
+    if (auto v = take(at, (prefix + "key").c_str(), "dhchap_key"); !v.empty()) host.dhchap_key = v;
+    if (auto v = take(at, (prefix + "ctrl_key").c_str(), "dhchap_ctrl_key"); !v.empty()) host.dhchap_ctrl_key = v;
+    if (auto v = take(at, (prefix + "hash").c_str(), "dhchap_hashes[0]"); !v.empty()) host.dhchap_hashes = {v};
+    if (auto v = take(at, (prefix + "dhgroup").c_str(), "dhchap_dhgroups[0]"); !v.empty()) host.dhchap_dhgroups = {v};
+  };
+  apply(c, "dhchap_");
+  if (c.has("dhchap")) apply(c["dhchap"], "");
+}
+}  // namespace
+
 LoadedConfig parse_nvmetcli_config(const nlohmann::json& document) {
   LoadedConfig out;
   out.format = ConfigFormat::nvmetcli;
@@ -186,7 +207,10 @@ LoadedConfig parse_nvmetcli_config(const nlohmann::json& document) {
       const std::string field = "hosts[" + std::to_string(cfg.hosts.size()) + "]";
       origins[field] = list[i].pointer();
       origins[field + ".nqn"] = list[i]["nqn"].pointer();
-      cfg.hosts.push_back(HostConfig{nqn});
+      HostConfig host{};
+      host.nqn = nqn;
+      read_dhchap_attributes(list[i], field, host, origins);
+      cfg.hosts.push_back(std::move(host));
     }
   }
   if (root.has("subsystems")) {

@@ -105,6 +105,8 @@ json dispatch(Target& target, const JsonCursor& req) {
     if (req.has("portid")) r.portid = static_cast<std::uint16_t>(req["portid"].number(0, 65535));
     return target.add_referral(r), json::object();
   }
+  if (op == "set-host-dhchap")
+    return target.set_host_dhchap(parse_host_json(req.required("host").json(), "/host")), json::object();
   if (op == "remove-referral") return target.remove_referral(address("address")), json::object();
   req["op"].refuse("unknown request");
 }

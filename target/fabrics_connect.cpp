@@ -99,7 +99,7 @@ void QueueSession::connect_admin(fabric::ControllerRequest& req, const std::shar
   params.depth = static_cast<std::uint16_t>(cmd.sqsize + 1);
   params.sq_flow_control_disabled = cmd.cattr & nvme::kConnectCattrDisableSqFlowControl;
   queue_.set_params(params);
-  req.cqe.dw0 = cntlid;
+  req.cqe.dw0 = cntlid | require_authentication(controller, data.hostnqn, data.subsysnqn);
   req.set_status(nvme::Status::success());
   queue_.complete(req);
 }
@@ -131,7 +131,7 @@ void QueueSession::connect_io(fabric::ControllerRequest& req, const std::shared_
   params.depth = static_cast<std::uint16_t>(cmd.sqsize + 1);
   params.sq_flow_control_disabled = cmd.cattr & nvme::kConnectCattrDisableSqFlowControl;
   queue_.set_params(params);
-  req.cqe.dw0 = controller->cntlid();
+  req.cqe.dw0 = controller->cntlid() | require_authentication(controller, data.hostnqn, data.subsysnqn);
   req.set_status(nvme::Status::success());
   queue_.complete(req);
 }

@@ -9,7 +9,10 @@ namespace nvmf::target {
 QueueSession::QueueSession(fabric::ControllerQueue& queue, std::shared_ptr<Registry> registry, std::uint16_t portid)
     : queue_(queue), registry_(std::move(registry)), portid_(portid) {}
 
-QueueSession::~QueueSession() = default;
+QueueSession::~QueueSession() {
+  stop_auth_timer();
+  if (close_timer_) queue_.reactor().cancel_timer(close_timer_);
+}
 
 void QueueSession::reject(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0) {
   req.cqe.dw0 = dw0;
@@ -28,8 +31,11 @@ void QueueSession::on_command(fabric::ControllerRequest& req) {
       if (is_connect) return begin_connect(req);
       return reject(req, nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR));
     case SessionState::admin:
-      return admin_->handle(req);
     case SessionState::io:
+      if (is_auth_command(req)) return handle_auth(req);
+      // NVMe-oF 6.3: until the queue is authenticated every other command fails with Authentication Required.
+      if (!authenticated_) return reject(req, nvme::Status::command_specific(NVME_SC_AUTH_REQUIRED));
+      if (state_ == SessionState::admin) return admin_->handle(req);
       if (req.sqe.opcode == nvme::kFabricsOpcode) return handle_io_fabrics(req);
       return io_->handle(req);
     case SessionState::connecting:
@@ -40,6 +46,8 @@ void QueueSession::on_command(fabric::ControllerRequest& req) {
 }
 
 void QueueSession::on_data_fetched(fabric::ControllerRequest& req) {
+  if ((state_ == SessionState::admin || state_ == SessionState::io) && is_auth_command(req))
+    return finish_auth_send(req);
   switch (state_) {
     case SessionState::connecting:
       return finish_connect(req);
@@ -58,6 +66,8 @@ void QueueSession::on_data_fetched(fabric::ControllerRequest& req) {
 void QueueSession::on_queue_closed() {
   const SessionState previous = state_;
   state_ = SessionState::closed;
+  stop_auth_timer();
+  auth_.reset();
   if (previous == SessionState::admin) admin_->on_closed();
   if (io_) io_->on_closed();
 }

@@ -4,8 +4,10 @@
 #pragma once
 #include <memory>
 
+#include "fabric/timer_wheel.hpp"
 #include "fabric/transport.hpp"
 #include "target/admin_queue.hpp"
+#include "target/auth/dhchap_controller.hpp"
 #include "target/io_queue.hpp"
 #include "target/registry.hpp"
 
@@ -42,12 +44,33 @@ class QueueSession final : public fabric::QueueHandler {
   void handle_io_fabrics(fabric::ControllerRequest& req);
   void reject(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0 = 0);
 
+  // In-band authentication (queue_auth.cpp)
+  static bool is_auth_command(const fabric::ControllerRequest& req);
+  /// Called by a successful Connect: AUTHREQ bits for DW0 (0 when the host has no DH-HMAC-CHAP key).
+  std::uint32_t require_authentication(const std::shared_ptr<Controller>& controller, const std::string& hostnqn,
+                                       const std::string& subnqn);
+  void handle_auth(fabric::ControllerRequest& req);
+  void finish_auth_send(fabric::ControllerRequest& req);
+  void auth_receive(fabric::ControllerRequest& req);
+  /// After each message: authenticated, failed (the association ends) or waiting (timer re-armed).
+  void after_auth_step();
+  void arm_auth_timer();
+  void stop_auth_timer();
+  void end_association();
+
   fabric::ControllerQueue& queue_;
   std::shared_ptr<Registry> registry_;
   const std::uint16_t portid_;
   SessionState state_ = SessionState::awaiting_connect;
   std::unique_ptr<AdminQueue> admin_;
   std::unique_ptr<IoQueue> io_;
+  // In-band authentication: until authenticated_, only Authentication Send/Receive are accepted.
+  bool authenticated_ = true;
+  std::unique_ptr<DhchapController> auth_;  ///< The transaction in progress (or the last one)
+  fabric::TimerWheel::Id auth_timer_ = 0;
+  fabric::TimerWheel::Id close_timer_ = 0;
+  std::weak_ptr<Controller> controller_;
+  std::string hostnqn_, subnqn_;
 };
 
 /// Hands every new connection of one port a QueueSession over the shared registry.

@@ -38,6 +38,8 @@ struct Referral {
 struct ControllerSettings {
   fabric::TransportLimits limits;
   std::uint16_t max_io_queues = 16;  ///< Granted at most by Set Features Number of Queues
+  /// A DH-HMAC-CHAP transaction silent for this long is dropped (nvmet: KATO, else 120 s).
+  std::chrono::milliseconds auth_timeout{120000};
 };
 
 /// A consistent view of what the discovery log lists.

@@ -65,6 +65,9 @@ class Target {
   void remove_listener(const fabric::ListenAddress& address);
   void add_referral(const ReferralConfig& referral);
   void remove_referral(const fabric::ListenAddress& address);
+  /// Replaces a host's DH-HMAC-CHAP fields (empty dhchap_key: no authentication); other host fields stay.
+  /// Applies from the next authentication on (target_hosts.cpp).
+  void set_host_dhchap(const HostConfig& host);
 
   // --- reload (config_reload.cpp): SIGHUP, `nvmf target-ctl reload`, systemd's ExecReload.
   /// Where the configuration comes from: `read` reads it again (the file and the command line the target was

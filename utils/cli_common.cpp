@@ -59,6 +59,14 @@ void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spell
   cmd->add_option("--io-timeout", args.io_timeout, "Seconds before an I/O command resets its connection")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  // nvme-cli connect's -S/-C; a command whose own option already took the short name keeps the long one.
+  auto spell = [cmd](const char* short_name, const char* long_name) {
+    return std::string(cmd->get_option_no_throw(short_name) ? "" : std::string(short_name) + ",") + long_name;
+  };
+  cmd->add_option(spell("-S", "--dhchap-secret"), o.dhchap_secret,
+                  "DH-HMAC-CHAP host secret (DHHC-1:HH:...:), used when the controller asks for authentication");
+  cmd->add_option(spell("-C", "--dhchap-ctrl-secret"), o.dhchap_ctrl_secret,
+                  "DH-HMAC-CHAP controller secret: authenticate the controller too (bidirectional)");
   cmd->add_flag("-g,--hdr-digest", o.header_digest, "Enable the NVMe/TCP header digest");
   cmd->add_flag("-G,--data-digest", o.data_digest, "Enable the NVMe/TCP data digest");
   if (nvme_cli) {

@@ -1,5 +1,9 @@
 #include "utils/cmd_control.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -78,10 +82,26 @@ void add_control_commands(CLI::App& app) {
   save->callback([a] {
     json reply = target::control_request(a->socket, json{{"op", "save-config"}});
     if (!reply.value("ok", false)) return send(*a, json{{"op", "save-config"}}, false);
-    std::ofstream out(a->file);
-    out << reply["config"].dump(2) << "\n";
-    if (!out) throw CLI::RuntimeError("cannot write " + a->file, 1);
+    // Owner-only (0600): the file may hold TLS PSKs and DH-HMAC-CHAP secrets.
+    const std::string text = reply["config"].dump(2) + "\n";
+    int fd = ::open(a->file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    if (fd >= 0 && ::close(fd) != 0) ok = false;
+    if (!ok) {
+      std::fprintf(stderr, "nvmf target-ctl: cannot write %s\n", a->file.c_str());
+      throw CLI::RuntimeError(1);
+    }
   });
+
+  auto dh = std::make_shared<target::HostConfig>();
+  CLI::App* dhchap = ctl->add_subcommand(
+      "set-host-dhchap", "Set a host's DH-HMAC-CHAP secrets, hashes and DH groups (next authentication on)");
+  dhchap->add_option("HOSTNQN", dh->nqn)->required();
+  dhchap->add_option("--dhchap-key", dh->dhchap_key, "Host secret DHHC-1:HH:...: (none: no authentication)");
+  dhchap->add_option("--dhchap-ctrl-key", dh->dhchap_ctrl_key, "Controller secret (bidirectional)");
+  dhchap->add_option("--dhchap-hash", dh->dhchap_hashes, "Allowed hash (repeatable; none: all)");
+  dhchap->add_option("--dhchap-dhgroup", dh->dhchap_dhgroups, "Allowed DH group (repeatable; none: all)");
+  dhchap->callback([a, dh] { send(*a, json{{"op", "set-host-dhchap"}, {"host", target::host_to_json(*dh)}}, false); });
 
   CLI::App* add_sub = ctl->add_subcommand("add-subsystem", "Create a subsystem");
   add_sub->add_option("NQN", a->nqn)->required();

@@ -65,9 +65,10 @@ struct Session {
 };
 
 void add_io_options(CLI::App* cmd, IoArgs& a, bool data) {
+  // -S is the start block here (before the connection options, which then spell --dhchap-secret long only).
+  cmd->add_option("-S,--start-block", a.start_block, "First logical block")->capture_default_str();
   add_connect_options(cmd, a.connect, false);
   cmd->add_option("-N,--namespace-id", a.nsid, "Namespace (default: the first active one)");
-  cmd->add_option("-S,--start-block", a.start_block, "First logical block")->capture_default_str();
   cmd->add_option("-c,--block-count", a.block_count, "Number of blocks, 0's based (nvme-cli)");
   if (data) {
     cmd->add_option("-z,--data-size", a.data_size, "Bytes to transfer");

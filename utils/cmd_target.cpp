@@ -43,6 +43,8 @@ struct TargetArgs {
   std::string ready_file;
   std::string control_socket = "/run/nvmf/target.sock";
   std::string metrics;
+  // DH-HMAC-CHAP per host, each "HOSTNQN=VALUE" (repeatable): secrets, and comma-separated hashes / DH groups.
+  std::vector<std::string> dhchap_keys, dhchap_ctrl_keys, dhchap_hashes, dhchap_dhgroups;
   /// Options given on the command line (CLI11 counts), to combine with --config.
   std::set<std::string> given;
   bool has(const std::string& option) const { return given.count(option) > 0; }
@@ -78,6 +80,44 @@ std::optional<target::SubsystemConfig> command_line_subsystem(const TargetArgs& 
   return s;
 }
 
+/// Adds the --dhchap-* options to the host entries (created when the file had none for that NQN).
+void apply_dhchap_options(const TargetArgs& a, target::TargetConfig& c) {
+  auto host = [&c](const std::string& nqn) -> target::HostConfig& {
+    for (auto& h : c.hosts)
+      if (h.nqn == nqn) return h;
+    target::HostConfig h;
+    h.nqn = nqn;
+    c.hosts.push_back(h);
+    return c.hosts.back();
+  };
+  auto each = [&](const std::vector<std::string>& values, const char* option, auto&& apply) {
+    for (const auto& v : values) {
+      const auto eq = v.find('=');
+      // The value is not echoed: it may be a secret.
+      if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
+        throw CLI::ValidationError(option, "expected HOSTNQN=VALUE");
+      apply(host(v.substr(0, eq)), v.substr(eq + 1));
+    }
+  };
+  auto list = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+      const auto comma = text.find(',', start);
+      out.push_back(text.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return out;
+  };
+  each(a.dhchap_keys, "--dhchap-key", [](target::HostConfig& h, const std::string& v) { h.dhchap_key = v; });
+  each(a.dhchap_ctrl_keys, "--dhchap-ctrl-key",
+       [](target::HostConfig& h, const std::string& v) { h.dhchap_ctrl_key = v; });
+  each(a.dhchap_hashes, "--dhchap-hash", [&](target::HostConfig& h, const std::string& v) { h.dhchap_hashes = list(v); });
+  each(a.dhchap_dhgroups, "--dhchap-dhgroup",
+       [&](target::HostConfig& h, const std::string& v) { h.dhchap_dhgroups = list(v); });
+}
+
 /// --config FILE first; then every option given on the command line: --listen adds listeners, the
 /// subsystem options add one subsystem, the other options replace the file's values (docs/configuration.md).
 target::TargetConfig build_config(const TargetArgs& a, std::optional<target::LoadedConfig>& loaded) {
@@ -103,6 +143,7 @@ target::TargetConfig build_config(const TargetArgs& a, std::optional<target::Loa
   if (a.has("--send-timeout")) c.limits.send_timeout_ms = a.send_timeout_ms;
   if (a.has("--busy-poll")) c.busy_poll = a.busy_poll;
   if (a.verbose > 0) c.log_level = log::Level::debug;
+  apply_dhchap_options(a, c);
   if (a.has("--control-socket")) c.control_socket = a.control_socket == "none" ? "" : a.control_socket;
   else if (!loaded || !loaded->origins.count("control_socket")) c.control_socket = a.control_socket;
   if (a.has("--metrics")) {
@@ -273,6 +314,14 @@ void add_target_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--busy-poll", args->busy_poll, "Spin on the completion queues instead of sleeping");
   cmd->add_flag("-v,--verbose", args->verbose, "Debug logs (repeatable)");
+  cmd->add_option("--dhchap-key", args->dhchap_keys,
+                  "HOSTNQN=DHHC-1:HH:...: the host must authenticate with DH-HMAC-CHAP (repeatable; a --config "
+                  "file readable only by you keeps secrets out of the process list)");
+  cmd->add_option("--dhchap-ctrl-key", args->dhchap_ctrl_keys,
+                  "HOSTNQN=DHHC-1:HH:...: controller secret for bidirectional authentication (repeatable)");
+  cmd->add_option("--dhchap-hash", args->dhchap_hashes, "HOSTNQN=sha256,sha384,sha512: hashes allowed (repeatable)");
+  cmd->add_option("--dhchap-dhgroup", args->dhchap_dhgroups,
+                  "HOSTNQN=null,ffdhe2048,...: DH groups allowed (repeatable)");
   cmd->add_option("--ready-file", args->ready_file, "Write the bound listen addresses here once listening");
   cmd->add_option("--control-socket", args->control_socket,
                   "UNIX socket for `nvmf target-ctl` (mode 0600; \"none\": no socket)")

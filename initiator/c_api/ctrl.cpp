@@ -63,6 +63,8 @@ ControllerOptions to_options(const nvmf_ctrl_opts& o) {
   c.fast_io_fail_timeout = seconds_or_negative(o.fast_io_fail_tmo_s);
   c.header_digest = o.hdr_digest;
   c.data_digest = o.data_digest;
+  if (o.dhchap_secret) c.dhchap_secret = o.dhchap_secret;
+  if (o.dhchap_ctrl_secret) c.dhchap_ctrl_secret = o.dhchap_ctrl_secret;
   return c;
 }
 

@@ -5,6 +5,8 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include "nvme/auth_wire.hpp"
+#include "nvme/dhchap_secret.hpp"
 #include "target/config_json.hpp"
 #include "target/control_client.hpp"
 #include "target/control_requests.hpp"
@@ -164,6 +166,33 @@ TEST_F(ControlTest, SaveConfigReadsBack) {
   ASSERT_EQ(loaded.config.subsystems[0].namespaces.size(), 2u);
   EXPECT_EQ(loaded.config.subsystems[0].namespaces[1].hosts, std::vector<std::string>{kOtherHostNqn});
   EXPECT_EQ(target::to_json(loaded.config), saved);
+}
+
+TEST_F(ControlTest, SetHostDhchapAppliesToTheNextConnect) {
+  const std::string key = nvme::dhchap::format_secret(nvme::dhchap::generate_secret(32, std::nullopt, ""));
+  auto before = new_queue();
+  auto c0 = connect(*before, 0, 31, connect_data(kHostNqn, kSubNqn));
+  ASSERT_TRUE(c0.status().ok());
+  EXPECT_EQ(c0.cqe.dw0 & nvme::kConnectAuthreqAtr, 0u);
+  json reply = request({{"op", "set-host-dhchap"},
+                        {"host", {{"nqn", kHostNqn}, {"dhchap_key", key}, {"dhchap_dhgroups", {"ffdhe2048"}}}}});
+  ASSERT_TRUE(reply["ok"].get<bool>()) << reply.dump();
+  auto after = new_queue();
+  auto c1 = connect(*after, 0, 31, connect_data(kHostNqn, kSubNqn));
+  ASSERT_TRUE(c1.status().ok());
+  EXPECT_TRUE(c1.cqe.dw0 & nvme::kConnectAuthreqAtr);
+  // The queue admitted before the change goes on without authenticating.
+  EXPECT_TRUE(before->run(property_get(NVME_REG_CAP, true)).status().ok());
+  json saved = request({{"op", "save-config"}})["config"];
+  EXPECT_EQ(saved["hosts"][0]["dhchap_key"], key);
+  // A bad secret is refused by field, without its value.
+  std::string bad = key;
+  bad[12] = bad[12] == 'A' ? 'B' : 'A';
+  reply = request({{"op", "set-host-dhchap"}, {"host", {{"nqn", kHostNqn}, {"dhchap_key", bad}}}});
+  EXPECT_FALSE(reply["ok"].get<bool>());
+  EXPECT_EQ(reply["error"]["field"], "/host/dhchap_key") << reply.dump();
+  EXPECT_EQ(reply.dump().find(bad.substr(10, 16)), std::string::npos) << reply.dump();
+  EXPECT_EQ(registry_->host(kHostNqn)->dhchap_key, key);  // nothing applied
 }
 
 TEST(ControlFields, ConfigFieldsBecomeJsonPointers) {

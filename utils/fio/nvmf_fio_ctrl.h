@@ -19,6 +19,8 @@ struct nvmf_fio_conn {
   bool data_digest;
   unsigned int nr_io_queues; /* asked for when this call makes the association */
   unsigned int io_queue_size;
+  const char *dhchap_secret;      /* DH-HMAC-CHAP host secret; NULL or empty: none */
+  const char *dhchap_ctrl_secret; /* controller secret (bidirectional) */
 };
 
 /* The shared controller for `conn`, connecting it on first use; takes a reference. NULL with errbuf filled on

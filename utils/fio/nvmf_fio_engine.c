@@ -44,6 +44,8 @@ struct nvmf_fio_options {
   unsigned int data_digest;
   unsigned int fua;
   unsigned int nr_io_queues;
+  char *dhchap_secret;
+  char *dhchap_ctrl_secret;
 };
 
 /* Per io_u: what the completion needs, and the Dataset Management range of a trim (it must outlive the call). */
@@ -116,6 +118,24 @@ static struct fio_option options[] = {
         .type = FIO_OPT_STR_STORE,
         .off1 = offsetof(struct nvmf_fio_options, hostnqn),
         .help = "Host NQN (default /etc/nvme/hostnqn, else generated)",
+        .category = FIO_OPT_C_ENGINE,
+        .group = FIO_OPT_G_INVALID,
+    },
+    {
+        .name = "dhchap_secret",
+        .lname = "DH-HMAC-CHAP host secret",
+        .type = FIO_OPT_STR_STORE,
+        .off1 = offsetof(struct nvmf_fio_options, dhchap_secret),
+        .help = "DH-HMAC-CHAP host secret DHHC-1:HH:...: (nvme-cli -S)",
+        .category = FIO_OPT_C_ENGINE,
+        .group = FIO_OPT_G_INVALID,
+    },
+    {
+        .name = "dhchap_ctrl_secret",
+        .lname = "DH-HMAC-CHAP controller secret",
+        .type = FIO_OPT_STR_STORE,
+        .off1 = offsetof(struct nvmf_fio_options, dhchap_ctrl_secret),
+        .help = "DH-HMAC-CHAP controller secret, for bidirectional authentication (nvme-cli -C)",
         .category = FIO_OPT_C_ENGINE,
         .group = FIO_OPT_G_INVALID,
     },
@@ -205,6 +225,8 @@ static int thread_attach(struct thread_data *td) {
       /* One queue per fio thread of the run (thread_number counts them all). */
       .nr_io_queues = o->nr_io_queues ? o->nr_io_queues : (thread_number ? thread_number : 1),
       .io_queue_size = td->o.iodepth + 1,
+      .dhchap_secret = o->dhchap_secret,
+      .dhchap_ctrl_secret = o->dhchap_ctrl_secret,
   };
   char err[256];
   t->ctrl = nvmf_fio_ctrl_get(&conn, err, sizeof(err));

@@ -64,6 +64,8 @@ struct nvmf_ctrl_opts {
   bool hdr_digest;             /* NVMe/TCP header digest */
   bool data_digest;            /* NVMe/TCP data digest */
   bool admin_thread;           /* default true: the library drives the admin queue on its own thread */
+  const char *dhchap_secret;      /* DH-HMAC-CHAP host secret "DHHC-1:HH:...:" (nvme-cli -S); NULL: none */
+  const char *dhchap_ctrl_secret; /* controller secret: authenticate the controller too (nvme-cli -C) */
 };
 
 /* Events the controller reports to the application (from asynchronous event notices or the connection). */
