@@ -14,6 +14,8 @@ packages=(
   rdma-core ibverbs-utils rdmacm-utils
   # fio ioengine: dpkg-source unpacks the installed fio's source (scripts/fetch-fio-source.sh)
   dpkg-dev
+  # NVMe/TCP TLS (TP 8011): OpenSSL 3
+  libssl-dev
 )
 
 missing=()
