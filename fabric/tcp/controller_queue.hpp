@@ -31,6 +31,10 @@
 #include "fabric/tcp/codec.hpp"
 #include "fabric/tcp/pdu_receiver.hpp"
 #include "fabric/tcp/pdu_sender.hpp"
+
+namespace nvmf::fabric::tls {
+class ServerContext;
+}
 #include "fabric/transport.hpp"
 
 namespace nvmf::fabric::tcp {
@@ -43,6 +47,8 @@ struct ControllerQueueConfig {
   std::chrono::milliseconds term_req_timeout{2000};
   /// Staging for one recv: many capsules (72 bytes, or 4168 with a 4 KiB in-capsule write) per operation.
   std::size_t receive_buffer_size = 64 * 1024;
+  /// PSK lookup and TLS settings; required when the listen address allows or requires TLS.
+  std::shared_ptr<const tls::ServerContext> tls;
 };
 
 class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Owner, private PduSender::Owner {

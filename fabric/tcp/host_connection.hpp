@@ -9,6 +9,7 @@
 // the caller's buffers.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@
 #include "fabric/tcp/codec.hpp"
 #include "fabric/tcp/pdu_receiver.hpp"
 #include "fabric/tcp/pdu_sender.hpp"
+
+namespace nvmf::fabric::tls {
+struct TlsLink;
+}
 
 namespace nvmf::fabric::tcp {
 
@@ -98,6 +103,7 @@ class HostConnection final : private PduReceiver::Owner, private PduSender::Owne
 
   Reactor& reactor_;
   int fd_;
+  std::shared_ptr<tls::TlsLink> tls_link_;  ///< TLS: the channel behind fd_
   PduReceiver receiver_;
   PduSender sender_;
   std::vector<Slot> slots_;
