@@ -55,6 +55,12 @@ struct ControllerOptions {
   std::chrono::milliseconds reconnect_delay{10000};       ///< Between reconnect attempts (nvme-cli -c)
   std::chrono::milliseconds ctrl_loss_timeout{600000};    ///< Give up after (nvme-cli -l); negative: never; 0: no retry
   std::chrono::milliseconds fast_io_fail_timeout{-1};     ///< Fail queued I/O after (nvme-cli -F); negative: off
+  /// NVMe/TCP over TLS 1.3 (nvme-cli --tls): every queue starts with a TLS handshake using tls_key.
+  bool tls = false;
+  /// Configured PSK (nvme-cli --tls-key): NVMeTLSkey-1:HH:...: or the path of a file holding it. Setting it
+  /// implies tls.
+  std::string tls_key;
+  int tls_identity_version = 0;  ///< 0: "NVMe0R0H host sub" (what Linux 6.12 looks up); 1: with the digest
 };
 
 /// What poll() reports to the application.
@@ -159,6 +165,7 @@ class Controller {
   fabric::Reactor* reactor_;
   ControllerOptions options_;
   HostIdentity host_;
+  std::shared_ptr<const fabric::tls::ClientContext> tls_;  ///< TLS PSK and identity, made at bring-up
   std::unique_ptr<fabric::HostQueue> admin_;
   KeepAlive keep_alive_;
   AsyncEvents async_events_;

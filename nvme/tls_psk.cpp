@@ -237,6 +237,25 @@ TlsPsk derive_tls_psk(const ConfiguredPsk& configured, std::string_view hostnqn,
   return out;
 }
 
+std::optional<TlsPsk> psk_for_identity(const PskIdentity& identity, const ConfiguredPsk& configured,
+                                       std::string* why) {
+  if (identity.hash != cipher_hash(configured)) {
+    if (why) *why = identity.hash == kHashSha384 ? "identity asks for SHA-384 but the host's PSK is a SHA-256 key"
+                                                 : "identity asks for SHA-256 but the host's PSK is a SHA-384 key";
+    return std::nullopt;
+  }
+  TlsPsk psk = derive_tls_psk(configured, identity.hostnqn, identity.subnqn, identity.version);
+  if (identity.version == 1) {
+    const std::string expected = psk.identity;
+    const std::string offered = identity.to_string();
+    if (expected.size() != offered.size() || CRYPTO_memcmp(expected.data(), offered.data(), expected.size()) != 0) {
+      if (why) *why = "identity digest does not match the host's PSK";
+      return std::nullopt;
+    }
+  }
+  return psk;
+}
+
 ConfiguredPsk generate_psk(std::uint8_t hmac, std::size_t length) {
   ConfiguredPsk psk;
   psk.hmac = hmac;

@@ -90,6 +90,11 @@ struct TlsPsk {
 TlsPsk derive_tls_psk(const ConfiguredPsk& configured, std::string_view hostnqn, std::string_view subnqn,
                       int version, LabelEncoding encoding = LabelEncoding::rfc8446);
 
+/// Controller side: the TLS PSK for an identity a host offered, given that host's configured PSK. The identity's
+/// hash must be the key's, and a version-1 identity's digest must be the key's. nullopt with *why otherwise.
+std::optional<TlsPsk> psk_for_identity(const PskIdentity& identity, const ConfiguredPsk& configured,
+                                       std::string* why);
+
 /// Fresh random configured PSK (RAND_bytes) of the hash's length (00: 32 bytes unless `length` says 48).
 ConfiguredPsk generate_psk(std::uint8_t hmac, std::size_t length = 0);
 

@@ -74,6 +74,8 @@ struct HostConfig {
   std::string nqn;
   // In-band authentication (DH-HMAC-CHAP, NVMe Base 8.13): fields added by that feature.
   // Secure channel (TLS PSK, TP 8011): fields added by that feature.
+  /// Configured TLS PSK in interchange format (NVMeTLSkey-1:HH:<base64>:); empty: this host has no TLS key.
+  std::string tls_psk;
 };
 
 /// A discovery referral: another discovery service the discovery log points hosts to (SUBTYPE 1).
@@ -119,7 +121,10 @@ std::uint64_t parse_size(const std::string& text);
 /// "ram:SIZE", "null:SIZE", "file:PATH", "blk:PATH" (block device), "nvme:PATH" (NVMe generic char device).
 NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_size);
 /// "tcp:ADDR:PORT" or "rdma:ADDR:PORT" with ADDR an IPv4 address or a bracketed IPv6 one ("tcp:[::1]:4420").
+/// An optional ",tls=required", ",tls=allowed" or ",tls=none" suffix sets the TCP port's TLS policy.
 fabric::ListenAddress parse_listen_address(const std::string& text);
+/// The address without options.
+fabric::ListenAddress parse_plain_listen_address(const std::string& text);
 /// "01234567-89ab-cdef-0123-456789abcdef" or 32 hex digits.
 std::array<std::uint8_t, 16> parse_uuid(const std::string& text);
 std::string format_uuid(const std::array<std::uint8_t, 16>& bytes);

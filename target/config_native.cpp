@@ -70,11 +70,15 @@ NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Or
 }
 
 HostConfig read_host(const JsonCursor& c, const std::string& field, Origins& origins) {
-  c.only_keys({"nqn"});
+  c.only_keys({"nqn", "tls_psk"});
   HostConfig h;
   origins[field] = c.pointer();
   h.nqn = c.required("nqn").string();
   origins[field + ".nqn"] = c["nqn"].pointer();
+  if (c.has("tls_psk")) {
+    h.tls_psk = c["tls_psk"].string();
+    origins[field + ".tls_psk"] = c["tls_psk"].pointer();
+  }
   return h;
 }
 
@@ -150,8 +154,15 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
       origins[field] = l.pointer();
       continue;
     }
-    l.only_keys({"address", "subsystems"});
+    l.only_keys({"address", "subsystems", "tls"});
     cfg.listeners.push_back(address_of(l.required("address")));
+    if (l.has("tls")) {
+      const std::string t = l["tls"].string();
+      if (t == "required") cfg.listeners.back().tls = fabric::TlsPolicy::required;
+      else if (t == "allowed") cfg.listeners.back().tls = fabric::TlsPolicy::allowed;
+      else if (t != "none") l["tls"].refuse("expected \"required\", \"allowed\" or \"none\"");
+      origins[field + ".tls"] = l["tls"].pointer();
+    }
     origins[field] = l["address"].pointer();
     if (l.has("subsystems")) {
       cfg.listener_subsystems[i] = l["subsystems"].strings();
@@ -243,6 +254,7 @@ nlohmann::json namespace_to_json(const NamespaceConfig& ns) {
 nlohmann::json host_to_json(const HostConfig& h) {
   json j;
   j["nqn"] = h.nqn;
+  if (!h.tls_psk.empty()) j["tls_psk"] = h.tls_psk;
   return j;
 }
 
@@ -265,10 +277,14 @@ nlohmann::json to_json(const TargetConfig& cfg) {
   j["listeners"] = json::array();
   for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
     auto it = cfg.listener_subsystems.find(i);
-    if (it == cfg.listener_subsystems.end()) {
+    const fabric::TlsPolicy tls = cfg.listeners[i].tls;
+    if (it == cfg.listener_subsystems.end() && tls == fabric::TlsPolicy::none) {
       j["listeners"].push_back(cfg.listeners[i].to_string());
     } else {
-      j["listeners"].push_back(json{{"address", cfg.listeners[i].to_string()}, {"subsystems", it->second}});
+      json l{{"address", cfg.listeners[i].to_string()}};
+      if (it != cfg.listener_subsystems.end()) l["subsystems"] = it->second;
+      if (tls != fabric::TlsPolicy::none) l["tls"] = tls == fabric::TlsPolicy::required ? "required" : "allowed";
+      j["listeners"].push_back(l);
     }
   }
   j["discovery_port"] = cfg.discovery_port;

@@ -19,6 +19,21 @@
 namespace nvmf::target {
 
 namespace {
+/// The request as logged: secrets (TLS PSKs) replaced, wherever they sit.
+nlohmann::json redacted(nlohmann::json j) {
+  if (j.is_object()) {
+    for (auto& [key, value] : j.items()) {
+      if (key == "tls_psk") value = "(redacted)";
+      else value = redacted(value);
+    }
+  } else if (j.is_array()) {
+    for (auto& value : j) value = redacted(value);
+  }
+  return j;
+}
+}  // namespace
+
+namespace {
 constexpr std::size_t kMaxRequest = 1 << 20;
 constexpr int kPeerTimeoutMs = 5000;  ///< A client that stalls mid-request does not hold the socket forever
 
@@ -146,7 +161,7 @@ void ControlServer::serve(int fd) {
   nlohmann::json reply;
   try {
     auto request = nlohmann::json::parse(text.substr(0, text.find('\n')));
-    NVMF_LOG(info, "control socket: %s", request.dump().c_str());
+    NVMF_LOG(info, "control socket: %s", redacted(request).dump().c_str());
     reply = handle_control_request(target_, request);
   } catch (const nlohmann::json::parse_error& e) {
     reply = {{"ok", false}, {"error", {{"field", ""}, {"value", ""}, {"reason", std::string("not JSON: ") + e.what()}}}};

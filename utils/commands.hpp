@@ -12,5 +12,6 @@ void add_io_commands(CLI::App& app);        // read, write, compare, flush, writ
 void add_log_commands(CLI::App& app);       // get-log, smart-log, error-log, effects-log, changed-ns-list-log
 void add_perf_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_tls_key_commands(CLI::App& app);  // gen-tls-key, check-tls-key
 
 }  // namespace nvmf::cli

@@ -63,6 +63,7 @@ ControllerOptions to_options(const nvmf_ctrl_opts& o) {
   c.fast_io_fail_timeout = seconds_or_negative(o.fast_io_fail_tmo_s);
   c.header_digest = o.hdr_digest;
   c.data_digest = o.data_digest;
+  if (o.tls_key) c.tls_key = o.tls_key;
   return c;
 }
 

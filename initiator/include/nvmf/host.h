@@ -64,6 +64,8 @@ struct nvmf_ctrl_opts {
   bool hdr_digest;             /* NVMe/TCP header digest */
   bool data_digest;            /* NVMe/TCP data digest */
   bool admin_thread;           /* default true: the library drives the admin queue on its own thread */
+  const char *tls_key;         /* NULL: plain TCP; else NVMe/TCP over TLS 1.3 with this configured PSK
+                                  (NVMeTLSkey-1:HH:...:) or the file holding it (nvme-cli --tls-key) */
 };
 
 /* Events the controller reports to the application (from asynchronous event notices or the connection). */
