@@ -94,6 +94,8 @@ class ControllerQueue {
   virtual Reactor& reactor() = 0;
   virtual TransportType transport_type() const = 0;
   virtual std::string peer_address() const = 0;  ///< "127.0.0.1:51234" or "[::1]:51234", for logs
+  /// Host NQN of the TLS PSK identity this connection was authenticated with; empty without TLS.
+  virtual std::string secure_channel_host() const { return {}; }
   /// The largest number of requests the pool holds (the largest SQSIZE + 1 the transport accepts).
   virtual std::uint16_t max_depth() const = 0;
 };

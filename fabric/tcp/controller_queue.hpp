@@ -49,6 +49,8 @@ struct ControllerQueueConfig {
   std::size_t receive_buffer_size = 64 * 1024;
   /// PSK lookup and TLS settings; required when the listen address allows or requires TLS.
   std::shared_ptr<const tls::ServerContext> tls;
+  /// Per connection, set by the listener: the host NQN the TLS session authenticated (empty: plain TCP).
+  std::string secure_channel_host;
 };
 
 class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Owner, private PduSender::Owner {
@@ -67,6 +69,7 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
   Reactor& reactor() override { return reactor_; }
   TransportType transport_type() const override { return TransportType::tcp; }
   std::string peer_address() const override { return peer_; }
+  std::string secure_channel_host() const override { return config_.secure_channel_host; }
   std::uint16_t max_depth() const override { return static_cast<std::uint16_t>(slots_.size()); }
 
  private:

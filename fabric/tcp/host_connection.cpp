@@ -101,7 +101,7 @@ HostConnection* HostConnection::open(Reactor& reactor, const HostQueueOptions& o
     auto outcome = std::make_shared<Outcome>();
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     auto link = tls::connect_tls(reactor, fd, where, options.tls, std::max(left, std::chrono::milliseconds(1)),
-                     [outcome](int app_fd, const std::string& why) {
+                     [outcome](int app_fd, const std::string& why, const std::string&) {
                        outcome->done = true;
                        outcome->fd = app_fd;
                        outcome->why = why;

@@ -100,9 +100,13 @@ class Acceptor {
     // TLS first (NVMe/TCP 3.6.1.1: the handshake precedes the ICReq); the PDU code gets the plaintext side.
     const bool allow_plain = tls_ == TlsPolicy::allowed;
     target.post([r, fd, peer, config, factory, allow_plain] {
-      tls::accept_tls(*r, fd, peer, config.tls, allow_plain, [r, peer, config, factory](int app_fd, const std::string&) {
-        if (app_fd >= 0) tcp::TcpControllerQueue::start(*r, app_fd, peer, config, *factory);
-      });
+      tls::accept_tls(*r, fd, peer, config.tls, allow_plain,
+                      [r, peer, config, factory](int app_fd, const std::string&, const std::string& host) {
+                        if (app_fd < 0) return;
+                        auto per_connection = config;
+                        per_connection.secure_channel_host = host;
+                        tcp::TcpControllerQueue::start(*r, app_fd, peer, per_connection, *factory);
+                      });
     });
   }
 

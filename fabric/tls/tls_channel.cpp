@@ -51,7 +51,7 @@ void accept_tls(Reactor& reactor, int fd, std::string peer, std::shared_ptr<cons
   SSL* ssl = context->new_ssl();
   if (!ssl) {
     ::close(fd);
-    ready(-1, "TLS: SSL_new failed");
+    ready(-1, "TLS: SSL_new failed", "");
     return;
   }
   auto* channel = new TlsChannel(reactor, fd, std::move(peer), ssl, std::move(ready));
@@ -68,7 +68,7 @@ std::shared_ptr<TlsLink> connect_tls(Reactor& reactor, int fd, std::string peer,
   SSL* ssl = context->new_ssl();
   if (!ssl) {
     ::close(fd);
-    ready(-1, "TLS: SSL_new failed");
+    ready(-1, "TLS: SSL_new failed", "");
     return link;
   }
   auto* channel = new TlsChannel(reactor, fd, std::move(peer), ssl, std::move(ready));
@@ -125,7 +125,7 @@ void TlsChannel::on_net_recv(IoOp& op, std::int32_t res, std::uint32_t) {
         const int fd = self.fd_;
         self.fd_ = -1;
         delete &self;
-        return ready(fd, "");
+        return ready(fd, "", "");
       }
     case Phase::handshake:
       if (res <= 0)
@@ -201,7 +201,7 @@ void TlsChannel::go_running() {
            notes_.host.c_str(), SSL_get_cipher_name(ssl_));
   Ready ready = std::move(ready_);
   ready_ = nullptr;
-  ready(sv[1], "");
+  ready(sv[1], "", notes_.host);
   if (phase_ != Phase::running) return;
   arm_app_recv();
   pump_in();
@@ -324,7 +324,7 @@ void TlsChannel::refuse(const std::string& why) {
   }
   Ready ready = std::move(ready_);
   ready_ = nullptr;
-  if (ready) ready(-1, why);
+  if (ready) ready(-1, why, notes_.host);
   close();
 }
 

@@ -27,8 +27,9 @@ class Reactor;
 namespace nvmf::fabric::tls {
 
 /// Called once on the reactor: fd >= 0 is the (plaintext) socket for the PDU code, -1 means the connection
-/// was refused or failed and is closed already; `why` says why (never a key).
-using Ready = std::function<void(int fd, const std::string& why)>;
+/// was refused or failed and is closed already; `why` says why (never a key). `host`: the host NQN of the PSK
+/// identity the session authenticated (empty for a plain connection on a port that allows TLS).
+using Ready = std::function<void(int fd, const std::string& why, const std::string& host)>;
 
 class TlsChannel;
 /// The host's handle on its channel: closing the queue closes the TCP connection at once, even when the
