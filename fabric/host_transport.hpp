@@ -19,6 +19,10 @@
 #include "nvme/sqe.hpp"
 #include "nvme/status.hpp"
 
+namespace nvmf::fabric::tls {
+class ClientContext;
+}
+
 namespace nvmf::fabric {
 
 struct HostRequest {
@@ -43,6 +47,8 @@ struct HostQueueOptions {
   bool data_digest = false;
   std::uint16_t queue_depth = 128;  ///< Commands outstanding at most (SQSIZE + 1)
   std::chrono::milliseconds connect_timeout{10000};
+  /// NVMe/TCP over TLS 1.3 with this PSK and identity (nullptr: plain TCP).
+  std::shared_ptr<const tls::ClientContext> tls;
 };
 
 /// Why a queue stopped working, for the layer above (reconnect policy, error messages).

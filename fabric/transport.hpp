@@ -94,6 +94,8 @@ class ControllerQueue {
   virtual Reactor& reactor() = 0;
   virtual TransportType transport_type() const = 0;
   virtual std::string peer_address() const = 0;  ///< "127.0.0.1:51234" or "[::1]:51234", for logs
+  /// Host NQN of the TLS PSK identity this connection was authenticated with; empty without TLS.
+  virtual std::string secure_channel_host() const { return {}; }
   /// The largest number of requests the pool holds (the largest SQSIZE + 1 the transport accepts).
   virtual std::uint16_t max_depth() const = 0;
 };
@@ -106,11 +108,16 @@ class QueueHandlerFactory {
 };
 
 /// Where a listener listens, in the discovery log's terms.
+/// NVMe/TCP secure channel on a port (nvmet's addr_treq/addr_tsas): TLS not offered, allowed beside plain
+/// connections, or required.
+enum class TlsPolicy : std::uint8_t { none, allowed, required };
+
 struct ListenAddress {
   TransportType trtype = TransportType::tcp;
   bool ipv6 = false;     ///< ADRFAM 2h (IPv6) instead of 1h (IPv4)
   std::string traddr;    ///< "127.0.0.1", "::1"
   std::string trsvcid;   ///< "4420"
+  TlsPolicy tls = TlsPolicy::none;  ///< NVMe/TCP only
   std::string to_string() const;  ///< "tcp:127.0.0.1:4420", "tcp:[::1]:4420"
 };
 

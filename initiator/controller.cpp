@@ -8,6 +8,7 @@
 #include "initiator/commands.hpp"
 #include "initiator/dhchap_auth.hpp"
 #include "initiator/sync_command.hpp"
+#include "initiator/tls_options.hpp"
 #include "initiator/transport_factory.hpp"
 #include "nvme/fabrics.hpp"
 
@@ -97,6 +98,11 @@ Error Controller::bring_up() {
   } catch (const std::invalid_argument& e) {
     return Error{nvme::Status::generic(NVME_SC_INVALID_FIELD), e.what()};
   }
+  if ((options_.tls || !options_.tls_key.empty()) && !tls_) {
+    std::string why;
+    tls_ = make_tls_client(options_, host_.hostnqn, &why);
+    if (!tls_) return Error{nvme::Status::generic(NVME_SC_INVALID_FIELD), why};
+  }
   if (Error e = establish()) {
     tear_down_admin();
     return e;
@@ -159,6 +165,7 @@ Error Controller::connect_admin_queue() {
   qo.header_digest = options_.header_digest;
   qo.data_digest = options_.data_digest;
   qo.queue_depth = kAdminQueueDepth;
+  qo.tls = tls_;
   qo.connect_timeout = options_.connect_timeout;
   const std::string where = options_.transport + ":" + options_.traddr + ":" + options_.trsvcid;
   std::string why;
@@ -185,6 +192,7 @@ std::unique_ptr<fabric::HostQueue> Controller::connect_io_queue(fabric::Reactor&
   qo.header_digest = options_.header_digest;
   qo.data_digest = options_.data_digest;
   qo.queue_depth = size;
+  qo.tls = tls_;
   qo.connect_timeout = options_.connect_timeout;
   const std::uint16_t cntlid = association_->cntlid();
   std::string why;

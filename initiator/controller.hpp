@@ -61,6 +61,12 @@ struct ControllerOptions {
   /// authentication, and the controller's secret, which makes the host authenticate the controller too.
   std::string dhchap_secret;
   std::string dhchap_ctrl_secret;
+  /// NVMe/TCP over TLS 1.3 (nvme-cli --tls): every queue starts with a TLS handshake using tls_key.
+  bool tls = false;
+  /// Configured PSK (nvme-cli --tls-key): NVMeTLSkey-1:HH:...: or the path of a file holding it. Setting it
+  /// implies tls.
+  std::string tls_key;
+  int tls_identity_version = 0;  ///< 0: "NVMe0R0H host sub" (what Linux 6.12 looks up); 1: with the digest
 };
 
 /// What poll() reports to the application.
@@ -169,6 +175,7 @@ class Controller {
   ControllerOptions options_;
   HostIdentity host_;
   std::optional<nvme::dhchap::HostCredentials> dhchap_;  ///< Parsed from the options at bring-up
+  std::shared_ptr<const fabric::tls::ClientContext> tls_;  ///< TLS PSK and identity, made at bring-up
   std::unique_ptr<fabric::HostQueue> admin_;
   KeepAlive keep_alive_;
   AsyncEvents async_events_;

@@ -127,7 +127,14 @@ Error discover(ControllerOptions options, DiscoveryLog* out) {
 std::string trtype_string(std::uint8_t v) { return or_unknown(nvmf_trtype_str(v), v); }
 std::string adrfam_string(std::uint8_t v) { return or_unknown(nvmf_adrfam_str(v), v); }
 std::string subtype_string(std::uint8_t v) { return or_unknown(nvmf_subtype_str(v), v); }
-std::string treq_string(std::uint8_t v) { return or_unknown(nvmf_treq_str(v), v); }
+std::string treq_string(std::uint8_t v) {
+  // libnvme names single values; a secure channel requirement (TLS ports) beside the SQ flow control bit is
+  // printed as both.
+  if ((v & 3) && (v & NVMF_TREQ_DISABLE_SQFLOW))
+    return or_unknown(nvmf_treq_str(v & 3), v & 3) + ", " +
+           or_unknown(nvmf_treq_str(NVMF_TREQ_DISABLE_SQFLOW), NVMF_TREQ_DISABLE_SQFLOW);
+  return or_unknown(nvmf_treq_str(v), v);
+}
 std::string eflags_string(std::uint16_t v) { return or_unknown(nvmf_eflags_str(v), v); }
 std::string sectype_string(std::uint8_t v) { return or_unknown(nvmf_sectype_str(v), v); }
 

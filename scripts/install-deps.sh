@@ -20,7 +20,7 @@ packages=(
   python3-prometheus-client
   # Debian packages (scripts/ci/package.sh): dpkg-buildpackage with debhelper, checked by lintian
   debhelper lintian
-  # DH-HMAC-CHAP in-band authentication (OpenSSL 3)
+  # DH-HMAC-CHAP in-band authentication and NVMe/TCP TLS (TP 8011): OpenSSL 3
   libssl-dev
 )
 

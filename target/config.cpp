@@ -11,6 +11,7 @@
 #include "nvme/fabrics.hpp"
 #include "target/backends/fault_spec.hpp"
 #include "target/auth/dhchap_credentials.hpp"
+#include "nvme/tls_psk.hpp"
 
 namespace nvmf::target {
 
@@ -135,6 +136,11 @@ void validate_namespace(const NamespaceConfig& ns, const std::string& nfield) {
 void validate_host(const HostConfig& host, const std::string& field) {
   check_nqn(field + ".nqn", host.nqn);
   validate_dhchap(host, field);
+  if (!host.tls_psk.empty()) {
+    std::string why;
+    // The value is a secret: the error names the field and the reason, never the key.
+    if (!nvme::tls::parse_interchange(host.tls_psk, &why)) refuse(field + ".tls_psk", "(not shown)", why);
+  }
 }
 
 void validate_subsystem(const SubsystemConfig& config, const std::string& field) {
@@ -269,7 +275,26 @@ NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_siz
   return ns;
 }
 
-fabric::ListenAddress parse_listen_address(const std::string& text) {
+fabric::ListenAddress parse_listen_address(const std::string& full_text) {
+  // An optional ",tls=required|allowed|none" after the address sets the port's secure channel policy.
+  std::string text = full_text;
+  fabric::TlsPolicy tls = fabric::TlsPolicy::none;
+  if (auto comma = full_text.find(','); comma != std::string::npos) {
+    text = full_text.substr(0, comma);
+    const std::string option = full_text.substr(comma + 1);
+    if (option == "tls=required") tls = fabric::TlsPolicy::required;
+    else if (option == "tls=allowed") tls = fabric::TlsPolicy::allowed;
+    else if (option != "tls=none")
+      throw std::invalid_argument("listen address '" + full_text + "': expected ,tls=required, ,tls=allowed or ,tls=none");
+    if (text.rfind("tcp:", 0) != 0 && tls != fabric::TlsPolicy::none)
+      throw std::invalid_argument("listen address '" + full_text + "': TLS is an NVMe/TCP secure channel");
+  }
+  fabric::ListenAddress a = parse_plain_listen_address(text);
+  a.tls = tls;
+  return a;
+}
+
+fabric::ListenAddress parse_plain_listen_address(const std::string& text) {
   const std::string usage =
       "listen address '" + text + "': expected tcp:ADDR:PORT or rdma:ADDR:PORT (IPv6: tcp:[ADDR]:PORT)";
   fabric::ListenAddress a;

@@ -80,6 +80,8 @@ struct HostConfig {
   std::vector<std::string> dhchap_hashes;    ///< Allowed hashes ("sha256", "hmac(sha384)"); empty: all three
   std::vector<std::string> dhchap_dhgroups;  ///< Allowed DH groups ("null", "ffdhe2048" ...); empty: all six
   // Secure channel (TLS PSK, TP 8011): fields added by that feature.
+  /// Configured TLS PSK in interchange format (NVMeTLSkey-1:HH:<base64>:); empty: this host has no TLS key.
+  std::string tls_psk;
 };
 
 /// A discovery referral: another discovery service the discovery log points hosts to (SUBTYPE 1).
@@ -127,7 +129,10 @@ std::uint64_t parse_size(const std::string& text);
 /// "fault:BACKEND?FAULTS" is BACKEND with fault injection ("fault:ram:64M?read_error=lba:1000-1999").
 NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_size);
 /// "tcp:ADDR:PORT" or "rdma:ADDR:PORT" with ADDR an IPv4 address or a bracketed IPv6 one ("tcp:[::1]:4420").
+/// An optional ",tls=required", ",tls=allowed" or ",tls=none" suffix sets the TCP port's TLS policy.
 fabric::ListenAddress parse_listen_address(const std::string& text);
+/// The address without options.
+fabric::ListenAddress parse_plain_listen_address(const std::string& text);
 /// "01234567-89ab-cdef-0123-456789abcdef" or 32 hex digits.
 std::array<std::uint8_t, 16> parse_uuid(const std::string& text);
 std::string format_uuid(const std::array<std::uint8_t, 16>& bytes);

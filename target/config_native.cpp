@@ -71,7 +71,7 @@ NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Or
 }
 
 HostConfig read_host(const JsonCursor& c, const std::string& field, Origins& origins) {
-  c.only_keys({"nqn", "dhchap_key", "dhchap_ctrl_key", "dhchap_hashes", "dhchap_dhgroups"});
+  c.only_keys({"nqn", "dhchap_key", "dhchap_ctrl_key", "dhchap_hashes", "dhchap_dhgroups", "tls_psk"});
   HostConfig h;
   origins[field] = c.pointer();
   h.nqn = c.required("nqn").string();
@@ -82,6 +82,10 @@ HostConfig read_host(const JsonCursor& c, const std::string& field, Origins& ori
   if (c.has("dhchap_ctrl_key")) h.dhchap_ctrl_key = c["dhchap_ctrl_key"].string();
   if (c.has("dhchap_hashes")) h.dhchap_hashes = c["dhchap_hashes"].strings();
   if (c.has("dhchap_dhgroups")) h.dhchap_dhgroups = c["dhchap_dhgroups"].strings();
+  if (c.has("tls_psk")) {
+    h.tls_psk = c["tls_psk"].string();
+    origins[field + ".tls_psk"] = c["tls_psk"].pointer();
+  }
   return h;
 }
 
@@ -157,8 +161,15 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
       origins[field] = l.pointer();
       continue;
     }
-    l.only_keys({"address", "subsystems"});
+    l.only_keys({"address", "subsystems", "tls"});
     cfg.listeners.push_back(address_of(l.required("address")));
+    if (l.has("tls")) {
+      const std::string t = l["tls"].string();
+      if (t == "required") cfg.listeners.back().tls = fabric::TlsPolicy::required;
+      else if (t == "allowed") cfg.listeners.back().tls = fabric::TlsPolicy::allowed;
+      else if (t != "none") l["tls"].refuse("expected \"required\", \"allowed\" or \"none\"");
+      origins[field + ".tls"] = l["tls"].pointer();
+    }
     origins[field] = l["address"].pointer();
     if (l.has("subsystems")) {
       cfg.listener_subsystems[i] = l["subsystems"].strings();
@@ -259,6 +270,7 @@ nlohmann::json host_to_json(const HostConfig& h) {
   if (!h.dhchap_ctrl_key.empty()) j["dhchap_ctrl_key"] = h.dhchap_ctrl_key;
   if (!h.dhchap_hashes.empty()) j["dhchap_hashes"] = h.dhchap_hashes;
   if (!h.dhchap_dhgroups.empty()) j["dhchap_dhgroups"] = h.dhchap_dhgroups;
+  if (!h.tls_psk.empty()) j["tls_psk"] = h.tls_psk;
   return j;
 }
 
@@ -281,10 +293,14 @@ nlohmann::json to_json(const TargetConfig& cfg) {
   j["listeners"] = json::array();
   for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
     auto it = cfg.listener_subsystems.find(i);
-    if (it == cfg.listener_subsystems.end()) {
+    const fabric::TlsPolicy tls = cfg.listeners[i].tls;
+    if (it == cfg.listener_subsystems.end() && tls == fabric::TlsPolicy::none) {
       j["listeners"].push_back(cfg.listeners[i].to_string());
     } else {
-      j["listeners"].push_back(json{{"address", cfg.listeners[i].to_string()}, {"subsystems", it->second}});
+      json l{{"address", cfg.listeners[i].to_string()}};
+      if (it != cfg.listener_subsystems.end()) l["subsystems"] = it->second;
+      if (tls != fabric::TlsPolicy::none) l["tls"] = tls == fabric::TlsPolicy::required ? "required" : "allowed";
+      j["listeners"].push_back(l);
     }
   }
   j["discovery_port"] = cfg.discovery_port;

@@ -61,16 +61,25 @@ fabric::ListenAddress read_addr(const JsonCursor& addr, const std::string& field
   a.trsvcid = addr.required("trsvcid").string();
   origins[field] = addr.pointer();
   origins[field + ".address"] = addr["traddr"].pointer();
+  // nvmet's addr_tsas "tls1.3" offers TLS; addr_treq "required" then refuses plain hosts.
+  bool tls = false;
+  if (addr.has("tsas")) {
+    const std::string v = addr["tsas"].string();
+    if (v == "tls1.3") tls = true;
+    else if (v != "none" && v != "") addr["tsas"].refuse("expected \"none\" or \"tls1.3\"");
+  }
   if (addr.has("treq")) {
     const JsonCursor treq = addr["treq"];
     const std::string v = treq.string();
-    if (v == "required") treq.refuse("a required secure channel (TLS) is not offered");
-    if (v != "not specified" && v != "not required") treq.refuse("expected \"not specified\" or \"not required\"");
+    if (v == "required" && !tls) treq.refuse("a required secure channel needs tsas \"tls1.3\"");
+    if (v != "not specified" && v != "not required" && v != "required")
+      treq.refuse("expected \"not specified\", \"not required\" or \"required\"");
+    if (tls) a.tls = v == "required" ? fabric::TlsPolicy::required : fabric::TlsPolicy::allowed;
+  } else if (tls) {
+    a.tls = fabric::TlsPolicy::allowed;
   }
-  if (addr.has("tsas")) {
-    const std::string v = addr["tsas"].string();
-    if (v != "none" && v != "") addr["tsas"].refuse("only \"none\" (no TLS) is offered");
-  }
+  if (a.tls != fabric::TlsPolicy::none && a.trtype != fabric::TransportType::tcp)
+    addr.refuse("TLS is an NVMe/TCP secure channel");
   return a;
 }
 
@@ -207,6 +216,7 @@ LoadedConfig parse_nvmetcli_config(const nlohmann::json& document) {
       const std::string field = "hosts[" + std::to_string(cfg.hosts.size()) + "]";
       origins[field] = list[i].pointer();
       origins[field + ".nqn"] = list[i]["nqn"].pointer();
+      // nvmet keeps TLS PSKs in the kernel's .nvme keyring, not in configfs: the saved file carries none.
       HostConfig host{};
       host.nqn = nqn;
       read_dhchap_attributes(list[i], field, host, origins);

@@ -93,6 +93,21 @@ json dispatch(Target& target, const JsonCursor& req) {
   }
   if (op == "add-host") return target.add_host(nqn(), req.required("host").string()), json::object();
   if (op == "remove-host") return target.remove_host(nqn(), req.required("host").string()), json::object();
+  if (op == "set-tls-psk" || op == "remove-tls-psk") {
+    const auto& registry = target.registry();
+    const std::string host_nqn = req.required("host").string();
+    HostConfig host = registry->host(host_nqn).value_or(HostConfig{});
+    host.nqn = host_nqn;
+    if (op == "remove-tls-psk") {
+      if (host.tls_psk.empty()) req["host"].refuse("this host has no TLS PSK");
+      host.tls_psk.clear();
+    } else {
+      host.tls_psk = req.required("tls_psk").string();
+    }
+    validate_host(host, "host");  // names host.tls_psk, never the key
+    registry->set_host(host);
+    return json::object();
+  }
   if (op == "add-listener") {
     std::vector<std::string> only;
     if (req.has("subsystems")) only = req["subsystems"].strings();

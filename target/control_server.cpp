@@ -19,6 +19,22 @@
 namespace nvmf::target {
 
 namespace {
+/// The request as logged: secrets (TLS PSKs) replaced, wherever they sit.
+nlohmann::json redacted(nlohmann::json j) {
+  if (j.is_object()) {
+    for (auto& [key, value] : j.items()) {
+      // Secrets: TLS PSKs and DH-HMAC-CHAP keys never reach the log.
+      if (key == "tls_psk" || key == "dhchap_key" || key == "dhchap_ctrl_key") value = "(redacted)";
+      else value = redacted(value);
+    }
+  } else if (j.is_array()) {
+    for (auto& value : j) value = redacted(value);
+  }
+  return j;
+}
+}  // namespace
+
+namespace {
 constexpr std::size_t kMaxRequest = 1 << 20;
 constexpr int kPeerTimeoutMs = 5000;  ///< A client that stalls mid-request does not hold the socket forever
 
@@ -150,9 +166,9 @@ void ControlServer::serve(int fd) {
     const bool named = request.is_object() && request.contains("op") && request["op"].is_string();
     const std::string op = named ? request["op"].get<std::string>() : "";
     if (op == "stats" || op == "list" || op == "list-controllers")
-      NVMF_LOG(debug, "control socket: %s", request.dump().c_str());
+      NVMF_LOG(debug, "control socket: %s", redacted(request).dump().c_str());
     else
-      NVMF_LOG(info, "control socket: %s", request.dump().c_str());
+      NVMF_LOG(info, "control socket: %s", redacted(request).dump().c_str());
     reply = handle_control_request(target_, request);
   } catch (const nlohmann::json::parse_error& e) {
     reply = {{"ok", false}, {"error", {{"field", ""}, {"value", ""}, {"reason", std::string("not JSON: ") + e.what()}}}};

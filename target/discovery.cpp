@@ -37,7 +37,12 @@ nvmf_disc_log_entry make_entry(const Port& port, const std::string& nqn, std::ui
   copy_field(e.subnqn, sizeof e.subnqn, nqn);
   copy_field(e.traddr, sizeof e.traddr, port.address.traddr);
   if (port.address.trtype == fabric::TransportType::tcp) {
+    // TREQ bits 1:0 and TSAS SECTYPE as nvmet's addr_treq/addr_tsas (NVMe TCP Transport 7.4.1, TP 8011).
     e.tsas.tcp.sectype = NVMF_TCP_SECTYPE_NONE;
+    if (port.address.tls != fabric::TlsPolicy::none) {
+      e.tsas.tcp.sectype = NVMF_TCP_SECTYPE_TLS13;
+      e.treq |= port.address.tls == fabric::TlsPolicy::required ? NVMF_TREQ_REQUIRED : NVMF_TREQ_NOT_REQUIRED;
+    }
   } else {
     // As nvmet's RDMA ports: reliable connected QPs, no provider specified (01h), rdma_cm connections.
     e.tsas.rdma.qptype = NVMF_RDMA_QPTYPE_CONNECTED;

@@ -66,6 +66,14 @@ void QueueSession::finish_connect(fabric::ControllerRequest& req) {
     return reject(req, nvme::Status::command_specific(NVME_SC_CONNECT_INVALID_HOST),
                   ipo_data(offsetof(nvmf_connect_data, hostnqn)));
   }
+  // TLS: the Connect must name the host whose PSK authenticated the session (TP 8011); a host holding its own
+  // key may not present another host's NQN.
+  if (const std::string tls_host = queue_.secure_channel_host(); !tls_host.empty() && tls_host != data.hostnqn) {
+    NVMF_LOG(warn, "connect from %s: host %s does not match the TLS PSK identity's host %s",
+             queue_.peer_address().c_str(), data.hostnqn, tls_host.c_str());
+    return reject(req, nvme::Status::command_specific(NVME_SC_CONNECT_INVALID_HOST),
+                  ipo_data(offsetof(nvmf_connect_data, hostnqn)));
+  }
   if (cmd.qid == 0) return connect_admin(req, subsystem, data);
   connect_io(req, subsystem, data);
 }

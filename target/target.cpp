@@ -6,6 +6,7 @@
 
 #include "fabric/log.hpp"
 #include "target/controller.hpp"
+#include "target/tls_keys.hpp"
 
 #if __has_include("fabric/tcp/listener.hpp")
 #include "fabric/tcp/listener.hpp"
@@ -19,7 +20,8 @@ namespace nvmf::target {
 
 namespace {
 std::unique_ptr<fabric::Listener> listen(fabric::ReactorGroup& group, const fabric::ListenAddress& address,
-                                         const fabric::TransportLimits& limits, fabric::QueueHandlerFactory& factory) {
+                                         const fabric::TransportLimits& limits, fabric::QueueHandlerFactory& factory,
+                                         const std::shared_ptr<const fabric::tls::ServerContext>& tls) {
   if (address.trtype == fabric::TransportType::rdma) {
 #ifdef NVMF_HAVE_RDMA
     return fabric::listen_rdma(group, address, limits, factory);
@@ -28,9 +30,12 @@ std::unique_ptr<fabric::Listener> listen(fabric::ReactorGroup& group, const fabr
 #endif
   }
 #ifdef NVMF_TARGET_HAVE_TCP
-  return fabric::listen_tcp(group, address, limits, factory);
+  fabric::tcp::ControllerQueueConfig config;
+  config.limits = limits;
+  if (address.tls != fabric::TlsPolicy::none) config.tls = tls;
+  return fabric::listen_tcp(group, address, config, factory);
 #else
-  (void)group, (void)limits, (void)factory;
+  (void)group, (void)limits, (void)factory, (void)tls;
   throw std::runtime_error("cannot listen on " + address.to_string() + ": the TCP transport is not built");
 #endif
 }
@@ -53,6 +58,7 @@ Target::Target(TargetConfig config) : config_(std::move(config)) {
   }
   for (const auto& r : config_.referrals) registry_->add_referral(Referral{r.portid, r.address});
   for (const auto& h : config_.hosts) registry_->set_host(h);
+  tls_ = std::make_shared<fabric::tls::ServerContext>(make_psk_lookup(registry_));
 }
 
 Target::~Target() { stop(); }
@@ -61,7 +67,7 @@ void Target::bind_locked(Port port, bool implicit_discovery) {
   Listening l;
   l.implicit_discovery = implicit_discovery;
   l.factory = std::make_unique<SessionFactory>(registry_, port.portid);
-  l.listener = listen(*reactors_, port.address, config_.limits, *l.factory);
+  l.listener = listen(*reactors_, port.address, config_.limits, *l.factory, tls_);
   port.address = l.listener->address();
   NVMF_LOG(info, "listening on %s, port %u (%s)", port.address.to_string().c_str(), port.portid,
            !port.serves_nvm ? "discovery" : port.only.empty() ? "NVM subsystems and discovery" : "listed subsystems and discovery");
@@ -152,6 +158,7 @@ std::vector<fabric::ListenAddress> Target::listen_addresses() const {
 TargetConfig Target::current_config() const {
   std::lock_guard lock(mutex_);
   TargetConfig out = config_;
+  out.hosts = registry_->hosts();  // with keys set or removed at run time
   if (!started_ || stopped_) return out;
   // Listeners as bound (ephemeral ports resolved), without the implicit discovery-only ones.
   out.listeners.clear();

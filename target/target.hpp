@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fabric/reactor.hpp"
+#include "fabric/tls/tls_context.hpp"
 #include "fabric/transport.hpp"
 #include "target/config.hpp"
 #include "target/namespace_factory.hpp"
@@ -106,6 +107,7 @@ class Target {
   mutable std::mutex mutex_;  ///< Serialises start/stop and live changes
   TargetConfig config_;       ///< Kept current by the live changes (subsystems resolved)
   std::shared_ptr<Registry> registry_;
+  std::shared_ptr<const fabric::tls::ServerContext> tls_;  ///< PSK lookup from registry_ for TLS ports
   std::vector<std::unique_ptr<SessionFactory>> retired_factories_;  ///< Of removed listeners' connections
   std::unique_ptr<fabric::ReactorGroup> reactors_;
   std::vector<Listening> listeners_;

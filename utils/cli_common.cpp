@@ -69,6 +69,13 @@ void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spell
                   "DH-HMAC-CHAP controller secret: authenticate the controller too (bidirectional)");
   cmd->add_flag("-g,--hdr-digest", o.header_digest, "Enable the NVMe/TCP header digest");
   cmd->add_flag("-G,--data-digest", o.data_digest, "Enable the NVMe/TCP data digest");
+  cmd->add_flag("--tls", o.tls, "NVMe/TCP over TLS 1.3 with a pre-shared key (needs --tls-key)");
+  cmd->add_option("--tls-key", o.tls_key,
+                  "TLS PSK in interchange format (NVMeTLSkey-1:HH:...:) or a file holding it; implies --tls");
+  cmd->add_option("--tls-key-identity-version", o.tls_identity_version,
+                  "PSK identity version: 0 (NVMe0R0H host subsystem) or 1 (with the PSK digest)")
+      ->check(CLI::Range(0, 1))
+      ->capture_default_str();
   if (nvme_cli) {
     add_output_option(cmd, args.output_format);
   } else {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "initiator/tls_options.hpp"
 #include "target/config.hpp"
 #include "target/config_json.hpp"
 #include "target/control_client.hpp"
@@ -157,6 +158,19 @@ void add_control_commands(CLI::App& app) {
     std::string o = name;
     cmd->callback([a, o] { send(*a, json{{"op", o}, {"nqn", a->nqn}, {"host", a->host}}, false); });
   }
+
+  CLI::App* set_psk = ctl->add_subcommand("set-tls-psk", "Give a host a TLS PSK (replaces its key; next handshake on)");
+  set_psk->add_option("HOST", a->host, "Host NQN")->required();
+  set_psk->add_option("KEY", a->file, "NVMeTLSkey-1:HH:...: or a file holding it")->required();
+  set_psk->callback([a] {
+    std::string why;
+    const std::string key = initiator::read_tls_key_argument(a->file, &why);
+    if (key.empty()) throw CLI::ValidationError("KEY", why);
+    send(*a, json{{"op", "set-tls-psk"}, {"host", a->host}, {"tls_psk", key}}, false);
+  });
+  CLI::App* rm_psk = ctl->add_subcommand("remove-tls-psk", "Remove a host's TLS PSK (established sessions stay)");
+  rm_psk->add_option("HOST", a->host, "Host NQN")->required();
+  rm_psk->callback([a] { send(*a, json{{"op", "remove-tls-psk"}, {"host", a->host}}, false); });
 
   CLI::App* add_l = ctl->add_subcommand("add-listener", "Listen on another address; prints the bound address");
   add_l->add_option("ADDRESS", a->address, "tcp:ADDR:PORT or rdma:ADDR:PORT")->required();

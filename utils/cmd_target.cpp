@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "fabric/log.hpp"
 #include "fabric/reactor.hpp"
+#include "initiator/tls_options.hpp"
 #include "target/config_json.hpp"
 #include "target/control_server.hpp"
 #include "target/metrics_server.hpp"
@@ -29,6 +31,7 @@ struct TargetArgs {
   std::string subsystem;
   std::vector<std::string> namespaces;
   std::vector<std::string> allowed_hosts;
+  std::vector<std::string> tls_psks;  ///< HOSTNQN=KEY (interchange format or a file holding it)
   std::uint32_t block_size = 512;
   std::string cores;
   std::string serial;
@@ -142,6 +145,22 @@ target::TargetConfig build_config(const TargetArgs& a, std::optional<target::Loa
   if (a.has("--max-r2t-commands")) c.limits.max_r2t_commands = a.max_r2t_commands;
   if (a.has("--send-timeout")) c.limits.send_timeout_ms = a.send_timeout_ms;
   if (a.has("--busy-poll")) c.busy_poll = a.busy_poll;
+  for (const auto& item : a.tls_psks) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw CLI::ValidationError("--tls-psk", "expected HOSTNQN=KEY (KEY: NVMeTLSkey-1:HH:...: or a file holding it)");
+    std::string why;
+    const std::string key = initiator::read_tls_key_argument(item.substr(eq + 1), &why);
+    if (key.empty()) throw CLI::ValidationError("--tls-psk", why);
+    const std::string nqn = item.substr(0, eq);
+    auto it = std::find_if(c.hosts.begin(), c.hosts.end(), [&](const target::HostConfig& h) { return h.nqn == nqn; });
+    if (it == c.hosts.end()) {
+      c.hosts.emplace_back();
+      c.hosts.back().nqn = nqn;
+      it = c.hosts.end() - 1;
+    }
+    it->tls_psk = key;
+  }
   if (a.verbose > 0) c.log_level = log::Level::debug;
   apply_dhchap_options(a, c);
   if (a.has("--control-socket")) c.control_socket = a.control_socket == "none" ? "" : a.control_socket;
@@ -171,7 +190,7 @@ std::string describe_refusal(const target::ConfigError& e, const std::optional<t
   static const std::pair<const char*, const char*> kOptions[] = {
       {"listeners", "--listen"},           {".nqn", "--subsystem"},
       {".serial", "--serial"},             {".model", "--model"},
-      {".allowed_hosts", "--allow-host"},  {".namespaces", "--namespace"},
+      {".allowed_hosts", "--allow-host"},  {".namespaces", "--namespace"}, {".tls_psk", "--tls-psk"},
       {"max_io_size", "--max-io-size"},    {"in_capsule_data_size", "--in-capsule-size"},
       {"max_queue_depth", "--queue-depth"}, {"cores", "--cores"},
       {"metrics", "--metrics"}};
@@ -283,7 +302,8 @@ void add_target_command(CLI::App& app) {
   cmd->add_option("--config", args->config_file,
                   "JSON configuration: ours or nvmetcli's; command-line options add to it (docs/configuration.md)");
   cmd->add_option("--listen", args->listen,
-                  "Listen address tcp:ADDR:PORT or rdma:ADDR:PORT, IPv6 as tcp:[ADDR]:PORT (repeatable)")
+                  "Listen address tcp:ADDR:PORT or rdma:ADDR:PORT, IPv6 as tcp:[ADDR]:PORT; TLS: append ,tls=required or "
+                  ",tls=allowed (repeatable)")
       ->default_str(kDefaultListen);
   cmd->add_option("--discovery-port", args->discovery_port,
                   "Extra discovery-only listener port on each listen address (0: none)")
@@ -292,6 +312,8 @@ void add_target_command(CLI::App& app) {
   cmd->add_option("--namespace", args->namespaces,
                   "ram:SIZE | null:SIZE | file:PATH | blk:/dev/BLOCK | nvme:/dev/ngXnY | fault:SPEC?FAULTS (repeatable, NSID order)");
   cmd->add_option("--allow-host", args->allowed_hosts, "Host NQN allowed to connect (repeatable; none: any host)");
+  cmd->add_option("--tls-psk", args->tls_psks,
+                  "HOSTNQN=KEY: the host's configured TLS PSK, NVMeTLSkey-1:HH:...: or a file holding it (repeatable)");
   cmd->add_option("--block-size", args->block_size, "Logical block size of the namespaces")
       ->check(CLI::IsMember({512u, 4096u}))
       ->capture_default_str();

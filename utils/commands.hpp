@@ -13,5 +13,6 @@ void add_log_commands(CLI::App& app);       // get-log, smart-log, error-log, ef
 void add_perf_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_dhchap_commands(CLI::App& app);  // gen-dhchap-key, check-dhchap-key
+void add_tls_key_commands(CLI::App& app);  // gen-tls-key, check-tls-key
 
 }  // namespace nvmf::cli

@@ -31,6 +31,10 @@
 #include "fabric/tcp/codec.hpp"
 #include "fabric/tcp/pdu_receiver.hpp"
 #include "fabric/tcp/pdu_sender.hpp"
+
+namespace nvmf::fabric::tls {
+class ServerContext;
+}
 #include "fabric/transport.hpp"
 
 namespace nvmf::fabric::tcp {
@@ -46,6 +50,10 @@ struct ControllerQueueConfig {
   std::chrono::milliseconds connect_timeout{10000};
   /// Staging for one recv: many capsules (72 bytes, or 4168 with a 4 KiB in-capsule write) per operation.
   std::size_t receive_buffer_size = 64 * 1024;
+  /// PSK lookup and TLS settings; required when the listen address allows or requires TLS.
+  std::shared_ptr<const tls::ServerContext> tls;
+  /// Per connection, set by the listener: the host NQN the TLS session authenticated (empty: plain TCP).
+  std::string secure_channel_host;
 };
 
 class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Owner, private PduSender::Owner {
@@ -64,6 +72,7 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
   Reactor& reactor() override { return reactor_; }
   TransportType transport_type() const override { return TransportType::tcp; }
   std::string peer_address() const override { return peer_; }
+  std::string secure_channel_host() const override { return config_.secure_channel_host; }
   std::uint16_t max_depth() const override { return static_cast<std::uint16_t>(slots_.size()); }
 
  private:

@@ -12,6 +12,7 @@
 
 #include "fabric/log.hpp"
 #include "fabric/tcp/socket_address.hpp"
+#include "fabric/tls/tls_channel.hpp"
 
 namespace nvmf::fabric::tcp {
 
@@ -89,8 +90,30 @@ HostConnection* HostConnection::open(Reactor& reactor, const HostQueueOptions& o
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::shared_ptr<tls::TlsLink> tls_link;
+  if (options.tls) {
+    // TLS 1.3 handshake before the ICReq (NVMe/TCP 3.6.1.1); the PDU code then talks to the plaintext side.
+    struct Outcome {
+      bool done = false;
+      int fd = -1;
+      std::string why;
+    };
+    auto outcome = std::make_shared<Outcome>();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto link = tls::connect_tls(reactor, fd, where, options.tls, std::max(left, std::chrono::milliseconds(1)),
+                     [outcome](int app_fd, const std::string& why, const std::string&) {
+                       outcome->done = true;
+                       outcome->fd = app_fd;
+                       outcome->why = why;
+                     });
+    while (!outcome->done) reactor.run_once(10ms);
+    if (outcome->fd < 0) return failed("TLS: " + outcome->why);
+    fd = outcome->fd;
+    tls_link = std::move(link);
+  }
   auto* conn = open_connected(reactor, fd, options,
-                              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()), &why);
+                              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()), &why,
+                              std::move(tls_link));
   if (!conn) return failed(why);
   NVMF_LOG(debug, "tcp: host queue connected to %s (hdgst %d, ddgst %d, MAXH2CDATA %u)", where.c_str(),
            conn->negotiated_.digests.header, conn->negotiated_.digests.data, conn->negotiated_.max_h2c_data);
@@ -98,8 +121,10 @@ HostConnection* HostConnection::open(Reactor& reactor, const HostQueueOptions& o
 }
 
 HostConnection* HostConnection::open_connected(Reactor& reactor, int fd, const HostQueueOptions& options,
-                                               std::chrono::milliseconds timeout, std::string* error) {
+                                               std::chrono::milliseconds timeout, std::string* error,
+                                               std::shared_ptr<tls::TlsLink> tls_link) {
   auto* conn = new HostConnection(reactor, fd, options);
+  conn->tls_link_ = std::move(tls_link);
   std::string why;
   if (conn->wait_connected(timeout, &why)) return conn;
   // Nothing of the caller's is in flight yet: tear down here, driving the reactor until the ring let go of us.
@@ -422,6 +447,7 @@ void HostConnection::close(nvme::Status status, const std::string& why) {
   if (was_alive || error_.message.empty()) error_.message = why;
   receiver_.stop();
   ::shutdown(fd_, SHUT_RDWR);
+  if (tls_link_) tls_link_->close();
   sender_.abort();
   for (Slot& s : slots_) {
     if (s.state != SlotState::active) continue;

@@ -9,6 +9,7 @@
 // the caller's buffers.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@
 #include "fabric/tcp/codec.hpp"
 #include "fabric/tcp/pdu_receiver.hpp"
 #include "fabric/tcp/pdu_sender.hpp"
+
+namespace nvmf::fabric::tls {
+struct TlsLink;
+}
 
 namespace nvmf::fabric::tcp {
 
@@ -32,9 +37,11 @@ class HostConnection final : private PduReceiver::Owner, private PduSender::Owne
   /// Connect, exchange ICReq/ICResp; drives reactor.run_once() until done. nullptr with *error on failure.
   static HostConnection* open(Reactor& reactor, const HostQueueOptions& options, std::string* error);
   /// The ICReq/ICResp exchange on a socket already connected (owned from now on, closed on failure); open()
-  /// after its TCP connect, and the fuzz harness over a socketpair (tests/fuzz/tcp_host_fuzz.cpp).
+  /// after its TCP connect (and TLS handshake: `tls_link` is the channel behind fd, kept as long as the
+  /// connection), and the fuzz harness over a socketpair (tests/fuzz/tcp_host_fuzz.cpp).
   static HostConnection* open_connected(Reactor& reactor, int fd, const HostQueueOptions& options,
-                                        std::chrono::milliseconds timeout, std::string* error);
+                                        std::chrono::milliseconds timeout, std::string* error,
+                                        std::shared_ptr<tls::TlsLink> tls_link = nullptr);
 
   bool submit(HostRequest& req);
   void close(nvme::Status status, const std::string& why);
@@ -102,6 +109,7 @@ class HostConnection final : private PduReceiver::Owner, private PduSender::Owne
 
   Reactor& reactor_;
   int fd_;
+  std::shared_ptr<tls::TlsLink> tls_link_;  ///< TLS: the channel behind fd_
   PduReceiver receiver_;
   PduSender sender_;
   std::vector<Slot> slots_;

@@ -13,6 +13,7 @@
 
 #include "fabric/log.hpp"
 #include "fabric/tcp/socket_address.hpp"
+#include "fabric/tls/tls_channel.hpp"
 
 namespace nvmf::fabric {
 
@@ -24,8 +25,9 @@ using namespace std::chrono_literals;
 class Acceptor {
  public:
   Acceptor(ReactorGroup& group, int fd, std::string name, const tcp::ControllerQueueConfig& config,
-           QueueHandlerFactory& factory, std::shared_ptr<std::atomic<bool>> finished)
-      : group_(group),
+           QueueHandlerFactory& factory, std::shared_ptr<std::atomic<bool>> finished, TlsPolicy tls)
+      : tls_(tls),
+        group_(group),
         reactor_(group.at(0)),
         fd_(fd),
         name_(std::move(name)),
@@ -93,7 +95,21 @@ class Acceptor {
     auto config = config_;
     QueueHandlerFactory* factory = &factory_;
     Reactor* r = &target;
-    target.post([r, fd, peer, config, factory] { tcp::TcpControllerQueue::start(*r, fd, peer, config, *factory); });
+    if (tls_ == TlsPolicy::none) {
+      target.post([r, fd, peer, config, factory] { tcp::TcpControllerQueue::start(*r, fd, peer, config, *factory); });
+      return;
+    }
+    // TLS first (NVMe/TCP 3.6.1.1: the handshake precedes the ICReq); the PDU code gets the plaintext side.
+    const bool allow_plain = tls_ == TlsPolicy::allowed;
+    target.post([r, fd, peer, config, factory, allow_plain] {
+      tls::accept_tls(*r, fd, peer, config.tls, allow_plain,
+                      [r, peer, config, factory](int app_fd, const std::string&, const std::string& host) {
+                        if (app_fd < 0) return;
+                        auto per_connection = config;
+                        per_connection.secure_channel_host = host;
+                        tcp::TcpControllerQueue::start(*r, app_fd, peer, per_connection, *factory);
+                      });
+    });
   }
 
   void finish() {
@@ -104,6 +120,7 @@ class Acceptor {
     finished->store(true, std::memory_order_release);
   }
 
+  TlsPolicy tls_;
   ReactorGroup& group_;
   Reactor& reactor_;
   int fd_;
@@ -171,6 +188,8 @@ std::unique_ptr<Listener> listen_tcp(ReactorGroup& group, const ListenAddress& a
                                   std::to_string(config.limits.max_io_size) + " exceeds reactor buffer size " +
                                   std::to_string(group.at(i).buffers().buffer_size()));
   }
+  if (address.tls != TlsPolicy::none && !config.tls)
+    throw std::invalid_argument("listen on " + address.to_string() + ": TLS without a PSK lookup");
   tcp::SocketAddress sa;
   std::string error;
   if (!tcp::parse_socket_address(address.traddr, address.trsvcid, &sa, &error))
@@ -187,8 +206,11 @@ std::unique_ptr<Listener> listen_tcp(ReactorGroup& group, const ListenAddress& a
   bound.ipv6 = sa.family() == AF_INET6;
   bound.trsvcid = std::to_string(tcp::local_port(fd));
   auto finished = std::make_shared<std::atomic<bool>>(false);
-  auto* acceptor = new Acceptor(group, fd, bound.to_string(), config, factory, finished);
-  NVMF_LOG(info, "tcp: listening on %s", bound.to_string().c_str());
+  auto* acceptor = new Acceptor(group, fd, bound.to_string(), config, factory, finished, address.tls);
+  NVMF_LOG(info, "tcp: listening on %s%s", bound.to_string().c_str(),
+           address.tls == TlsPolicy::required  ? " (TLS required)"
+           : address.tls == TlsPolicy::allowed ? " (TLS allowed)"
+                                               : "");
   group.at(0).post([acceptor] { acceptor->arm(); });
   return std::make_unique<TcpListener>(group.at(0), acceptor, bound, finished);
 }

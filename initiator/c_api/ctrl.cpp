@@ -65,6 +65,7 @@ ControllerOptions to_options(const nvmf_ctrl_opts& o) {
   c.data_digest = o.data_digest;
   if (o.dhchap_secret) c.dhchap_secret = o.dhchap_secret;
   if (o.dhchap_ctrl_secret) c.dhchap_ctrl_secret = o.dhchap_ctrl_secret;
+  if (o.tls_key) c.tls_key = o.tls_key;
   return c;
 }
 

@@ -215,6 +215,7 @@ class RawClient {
   ~RawClient() {
     if (fd_ >= 0) ::close(fd_);
   }
+  int fd() const { return fd_; }
   void close() {
     ::close(fd_);
     fd_ = -1;

@@ -24,9 +24,10 @@ static const char *or_empty(const char *s) { return s ? s : ""; }
 /* One string naming the association; NUL separators cannot occur inside the fields. */
 static char *conn_key(const struct nvmf_fio_conn *conn) {
   char *key = NULL;
-  if (asprintf(&key, "%s|%s|%s|%s|%s|%d%d|%s|%s", or_empty(conn->transport), or_empty(conn->traddr),
+  if (asprintf(&key, "%s|%s|%s|%s|%s|%d%d|%s|%s|%s", or_empty(conn->transport), or_empty(conn->traddr),
                or_empty(conn->trsvcid), or_empty(conn->subnqn), or_empty(conn->hostnqn), conn->hdr_digest,
-               conn->data_digest, or_empty(conn->dhchap_secret), or_empty(conn->dhchap_ctrl_secret)) < 0)
+               conn->data_digest, or_empty(conn->dhchap_secret), or_empty(conn->dhchap_ctrl_secret),
+               or_empty(conn->tls_key)) < 0)
     return NULL;
   return key;
 }
@@ -43,6 +44,7 @@ static nvmf_ctrl *connect_ctrl(const struct nvmf_fio_conn *conn, char *errbuf, s
   opts.data_digest = conn->data_digest;
   if (conn->dhchap_secret && conn->dhchap_secret[0]) opts.dhchap_secret = conn->dhchap_secret;
   if (conn->dhchap_ctrl_secret && conn->dhchap_ctrl_secret[0]) opts.dhchap_ctrl_secret = conn->dhchap_ctrl_secret;
+  if (conn->tls_key && conn->tls_key[0]) opts.tls_key = conn->tls_key;
   opts.nr_io_queues = (uint16_t)(conn->nr_io_queues ? (conn->nr_io_queues > 65535 ? 65535 : conn->nr_io_queues) : 1);
   if (conn->io_queue_size) opts.io_queue_size = (uint16_t)(conn->io_queue_size > 65535 ? 65535 : conn->io_queue_size);
   nvmf_ctrl *ctrl = NULL;

@@ -17,6 +17,7 @@ struct nvmf_fio_conn {
   const char *hostnqn;
   bool hdr_digest;
   bool data_digest;
+  const char *tls_key; /* NULL or empty: plain TCP */
   unsigned int nr_io_queues; /* asked for when this call makes the association */
   unsigned int io_queue_size;
   const char *dhchap_secret;      /* DH-HMAC-CHAP host secret; NULL or empty: none */

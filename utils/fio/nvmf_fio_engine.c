@@ -46,6 +46,7 @@ struct nvmf_fio_options {
   unsigned int nr_io_queues;
   char *dhchap_secret;
   char *dhchap_ctrl_secret;
+  char *tls_key;
 };
 
 /* Per io_u: what the completion needs, and the Dataset Management range of a trim (it must outlive the call). */
@@ -160,6 +161,15 @@ static struct fio_option options[] = {
         .group = FIO_OPT_G_INVALID,
     },
     {
+        .name = "tls_key",
+        .lname = "TLS PSK",
+        .type = FIO_OPT_STR_STORE,
+        .off1 = offsetof(struct nvmf_fio_options, tls_key),
+        .help = "NVMe/TCP over TLS 1.3: configured PSK (NVMeTLSkey-1:HH:...:) or a file holding it",
+        .category = FIO_OPT_C_ENGINE,
+        .group = FIO_OPT_G_INVALID,
+    },
+    {
         .name = "data_digest",
         .lname = "Data digest",
         .type = FIO_OPT_BOOL,
@@ -222,6 +232,7 @@ static int thread_attach(struct thread_data *td) {
       .hostnqn = o->hostnqn,
       .hdr_digest = o->hdr_digest != 0,
       .data_digest = o->data_digest != 0,
+      .tls_key = o->tls_key,
       /* One queue per fio thread of the run (thread_number counts them all). */
       .nr_io_queues = o->nr_io_queues ? o->nr_io_queues : (thread_number ? thread_number : 1),
       .io_queue_size = td->o.iodepth + 1,

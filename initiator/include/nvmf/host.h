@@ -66,6 +66,8 @@ struct nvmf_ctrl_opts {
   bool admin_thread;           /* default true: the library drives the admin queue on its own thread */
   const char *dhchap_secret;      /* DH-HMAC-CHAP host secret "DHHC-1:HH:...:" (nvme-cli -S); NULL: none */
   const char *dhchap_ctrl_secret; /* controller secret: authenticate the controller too (nvme-cli -C) */
+  const char *tls_key;         /* NULL: plain TCP; else NVMe/TCP over TLS 1.3 with this configured PSK
+                                  (NVMeTLSkey-1:HH:...:) or the file holding it (nvme-cli --tls-key) */
 };
 
 /* Events the controller reports to the application (from asynchronous event notices or the connection). */

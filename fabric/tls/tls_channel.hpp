@@ -1,0 +1,121 @@
+// One NVMe/TCP connection's TLS 1.3 session on a reactor: the handshake, then the user-space record layer.
+//
+//   handshake: TLS records are read one at a time (5-byte header, then exactly its body) and fed to OpenSSL
+//   through memory BIOs, so nothing after the peer's last handshake record is consumed (that is what lets the
+//   kernel's TLS take over a socket). A timer bounds the handshake.
+//   running:   the PDU code gets one end of a socketpair and stays unchanged; this channel moves bytes between
+//   the other end and the TCP socket, encrypting (SSL_write) and decrypting (SSL_read) in between, all
+//   through io_uring, one operation per direction in flight (the peer's pace is the flow control).
+//
+// The channel owns itself: it deletes itself once both sides are closed and no operation is in flight.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "fabric/io_op.hpp"
+#include "fabric/timer_wheel.hpp"
+#include "fabric/tls/tls_context.hpp"
+
+typedef struct bio_st BIO;
+
+namespace nvmf::fabric {
+class Reactor;
+}
+
+namespace nvmf::fabric::tls {
+
+/// Called once on the reactor: fd >= 0 is the (plaintext) socket for the PDU code, -1 means the connection
+/// was refused or failed and is closed already; `why` says why (never a key). `host`: the host NQN of the PSK
+/// identity the session authenticated (empty for a plain connection on a port that allows TLS).
+using Ready = std::function<void(int fd, const std::string& why, const std::string& host)>;
+
+class TlsChannel;
+/// The host's handle on its channel: closing the queue closes the TCP connection at once, even when the
+/// reactor is not driven afterwards. Reactor thread only.
+struct TlsLink {
+  TlsChannel* channel = nullptr;  ///< Cleared when the channel is gone
+  void close();
+};
+
+/// Controller side. `allow_plain`: a connection whose first byte is not a TLS handshake record goes to the PDU
+/// code as it is (a port that allows TLS but does not require it).
+void accept_tls(Reactor& reactor, int fd, std::string peer, std::shared_ptr<const ServerContext> context,
+                bool allow_plain, Ready ready);
+/// Host side, on a connected socket.
+std::shared_ptr<TlsLink> connect_tls(Reactor& reactor, int fd, std::string peer,
+                                     std::shared_ptr<const ClientContext> context, std::chrono::milliseconds timeout,
+                                     Ready ready);
+
+class TlsChannel {
+ public:
+  TlsChannel(Reactor& reactor, int fd, std::string peer, SSL* ssl, Ready ready);
+  ~TlsChannel();
+  TlsChannel(const TlsChannel&) = delete;
+  TlsChannel& operator=(const TlsChannel&) = delete;
+
+  void start(std::chrono::milliseconds timeout, bool peek_first);
+  HandshakeNotes& notes() { return notes_; }
+
+ private:
+  static constexpr std::size_t kRecordMax = 16384 + 256 + 5;  ///< Largest TLS 1.3 ciphertext record
+  static constexpr std::size_t kBuffer = 64 * 1024;
+  enum class Phase { peek, handshake, running, closing };
+
+  static void on_net_recv(IoOp& op, std::int32_t res, std::uint32_t flags);
+  static void on_net_send(IoOp& op, std::int32_t res, std::uint32_t flags);
+  static void on_app_recv(IoOp& op, std::int32_t res, std::uint32_t flags);
+  static void on_app_send(IoOp& op, std::int32_t res, std::uint32_t flags);
+
+  void arm_net_recv();
+  void handshake_record_done();
+  void drive_handshake();
+  void go_running();
+  void pump_in();
+  void flush_out();
+  void arm_app_recv();
+  void refuse(const std::string& why);
+  void close();
+  void maybe_destroy();
+
+  Reactor& reactor_;
+  int fd_;
+  int app_fd_ = -1;  ///< Our end of the socketpair
+  std::string peer_;
+  SSL* ssl_;
+  BIO* rbio_ = nullptr;
+  BIO* wbio_ = nullptr;
+  Ready ready_;
+  HandshakeNotes notes_;
+  Phase phase_ = Phase::handshake;
+  bool allow_plain_ = false;
+  TimerWheel::Id timer_ = 0;
+
+  IoOp net_recv_op_, net_send_op_, app_recv_op_, app_send_op_;
+  bool net_recv_busy_ = false, net_send_busy_ = false, app_recv_busy_ = false, app_send_busy_ = false;
+  bool net_eof_ = false;  ///< The peer closed or the session ended: no more input
+  bool app_eof_ = false;  ///< The PDU code closed its end
+
+  // Handshake: one record at a time into net_in_.
+  std::size_t want_ = 0, have_ = 0;
+  bool in_body_ = false;
+
+  std::unique_ptr<std::uint8_t[]> net_in_;     ///< Ciphertext from the socket
+  std::unique_ptr<std::uint8_t[]> net_out_;    ///< Ciphertext to the socket
+  std::size_t out_len_ = 0, out_sent_ = 0;
+  std::unique_ptr<std::uint8_t[]> plain_in_;   ///< Plaintext from the PDU code
+  std::unique_ptr<std::uint8_t[]> plain_out_;  ///< Plaintext for the PDU code
+  std::size_t plain_len_ = 0, plain_sent_ = 0;
+  std::uint8_t peek_byte_ = 0;
+
+  friend void accept_tls(Reactor&, int, std::string, std::shared_ptr<const ServerContext>, bool, Ready);
+  friend std::shared_ptr<TlsLink> connect_tls(Reactor&, int, std::string, std::shared_ptr<const ClientContext>,
+                                              std::chrono::milliseconds, Ready);
+  friend struct TlsLink;
+  std::shared_ptr<TlsLink> link_;
+  std::shared_ptr<const ServerContext> server_;
+  std::shared_ptr<const ClientContext> client_;
+};
+
+}  // namespace nvmf::fabric::tls
