@@ -1,7 +1,12 @@
 // Fabrics Connect (fctype 01h): creates a controller (admin queue, QID 0) or adds an I/O queue to one. Status
 // codes and the IATTR/IPO result follow the NVMe-oF spec (Connect response) and nvmet's fabrics-cmd.c.
+// An empty Host NQN (SPDK's host tools send one, with a zero Host ID) is a host like any other where any host is
+// allowed, as in nvmet (allow_any_host) and SPDK's target; it never matches an allowed-host list, a namespace's
+// host list or a per-host configuration, so it sees only what every host sees.
+// Every refusal is logged at info (the default level) with its reason and the Fabrics meaning of its status.
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "fabric/log.hpp"
 #include "nvme/fabrics.hpp"
@@ -19,13 +24,39 @@ constexpr std::uint32_t ipo_data(std::size_t offset) { return 1u << 16 | static_
 nvme::Status invalid_parameters() { return nvme::Status::command_specific(NVME_SC_CONNECT_INVALID_PARAM); }
 
 bool nul_terminated(const char* field, std::size_t size) { return std::memchr(field, '\0', size) != nullptr; }
+
+/// A Connect data NQN for a log line: bounded even when not NUL-terminated, and visible when empty.
+std::string printable_nqn(const char* field, std::size_t size) {
+  const std::size_t length = strnlen(field, size);
+  if (length == 0) return "(empty)";
+  return std::string(field, length);
+}
 }  // namespace
+
+void QueueSession::refuse_connect(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0,
+                                  const char* reason) {
+  const auto cmd = nvme::fabrics_view<nvme::ConnectCommand>(req.sqe);
+  std::string host = "?";
+  std::string subsystem = "?";
+  // The Connect data is there once fetched (or in the capsule); a refusal before that names neither NQN.
+  if (req.data && req.data_ready && req.data_length == sizeof(nvmf_connect_data)) {
+    nvmf_connect_data data;
+    std::memcpy(&data, req.data, sizeof data);
+    host = printable_nqn(data.hostnqn, sizeof data.hostnqn);
+    subsystem = printable_nqn(data.subsysnqn, sizeof data.subsysnqn);
+  }
+  NVMF_LOG(info, "connect from %s (host %s, subsystem %s, qid %u) refused: %s: %s",
+           queue_.peer_address().c_str(), host.c_str(), subsystem.c_str(), cmd.qid, reason,
+           status.to_string(/*fabrics=*/true).c_str());
+  reject(req, status, dw0);
+}
 
 void QueueSession::begin_connect(fabric::ControllerRequest& req) {
   // The Connect data is exactly 1024 bytes (nvmet_check_transfer_len).
   if (req.direction != fabric::DataDirection::host_to_controller || req.data_length != sizeof(nvmf_connect_data) ||
       !req.data)
-    return reject(req, nvme::Status::generic(NVME_SC_SGL_INVALID_DATA));
+    return refuse_connect(req, nvme::Status::generic(NVME_SC_SGL_INVALID_DATA), 0,
+                          "the Connect data is not 1024 bytes from host to controller");
   state_ = SessionState::connecting;
   if (!req.data_ready) return queue_.fetch_data(req);
   finish_connect(req);
@@ -33,39 +64,41 @@ void QueueSession::begin_connect(fabric::ControllerRequest& req) {
 
 void QueueSession::finish_connect(fabric::ControllerRequest& req) {
   state_ = SessionState::awaiting_connect;  // until it succeeds
-  if (!req.status().ok()) return reject(req, req.status());
+  if (!req.status().ok()) return refuse_connect(req, req.status(), 0, "the Connect data could not be fetched");
   const auto cmd = nvme::fabrics_view<nvme::ConnectCommand>(req.sqe);
   nvmf_connect_data data;
   std::memcpy(&data, req.data, sizeof data);
 
-  if (cmd.recfmt != 0) return reject(req, nvme::Status::command_specific(NVME_SC_CONNECT_FORMAT));
+  if (cmd.recfmt != 0)
+    return refuse_connect(req, nvme::Status::command_specific(NVME_SC_CONNECT_FORMAT), 0,
+                          "record format (RECFMT) is not 0");
   if (!nul_terminated(data.subsysnqn, sizeof data.subsysnqn))
-    return reject(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, subsysnqn)));
-  if (!nul_terminated(data.hostnqn, sizeof data.hostnqn) || data.hostnqn[0] == '\0')
-    return reject(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, hostnqn)));
+    return refuse_connect(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, subsysnqn)),
+                          "the subsystem NQN is not NUL-terminated");
+  // An empty Host NQN passes here (nvmet, SPDK): whether it may connect is the subsystem's host list's call.
+  if (!nul_terminated(data.hostnqn, sizeof data.hostnqn))
+    return refuse_connect(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, hostnqn)),
+                          "the host NQN is not NUL-terminated");
 
   auto subsystem = registry_->find(data.subsysnqn);
-  if (!subsystem) {
-    NVMF_LOG(info, "connect from %s (host %s) for unknown subsystem %s", queue_.peer_address().c_str(),
-             data.hostnqn, data.subsysnqn);
-    return reject(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, subsysnqn)));
-  }
+  if (!subsystem)
+    return refuse_connect(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, subsysnqn)),
+                          "unknown subsystem");
   // A port may serve only some subsystems (nvmetcli ports): elsewhere the subsystem does not exist, as with
   // nvmet_find_get_subsys.
   if (portid_ != 0 && subsystem->kind() == SubsystemKind::nvm) {
     auto port = registry_->port(portid_);
     if (!port || !port->serves(subsystem->nqn())) {
-      NVMF_LOG(info, "connect from %s (host %s): subsystem %s is not served on port %u", queue_.peer_address().c_str(),
-               data.hostnqn, data.subsysnqn, portid_);
-      return reject(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, subsysnqn)));
+      const std::string reason = "the subsystem is not served on port " + std::to_string(portid_);
+      return refuse_connect(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, subsysnqn)),
+                            reason.c_str());
     }
   }
-  if (!subsystem->host_allowed(data.hostnqn)) {
-    NVMF_LOG(info, "connect from %s: host %s is not allowed on %s", queue_.peer_address().c_str(), data.hostnqn,
-             data.subsysnqn);
-    return reject(req, nvme::Status::command_specific(NVME_SC_CONNECT_INVALID_HOST),
-                  ipo_data(offsetof(nvmf_connect_data, hostnqn)));
-  }
+  if (!subsystem->host_allowed(data.hostnqn))
+    return refuse_connect(req, nvme::Status::command_specific(NVME_SC_CONNECT_INVALID_HOST),
+                          ipo_data(offsetof(nvmf_connect_data, hostnqn)),
+                          data.hostnqn[0] == '\0' ? "the subsystem has an allowed-host list and the host NQN is empty"
+                                                   : "the host is not on the subsystem's allowed-host list");
   if (cmd.qid == 0) return connect_admin(req, subsystem, data);
   connect_io(req, subsystem, data);
 }
@@ -75,14 +108,18 @@ void QueueSession::connect_admin(fabric::ControllerRequest& req, const std::shar
   const auto cmd = nvme::fabrics_view<nvme::ConnectCommand>(req.sqe);
   // Dynamic controller model: the host must ask for "any controller" (nvmet: IPO of cntlid).
   if (data.cntlid != nvme::kDynamicCntlid)
-    return reject(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, cntlid)));
+    return refuse_connect(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, cntlid)),
+                          "an admin queue must ask for the dynamic controller (CNTLID FFFFh)");
   const std::uint32_t max_depth =
       std::min<std::uint32_t>(queue_.max_depth(), registry_->settings().limits.max_queue_depth);
   if (cmd.sqsize == 0 || cmd.sqsize + 1u > max_depth)
-    return reject(req, invalid_parameters(), ipo_sqe(offsetof(nvme::ConnectCommand, sqsize)));
+    return refuse_connect(req, invalid_parameters(), ipo_sqe(offsetof(nvme::ConnectCommand, sqsize)),
+                          "SQSIZE is 0 or beyond the admin queue depth limit");
 
   const std::uint16_t cntlid = subsystem->reserve_cntlid();
-  if (cntlid == 0) return reject(req, nvme::Status::command_specific(NVME_SC_CONNECT_CTRL_BUSY));
+  if (cntlid == 0)
+    return refuse_connect(req, nvme::Status::command_specific(NVME_SC_CONNECT_CTRL_BUSY), 0,
+                          "every controller ID of the subsystem is in use");
   HostInfo host;
   host.nqn = data.hostnqn;
   std::memcpy(host.id.data(), data.hostid, host.id.size());
@@ -108,19 +145,25 @@ void QueueSession::connect_io(fabric::ControllerRequest& req, const std::shared_
                               const nvmf_connect_data& data) {
   const auto cmd = nvme::fabrics_view<nvme::ConnectCommand>(req.sqe);
   auto controller = subsystem->find_controller(data.cntlid, data.hostnqn);
-  if (!controller) return reject(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, cntlid)));
+  if (!controller)
+    return refuse_connect(req, invalid_parameters(), ipo_data(offsetof(nvmf_connect_data, cntlid)),
+                          "no controller with this CNTLID for this host");
   // A discovery controller has no I/O queues; an I/O controller has as many as Set Features granted.
   const std::uint32_t granted = controller->number_of_queues_dw0();
   const std::uint16_t max_qid = controller->is_discovery()
                                     ? 0
                                     : static_cast<std::uint16_t>(std::min(granted & 0xFFFF, granted >> 16) + 1);
-  if (cmd.qid > max_qid) return reject(req, invalid_parameters(), ipo_sqe(offsetof(nvme::ConnectCommand, qid)));
+  if (cmd.qid > max_qid)
+    return refuse_connect(req, invalid_parameters(), ipo_sqe(offsetof(nvme::ConnectCommand, qid)),
+                          "QID beyond the I/O queues granted by Set Features Number of Queues");
   if (cmd.sqsize == 0 || cmd.sqsize > controller->mqes() || cmd.sqsize + 1u > queue_.max_depth())
-    return reject(req, invalid_parameters(), ipo_sqe(offsetof(nvme::ConnectCommand, sqsize)));
+    return refuse_connect(req, invalid_parameters(), ipo_sqe(offsetof(nvme::ConnectCommand, sqsize)),
+                          "SQSIZE is 0 or beyond CAP.MQES or the transport's queue depth");
 
   auto io = std::make_unique<IoQueue>(queue_, controller, cmd.qid, static_cast<std::uint16_t>(cmd.sqsize + 1));
   // Not enabled yet, or the QID is taken: Command Sequence Error, with the CNTLID in DW0 as nvmet.
-  if (nvme::Status st = io->attach(); !st.ok()) return reject(req, st, controller->cntlid());
+  if (nvme::Status st = io->attach(); !st.ok())
+    return refuse_connect(req, st, controller->cntlid(), "the controller is not enabled or the QID is in use");
   io_ = std::move(io);
   state_ = SessionState::io;
   NVMF_LOG(debug, "controller %u: I/O queue %u (%u entries) connected from %s", controller->cntlid(), cmd.qid,

@@ -14,8 +14,9 @@ QueueSession::~QueueSession() = default;
 void QueueSession::reject(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0) {
   req.cqe.dw0 = dw0;
   req.set_status(status);
+  // Command-specific codes of a Fabrics command (Connect: 82h Invalid Parameters) have Fabrics meanings.
   NVMF_LOG(debug, "queue from %s: opcode 0x%02x cid %u refused: %s", queue_.peer_address().c_str(), req.sqe.opcode,
-           req.sqe.cid, status.to_string().c_str());
+           req.sqe.cid, status.to_string(/*fabrics=*/req.sqe.opcode == nvme::kFabricsOpcode).c_str());
   if (req.direction == fabric::DataDirection::controller_to_host) req.data_length = 0;
   queue_.complete(req);
 }
