@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fabric/host_transport.hpp"
@@ -157,6 +158,8 @@ class Controller {
 
   std::unique_ptr<fabric::Reactor> owned_reactor_;  // destroyed last
   fabric::Reactor* reactor_;
+  /// The thread that connected the controller: the only one that may drive the admin reactor.
+  const std::thread::id admin_thread_ = std::this_thread::get_id();
   ControllerOptions options_;
   HostIdentity host_;
   std::unique_ptr<fabric::HostQueue> admin_;
