@@ -33,8 +33,8 @@ std::string printable_nqn(const char* field, std::size_t size) {
 }
 }  // namespace
 
-void QueueSession::refuse_connect(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0,
-                                  const char* reason) {
+void QueueSession::log_connect_refusal(const fabric::ControllerRequest& req, nvme::Status status,
+                                       const char* reason) const {
   const auto cmd = nvme::fabrics_view<nvme::ConnectCommand>(req.sqe);
   std::string host = "?";
   std::string subsystem = "?";
@@ -48,6 +48,11 @@ void QueueSession::refuse_connect(fabric::ControllerRequest& req, nvme::Status s
   NVMF_LOG(info, "connect from %s (host %s, subsystem %s, qid %u) refused: %s: %s",
            queue_.peer_address().c_str(), host.c_str(), subsystem.c_str(), cmd.qid, reason,
            status.to_string(/*fabrics=*/true).c_str());
+}
+
+void QueueSession::refuse_connect(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0,
+                                  const char* reason) {
+  log_connect_refusal(req, status, reason);
   reject(req, status, dw0);
 }
 

@@ -24,10 +24,17 @@ void QueueSession::reject(fabric::ControllerRequest& req, nvme::Status status, s
 void QueueSession::on_command(fabric::ControllerRequest& req) {
   const bool is_connect =
       req.sqe.opcode == nvme::kFabricsOpcode && req.sqe.bytes()[4] == nvme_fabrics_type_connect;
+  // A second Connect on a queue is a Command Sequence Error (nvmet); logged like every refused Connect.
+  const nvme::Status sequence_error = nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR);
+  if (is_connect && state_ != SessionState::awaiting_connect) {
+    log_connect_refusal(req, sequence_error, "the queue is connected already (or being connected)");
+    if (state_ == SessionState::admin) return admin_->handle(req);  // answers it, and keeps it in the error log
+    return reject(req, sequence_error);
+  }
   switch (state_) {
     case SessionState::awaiting_connect:
       if (is_connect) return begin_connect(req);
-      return reject(req, nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR));
+      return reject(req, sequence_error);
     case SessionState::admin:
       return admin_->handle(req);
     case SessionState::io:

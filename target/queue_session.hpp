@@ -43,6 +43,7 @@ class QueueSession final : public fabric::QueueHandler {
   void reject(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0 = 0);
   /// A refused Connect: logged at info with `reason` and the status's Fabrics meaning, then rejected.
   void refuse_connect(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0, const char* reason);
+  void log_connect_refusal(const fabric::ControllerRequest& req, nvme::Status status, const char* reason) const;
 
   fabric::ControllerQueue& queue_;
   std::shared_ptr<Registry> registry_;

@@ -285,6 +285,15 @@ TEST_F(ConnectLogTest, EveryRefusalIsLoggedAtTheDefaultLevelWithReasonAndFabrics
   auto io = logged([&] { connect_io(*new_queue(), 77, 1); });
   EXPECT_NE(io.find("qid 1) refused: no controller with this CNTLID"), std::string::npos) << io;
 
+  // A second Connect on a connected admin queue: Command Sequence Error, logged too.
+  auto admin = new_queue();
+  ASSERT_TRUE(connect(*admin, 0, 31, connect_data(kHostNqn, kSubNqn)).status().ok());
+  auto again = logged([&] {
+    auto c = connect(*admin, 0, 31, connect_data(kHostNqn, kSubNqn));
+    EXPECT_TRUE(c.status().same_code(nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR))) << c.status().to_string(true);
+  });
+  EXPECT_NE(again.find("refused: the queue is connected already"), std::string::npos) << again;
+
   // An accepted Connect logs no refusal.
   auto accepted = logged([&] { connect(*new_queue(), 0, 31, spdk_style_connect_data(kSubNqn)); });
   EXPECT_EQ(accepted.find("refused"), std::string::npos) << accepted;
