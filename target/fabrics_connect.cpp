@@ -25,11 +25,14 @@ nvme::Status invalid_parameters() { return nvme::Status::command_specific(NVME_S
 
 bool nul_terminated(const char* field, std::size_t size) { return std::memchr(field, '\0', size) != nullptr; }
 
-/// A Connect data NQN for a log line: bounded even when not NUL-terminated, and visible when empty.
+/// A Connect data NQN for a log line: bounded even when not NUL-terminated, visible when empty, and with control
+/// bytes shown as '?' so that a host cannot forge log lines.
 std::string printable_nqn(const char* field, std::size_t size) {
-  const std::size_t length = strnlen(field, size);
-  if (length == 0) return "(empty)";
-  return std::string(field, length);
+  std::string out(field, strnlen(field, size));
+  if (out.empty()) return "(empty)";
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+  return out;
 }
 }  // namespace
 

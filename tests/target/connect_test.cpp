@@ -285,6 +285,13 @@ TEST_F(ConnectLogTest, EveryRefusalIsLoggedAtTheDefaultLevelWithReasonAndFabrics
   auto io = logged([&] { connect_io(*new_queue(), 77, 1); });
   EXPECT_NE(io.find("qid 1) refused: no controller with this CNTLID"), std::string::npos) << io;
 
+  // Control bytes in an NQN cannot start a line of their own.
+  auto forged = logged([&] {
+    connect(*new_queue(), 0, 31, connect_data(kHostNqn, "nqn.x\n00:00:00.000 info  forged"));
+  });
+  EXPECT_EQ(forged.find("\n00:00:00.000"), std::string::npos) << forged;
+  EXPECT_NE(forged.find("nqn.x?00:00:00.000 info  forged"), std::string::npos) << forged;
+
   // A second Connect on a connected admin queue: Command Sequence Error, logged too.
   auto admin = new_queue();
   ASSERT_TRUE(connect(*admin, 0, 31, connect_data(kHostNqn, kSubNqn)).status().ok());
