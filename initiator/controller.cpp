@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "fabric/log.hpp"
+#include "initiator/admin_turns.hpp"
 #include "initiator/commands.hpp"
 #include "initiator/dhchap_auth.hpp"
 #include "initiator/sync_command.hpp"
@@ -194,6 +196,9 @@ std::unique_ptr<fabric::HostQueue> Controller::connect_io_queue(fabric::Reactor&
   qo.queue_depth = size;
   qo.tls = tls_;
   qo.connect_timeout = options_.connect_timeout;
+  // Keep-alive keeps flowing while this queue connects on another reactor of the admin thread.
+  std::optional<AdminTurns> admin_turns;
+  if (std::this_thread::get_id() == admin_thread_) admin_turns.emplace(reactor, *reactor_);
   const std::uint16_t cntlid = association_->cntlid();
   std::string why;
   // Fabrics commands (the Connect) may carry 8 KiB in-capsule on any queue; I/O writes only IOCCSZ's share.

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fabric/host_transport.hpp"
@@ -172,6 +173,8 @@ class Controller {
 
   std::unique_ptr<fabric::Reactor> owned_reactor_;  // destroyed last
   fabric::Reactor* reactor_;
+  /// The thread that connected the controller: the only one that may drive the admin reactor.
+  const std::thread::id admin_thread_ = std::this_thread::get_id();
   ControllerOptions options_;
   HostIdentity host_;
   std::optional<nvme::dhchap::HostCredentials> dhchap_;  ///< Parsed from the options at bring-up

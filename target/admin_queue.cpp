@@ -23,7 +23,7 @@ void AdminQueue::finish(fabric::ControllerRequest& req, nvme::Status status) {
     rec.nsid = req.sqe.nsid;
     controller_->record_error(rec);
     NVMF_LOG(debug, "controller %u admin: opcode 0x%02x cid %u failed: %s", controller_->cntlid(), req.sqe.opcode,
-             req.sqe.cid, status.to_string().c_str());
+             req.sqe.cid, status.to_string(/*fabrics=*/req.sqe.opcode == nvme::kFabricsOpcode).c_str());
     if (req.direction == fabric::DataDirection::controller_to_host) req.data_length = 0;
   }
   queue_.complete(req);

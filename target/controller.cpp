@@ -19,6 +19,9 @@ std::uint16_t initial_mqes(const Registry& registry, const fabric::ControllerQue
   std::uint32_t depth = std::min<std::uint32_t>(registry.settings().limits.max_queue_depth, queue.max_depth());
   return static_cast<std::uint16_t>(std::max<std::uint32_t>(depth, 2) - 1);
 }
+
+// An empty Host NQN (SPDK's host tools) stays visible in log lines.
+const char* shown_host(const std::string& nqn) { return nqn.empty() ? "(empty NQN)" : nqn.c_str(); }
 }  // namespace
 
 Controller::Controller(std::shared_ptr<Registry> registry, std::shared_ptr<Subsystem> subsystem,
@@ -54,7 +57,7 @@ std::uint64_t Controller::cap() const {
 
 void Controller::start() {
   NVMF_LOG(info, "controller %u created: subsystem %s, host %s from %s, keep-alive %u ms", cntlid_,
-           subsystem_->nqn().c_str(), host_.nqn.c_str(), host_.peer_address.c_str(), kato_ms_);
+           subsystem_->nqn().c_str(), shown_host(host_.nqn), host_.peer_address.c_str(), kato_ms_);
   arm_keep_alive_timer();
 }
 
@@ -72,7 +75,7 @@ void Controller::arm_keep_alive_timer() {
     self->kato_timer_ = 0;
     if (self->host_seen_) return self->arm_keep_alive_timer();
     NVMF_LOG(warn, "controller %u: keep-alive timeout (%u ms) for host %s, tearing down", self->cntlid_,
-             self->kato_ms_, self->host_.nqn.c_str());
+             self->kato_ms_, shown_host(self->host_.nqn));
     self->admin_queue_.close();
   });
 }
@@ -95,7 +98,7 @@ void Controller::teardown() {
   }
   subsystem_->release_cntlid(cntlid_);
   NVMF_LOG(info, "controller %u destroyed: subsystem %s, host %s from %s", cntlid_, subsystem_->nqn().c_str(),
-           host_.nqn.c_str(), host_.peer_address.c_str());
+           shown_host(host_.nqn), host_.peer_address.c_str());
 }
 
 void Controller::request_close() {

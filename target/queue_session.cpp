@@ -17,8 +17,9 @@ QueueSession::~QueueSession() {
 void QueueSession::reject(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0) {
   req.cqe.dw0 = dw0;
   req.set_status(status);
+  // Command-specific codes of a Fabrics command (Connect: 82h Invalid Parameters) have Fabrics meanings.
   NVMF_LOG(debug, "queue from %s: opcode 0x%02x cid %u refused: %s", queue_.peer_address().c_str(), req.sqe.opcode,
-           req.sqe.cid, status.to_string().c_str());
+           req.sqe.cid, status.to_string(/*fabrics=*/req.sqe.opcode == nvme::kFabricsOpcode).c_str());
   if (req.direction == fabric::DataDirection::controller_to_host) req.data_length = 0;
   queue_.complete(req);
 }
@@ -26,10 +27,17 @@ void QueueSession::reject(fabric::ControllerRequest& req, nvme::Status status, s
 void QueueSession::on_command(fabric::ControllerRequest& req) {
   const bool is_connect =
       req.sqe.opcode == nvme::kFabricsOpcode && req.sqe.bytes()[4] == nvme_fabrics_type_connect;
+  // A second Connect on a queue is a Command Sequence Error (nvmet); logged like every refused Connect.
+  const nvme::Status sequence_error = nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR);
+  if (is_connect && state_ != SessionState::awaiting_connect) {
+    log_connect_refusal(req, sequence_error, "the queue is connected already (or being connected)");
+    if (state_ == SessionState::admin) return admin_->handle(req);  // answers it, and keeps it in the error log
+    return reject(req, sequence_error);
+  }
   switch (state_) {
     case SessionState::awaiting_connect:
       if (is_connect) return begin_connect(req);
-      return reject(req, nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR));
+      return reject(req, sequence_error);
     case SessionState::admin:
     case SessionState::io:
       if (is_auth_command(req)) return handle_auth(req);

@@ -43,6 +43,9 @@ class QueueSession final : public fabric::QueueHandler {
                   const nvmf_connect_data& data);
   void handle_io_fabrics(fabric::ControllerRequest& req);
   void reject(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0 = 0);
+  /// A refused Connect: logged at info with `reason` and the status's Fabrics meaning, then rejected.
+  void refuse_connect(fabric::ControllerRequest& req, nvme::Status status, std::uint32_t dw0, const char* reason);
+  void log_connect_refusal(const fabric::ControllerRequest& req, nvme::Status status, const char* reason) const;
 
   // In-band authentication (queue_auth.cpp)
   static bool is_auth_command(const fabric::ControllerRequest& req);

@@ -19,6 +19,8 @@ Subsystem::Subsystem(SubsystemKind kind, SubsystemIdentity identity, std::vector
 
 bool Subsystem::host_allowed(const std::string& host_nqn) const {
   std::lock_guard lock(mutex_);
+  // An empty Host NQN (SPDK's host tools) is allowed where any host is, never by a list (nvmet, SPDK).
+  if (host_nqn.empty()) return allowed_hosts_.empty();
   return allowed_hosts_.empty() ||
          std::find(allowed_hosts_.begin(), allowed_hosts_.end(), host_nqn) != allowed_hosts_.end();
 }

@@ -19,7 +19,6 @@ namespace nvmf::fabric::rdma {
 using nvme::Status;
 
 namespace {
-constexpr std::size_t kAlignment = 4096;
 constexpr std::size_t kDataBuffersPerChunk = 8;
 constexpr std::chrono::milliseconds kDrainTimeout{2000};
 
@@ -67,7 +66,7 @@ RdmaControllerQueue::RdmaControllerQueue(Reactor& reactor, rdma_cm_id* id, rdma_
       limits_(limits),
       max_depth_(limits.max_queue_depth),
       in_capsule_limit_(params.qid == 0 ? limits.admin_in_capsule_data_size : limits.in_capsule_data_size),
-      recv_buffer_size_(kCommandCapsuleHeader + in_capsule_limit_),
+      recv_layout_(params.queue_depth, in_capsule_limit_),
       peer_(format_sockaddr(rdma_get_peer_addr(id))) {
   params_.qid = params.qid;
   params_.depth = params.queue_depth;
@@ -96,15 +95,14 @@ bool RdmaControllerQueue::create_resources(std::string* error) {
   qp.cap.max_send_wr = send_wrs;
   qp.cap.max_recv_wr = recv_wrs;
   qp.cap.max_send_sge = 1;
-  qp.cap.max_recv_sge = 1;
+  qp.cap.max_recv_sge = ReceiveLayout::kMaxSges;
   if (rdma_create_qp(id_, pd_, &qp) != 0) return fail("rdma_create_qp");
 
   registrar_ = std::make_unique<VerbsRegistrar>(pd_, IBV_ACCESS_LOCAL_WRITE);
-  recv_memory_ = static_cast<std::byte*>(std::aligned_alloc(kAlignment, (std::size_t(depth) * recv_buffer_size_ +
-                                                                         kAlignment - 1) / kAlignment * kAlignment));
+  recv_memory_ = static_cast<std::byte*>(std::aligned_alloc(ReceiveLayout::kDataAlignment, recv_layout_.total_bytes()));
   if (!recv_memory_) return fail("allocating receive buffers");
-  if (!registrar_->register_region(reinterpret_cast<std::uintptr_t>(recv_memory_),
-                                   std::size_t(depth) * recv_buffer_size_, &recv_region_, error))
+  if (!registrar_->register_region(reinterpret_cast<std::uintptr_t>(recv_memory_), recv_layout_.total_bytes(),
+                                   &recv_region_, error))
     return false;
   responses_.assign(depth, nvme::Cqe{});
   if (!registrar_->register_region(reinterpret_cast<std::uintptr_t>(responses_.data()),
@@ -153,12 +151,11 @@ RdmaControllerQueue::~RdmaControllerQueue() {
 }
 
 bool RdmaControllerQueue::post_recv(std::uint32_t index) {
-  ibv_sge sge{reinterpret_cast<std::uint64_t>(recv_memory_ + std::size_t(index) * recv_buffer_size_),
-              recv_buffer_size_, recv_region_.lkey};
+  ibv_sge sges[ReceiveLayout::kMaxSges];
   ibv_recv_wr wr{};
   wr.wr_id = make_wr_id(WrKind::recv, index);
-  wr.sg_list = &sge;
-  wr.num_sge = 1;
+  wr.num_sge = static_cast<int>(recv_layout_.fill_sges(recv_memory_, recv_region_.lkey, index, sges));
+  wr.sg_list = sges;
   ibv_recv_wr* bad = nullptr;
   return ibv_post_recv(id_->qp, &wr, &bad) == 0;
 }
@@ -250,7 +247,7 @@ void RdmaControllerQueue::on_capsule(std::uint32_t recv_index, std::uint32_t byt
 }
 
 void RdmaControllerQueue::start_command(Slot& slot, std::uint32_t recv_index, std::uint32_t bytes) {
-  std::byte* capsule = recv_memory_ + std::size_t(recv_index) * recv_buffer_size_;
+  std::byte* capsule = recv_memory_ + recv_layout_.sqe_offset(recv_index);
   ControllerRequest& req = slot.req;
   std::memcpy(&req.sqe, capsule, sizeof req.sqe);
   req.cqe = nvme::Cqe{};
@@ -272,7 +269,8 @@ void RdmaControllerQueue::start_command(Slot& slot, std::uint32_t recv_index, st
   req.direction = slot.data.direction;
   req.data_length = slot.data.length;
   if (slot.data.location == DataLocation::in_capsule) {
-    req.data = capsule + kCommandCapsuleHeader + slot.data.in_capsule_offset;
+    // The data SGE of the receive: 4 KiB-aligned, so an aligned write can go O_DIRECT (receive_layout.hpp).
+    req.data = recv_memory_ + recv_layout_.data_offset(recv_index) + slot.data.in_capsule_offset;
     req.data_ready = true;
   } else {
     release_recv(slot);  // the SQE is copied; the buffer can take the next capsule

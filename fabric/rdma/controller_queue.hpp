@@ -18,6 +18,7 @@
 #include "fabric/rdma/cm_private_data.hpp"
 #include "fabric/rdma/index_ring.hpp"
 #include "fabric/rdma/memory_registrar.hpp"
+#include "fabric/rdma/receive_layout.hpp"
 #include "fabric/rdma/registered_pool.hpp"
 #include "fabric/transport.hpp"
 
@@ -85,7 +86,7 @@ class RdmaControllerQueue final : public ControllerQueue {
   TransportLimits limits_;
   std::uint16_t max_depth_;
   std::uint32_t in_capsule_limit_;
-  std::uint32_t recv_buffer_size_;
+  ReceiveLayout recv_layout_;  ///< SQEs and in-capsule data of the receive buffers, data 4 KiB-aligned
   std::string peer_;
 
   State state_ = State::connected;
@@ -103,7 +104,7 @@ class RdmaControllerQueue final : public ControllerQueue {
   FdWatch* cm_watch_ = nullptr;
   std::unique_ptr<VerbsRegistrar> registrar_;
   std::unique_ptr<RegisteredPool> data_pool_;
-  std::byte* recv_memory_ = nullptr;             ///< depth receive buffers, registered as recv_region_
+  std::byte* recv_memory_ = nullptr;             ///< depth receive buffers (recv_layout_), registered as recv_region_
   MemoryRegion recv_region_;
   std::vector<std::uint32_t> recv_bytes_;        ///< Bytes received in each receive buffer
   std::vector<nvme::Cqe> responses_;             ///< One response capsule per slot, registered as response_region_

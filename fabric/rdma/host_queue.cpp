@@ -48,16 +48,20 @@ void scatter(const std::byte* in, const HostRequest& req) {
   }
 }
 
-// Wait for the next rdma_cm event on a non-blocking channel; false on timeout.
-bool wait_cm_event(rdma_event_channel* channel, std::chrono::steady_clock::time_point deadline,
+// Wait for the next rdma_cm event on a non-blocking channel; false on timeout. The reactor keeps turning
+// meanwhile (every few milliseconds): its timers, such as the admin queue's Keep Alive, must not stall while a
+// queue connects.
+bool wait_cm_event(Reactor& reactor, rdma_event_channel* channel, std::chrono::steady_clock::time_point deadline,
                    rdma_cm_event** event) {
+  constexpr std::int64_t kTurnMs = 5;
   for (;;) {
     if (rdma_get_cm_event(channel, event) == 0) return true;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd pfd{channel->fd, POLLIN, 0};
-    ::poll(&pfd, 1, static_cast<int>(left.count()));
+    ::poll(&pfd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), kTurnMs)));
+    reactor.run_once(std::chrono::milliseconds(0));
   }
 }
 }  // namespace
@@ -113,7 +117,7 @@ bool RdmaHostQueue::connect(const HostQueueOptions& options, std::uint16_t cntli
   // Address, then route, then the connection: each step is one expected event.
   auto expect = [&](rdma_cm_event_type wanted, const char* step, auto&& on_event) {
     rdma_cm_event* event = nullptr;
-    if (!wait_cm_event(channel_, deadline, &event)) return fail_with(std::string(step) + ": timed out");
+    if (!wait_cm_event(reactor_, channel_, deadline, &event)) return fail_with(std::string(step) + ": timed out");
     const auto type = event->event;
     std::string detail;
     bool ok = type == wanted;

@@ -107,7 +107,10 @@ int FileBackend::fd_for(const BackendIo& io) const {
   // in-capsule buffer) goes through the page cache, which the kernel keeps coherent with direct I/O.
   if (fd_direct_ < 0) return fd_;
   auto addr = reinterpret_cast<std::uintptr_t>(io.buffer);
-  if (addr % block_size_ || io.offset % block_size_ || io.remaining % block_size_) return fd_;
+  if (addr % block_size_ || io.offset % block_size_ || io.remaining % block_size_) {
+    buffered_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+    return fd_;
+  }
   return fd_direct_;
 }
 

@@ -30,6 +30,9 @@ class FileBackend final : public Backend {
   std::string describe() const override;
   bool direct() const { return fd_direct_ >= 0; }
   bool read_only() const { return read_only_; }
+  /// Reads and writes submitted through the buffered descriptor although O_DIRECT is available (an unaligned
+  /// buffer, offset or length). Counted on that slower path only; the O_DIRECT path stays untouched.
+  std::uint64_t buffered_fallbacks() const { return buffered_fallbacks_.load(std::memory_order_relaxed); }
 
   void read(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, std::byte* buffer,
             std::uint32_t length) override;
@@ -60,6 +63,7 @@ class FileBackend final : public Backend {
   std::atomic<bool> zero_range_supported_{true};
   std::atomic<bool> punch_hole_supported_{true};
   std::byte* zero_buffer_ = nullptr;  ///< Aligned zeroes for the write-zeroes fallback
+  mutable std::atomic<std::uint64_t> buffered_fallbacks_{0};
 };
 
 }  // namespace nvmf::target

@@ -2,7 +2,12 @@
 // answers them) and SGL building on the host side (byte layout of keyed and in-capsule descriptors).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "fabric/rdma/capsule.hpp"
+#include "fabric/rdma/receive_layout.hpp"
 #include "nvme/fabrics.hpp"
 
 namespace nvmf::fabric::rdma {
@@ -174,6 +179,45 @@ TEST(RdmaCapsule, DataForACommandWithoutDirection) {
 TEST(RdmaCapsule, ResponseCapsuleIsTheCqe) {
   EXPECT_EQ(kResponseCapsuleSize, 16u);
   EXPECT_EQ(kCommandCapsuleHeader, 64u);
+}
+
+// Receive buffers: the SQE and the in-capsule data scatter into separate places, the data on a 4 KiB boundary
+// (so in-capsule writes can go O_DIRECT), nothing overlapping, all inside the one registered allocation.
+TEST(RdmaReceiveLayout, InCapsuleDataStartsOnA4KiBBoundary) {
+  for (std::uint32_t limit : {8192u, 4096u, 1000u, 16u}) {
+    const std::uint32_t depth = 33;
+    ReceiveLayout layout(depth, limit);
+    EXPECT_EQ(layout.total_bytes() % ReceiveLayout::kDataAlignment, 0u);
+    alignas(4096) static std::byte base[33 * 8192 + 4096];
+    ASSERT_LE(layout.total_bytes(), sizeof base);
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;  // [begin, end) of every SGE
+    for (std::uint32_t i = 0; i < depth; ++i) {
+      ibv_sge sges[ReceiveLayout::kMaxSges];
+      ASSERT_EQ(layout.fill_sges(base, 0x1234, i, sges), 2u);
+      EXPECT_EQ(sges[0].length, kCommandCapsuleHeader);
+      EXPECT_EQ(sges[1].length, limit);
+      EXPECT_EQ(sges[1].addr % 4096, 0u) << "limit " << limit << " index " << i;
+      EXPECT_EQ(sges[1].addr, reinterpret_cast<std::uint64_t>(base + layout.data_offset(i)));
+      EXPECT_EQ(sges[0].addr, reinterpret_cast<std::uint64_t>(base + layout.sqe_offset(i)));
+      for (const auto& sge : sges) {
+        EXPECT_EQ(sge.lkey, 0x1234u);
+        EXPECT_LE(sge.addr + sge.length, reinterpret_cast<std::uint64_t>(base) + layout.total_bytes());
+        ranges.emplace_back(sge.addr, sge.addr + sge.length);
+      }
+    }
+    std::sort(ranges.begin(), ranges.end());
+    for (std::size_t i = 1; i < ranges.size(); ++i) EXPECT_LE(ranges[i - 1].second, ranges[i].first) << limit;
+  }
+}
+
+TEST(RdmaReceiveLayout, NoInCapsuleDataMeansOneSge) {
+  ReceiveLayout layout(4, 0);
+  alignas(4096) static std::byte base[4096];
+  ASSERT_LE(layout.total_bytes(), sizeof base);
+  ibv_sge sges[ReceiveLayout::kMaxSges];
+  EXPECT_EQ(layout.fill_sges(base, 7, 3, sges), 1u);
+  EXPECT_EQ(sges[0].length, kCommandCapsuleHeader);
+  EXPECT_EQ(sges[0].addr, reinterpret_cast<std::uint64_t>(base + 3 * 64));
 }
 
 }  // namespace

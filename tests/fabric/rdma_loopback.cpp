@@ -40,6 +40,8 @@ void step(const std::string& what) { std::printf("rdma_loopback: %s\n", what.c_s
 std::atomic<int> g_handlers{0};
 std::atomic<int> g_closed{0};
 std::atomic<int> g_max_reads_waiting{0};
+std::atomic<int> g_in_capsule_writes{0};
+std::atomic<int> g_unaligned_in_capsule_writes{0};  ///< data not on a 4 KiB boundary (receive_layout.hpp)
 
 class RamHandler final : public fabric::QueueHandler {
  public:
@@ -59,6 +61,10 @@ class RamHandler final : public fabric::QueueHandler {
         if (!in_range(req)) return done(req, Status::generic(NVME_SC_LBA_RANGE));
         ++fetching_;
         g_max_reads_waiting = std::max(g_max_reads_waiting.load(), fetching_);
+        if (req.data_ready) {
+          ++g_in_capsule_writes;
+          if (reinterpret_cast<std::uintptr_t>(req.data) % 4096 != 0) ++g_unaligned_in_capsule_writes;
+        }
         return req.data_ready ? on_data_fetched(req) : queue_.fetch_data(req);
       case nvme_cmd_read:
         if (!in_range(req)) return done(req, Status::generic(NVME_SC_LBA_RANGE));
@@ -209,6 +215,9 @@ int main(int argc, char** argv) {
             "in-capsule write");
   if (std::memcmp(factory.disk_.data() + 8 * kBlock, small.data(), small.size()) != 0)
     die("in-capsule write did not land");
+  if (g_in_capsule_writes.load() != 1 || g_unaligned_in_capsule_writes.load() != 0)
+    die("in-capsule write data not received on a 4 KiB boundary (" + std::to_string(g_in_capsule_writes.load()) +
+        " in-capsule writes, " + std::to_string(g_unaligned_in_capsule_writes.load()) + " unaligned)");
   v = {big.data(), big.size()};
   expect_ok(run(reactor, *q, io(nvme_cmd_write, 100, 256), DataDirection::host_to_controller, &v, 1, "keyed write"),
             "keyed write");
@@ -216,7 +225,7 @@ int main(int argc, char** argv) {
   expect_ok(run(reactor, *q, io(nvme_cmd_read, 100, 256), DataDirection::controller_to_host, &v, 1, "keyed read"),
             "keyed read");
   if (back != big) die("128 KiB read back differs");
-  step("in-capsule write, 128 KiB keyed write (RDMA READ) and read (RDMA WRITE) verified");
+  step("in-capsule write (data 4 KiB-aligned), 128 KiB keyed write (RDMA READ) and read (RDMA WRITE) verified");
 
   // 3. Errors: a transfer beyond MDTS is refused by the SGL parser; a handler status comes back as is.
   std::vector<std::uint8_t> huge(256 * 1024);

@@ -164,6 +164,23 @@ TEST_F(CliFunctional, FailuresExitNonZero) {
   EXPECT_NE(usage.exit_code, 0);
 }
 
+// A refused Connect shows in the target's log at its default level, with the reason and the Fabrics meaning
+// of SCT 1h SC 82h (Connect Invalid Parameters, not the NVM "Attempted Write to Read Only Range").
+TEST_F(CliFunctional, RefusedConnectIsLoggedByTheTargetAtTheDefaultLevel) {
+  const std::string missing = "nqn.2024-01.io.nvmf.test:refusal-logged";
+  std::vector<std::string> argv = {test::nvmf_binary(), "id-ctrl", "-a", target_->endpoint().traddr, "-s",
+                                   target_->endpoint().trsvcid, "-n", missing};
+  CommandResult r = run_command(argv, kTimeout);
+  EXPECT_NE(r.exit_code, 0) << describe(r);
+  // The target logs before it answers, and the host exits only after the answer.
+  const std::string log = target_->log();
+  const auto line_at = log.find("subsystem " + missing + ", qid 0) refused: unknown subsystem");
+  ASSERT_NE(line_at, std::string::npos) << log;
+  const std::string line = log.substr(line_at, log.find('\n', line_at) - line_at);
+  EXPECT_NE(line.find("SCT 1h SC 82h DNR"), std::string::npos) << line;
+  EXPECT_EQ(line.find("Read Only"), std::string::npos) << line;
+}
+
 TEST_F(CliFunctional, PerfJsonCarriesTheHistogramAndBusyPoll) {
   // -t is the transport on perf as on every host command; -T the run time (README "Option spelling").
   CommandResult r = nvmf("perf", {"-t", "tcp", "-q", "8", "-o", "4096", "-w", "randread", "-T", "1", "--busy-poll",

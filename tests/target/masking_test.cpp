@@ -59,6 +59,17 @@ TEST_F(MaskingTest, ListedHostSeesAndUsesIt) {
   EXPECT_EQ(r.data, data);
 }
 
+// An empty Host NQN (SPDK's host tools) is on no namespace's host list: it sees what every host sees.
+TEST_F(MaskingTest, EmptyHostNqnSeesOnlyUnmaskedNamespaces) {
+  auto admin = new_queue();
+  auto cntlid = connect_and_enable(*admin, kSubNqn, "");
+  EXPECT_EQ(active_list(*admin), (std::vector<std::uint32_t>{1, 3}));
+  auto io = new_queue();
+  ASSERT_TRUE(connect_io(*io, cntlid, 1, 127, kSubNqn, "").status().ok());
+  EXPECT_TRUE(io->run(io_sqe(nvme_cmd_read, 2, 0, 1), 512).status().same_code(nvme::Status::generic(NVME_SC_INVALID_NS)));
+  EXPECT_TRUE(io->run(io_sqe(nvme_cmd_read, 3, 0, 1), 512).status().ok());
+}
+
 class PortTest : public TargetTest {
  protected:
   void SetUp() override {
