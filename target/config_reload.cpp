@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "fabric/log.hpp"
+#include "target/config_json.hpp"
 #include "target/target.hpp"
 
 namespace nvmf::target {
@@ -66,10 +67,6 @@ void check_start_only(const TargetConfig& running, const TargetConfig& wanted) {
   if (running.discovery_port != wanted.discovery_port)
     refuse_start_only("discovery_port", std::to_string(wanted.discovery_port));
   if (running.control_socket != wanted.control_socket) refuse_start_only("control_socket", wanted.control_socket);
-  bool hosts_same = running.hosts.size() == wanted.hosts.size();
-  for (std::size_t i = 0; hosts_same && i < running.hosts.size(); ++i)
-    hosts_same = running.hosts[i].nqn == wanted.hosts[i].nqn;
-  if (!hosts_same) refuse_start_only("hosts", "");
 }
 
 /// One configured listener: its address and the subsystems it is limited to (absent: every one).
@@ -232,6 +229,30 @@ std::vector<std::string> Target::reload(const TargetConfig& wanted_config) {
     if (std::none_of(wanted.subsystems.begin(), wanted.subsystems.end(), [&](auto& w) { return w.nqn == s.nqn; }))
       removes.push_back({"subsystem " + s.nqn + " removed", "subsystems", [this, s] { remove_subsystem(s.nqn); },
                          [this, s] { add_subsystem(s); }});
+
+  // Host credentials (TLS PSKs, DH-HMAC-CHAP keys) apply to the next handshake or authentication, as the live
+  // changes do; what a step says names the host, never a secret.
+  auto find_host = [](const TargetConfig& c, const std::string& nqn) -> const HostConfig* {
+    for (const auto& h : c.hosts)
+      if (h.nqn == nqn) return &h;
+    return nullptr;
+  };
+  for (std::size_t i = 0; i < wanted.hosts.size(); ++i) {
+    const HostConfig& w = wanted.hosts[i];
+    const HostConfig* r = find_host(running, w.nqn);
+    if (r && host_to_json(*r) == host_to_json(w)) continue;
+    const std::string field = "hosts[" + std::to_string(i) + "]";
+    if (!r)
+      adds.push_back({"host " + w.nqn + ": credentials added", field, [this, w] { set_host_config(w); },
+                      [this, w] { remove_host_config(w.nqn); }});
+    else
+      adds.push_back({"host " + w.nqn + ": credentials changed", field, [this, w] { set_host_config(w); },
+                      [this, old = *r] { set_host_config(old); }});
+  }
+  for (const auto& r : running.hosts)
+    if (!find_host(wanted, r.nqn))
+      removes.push_back({"host " + r.nqn + ": credentials removed", "hosts",
+                         [this, r] { remove_host_config(r.nqn); }, [this, r] { set_host_config(r); }});
 
   std::vector<Step> steps = std::move(adds);
   steps.insert(steps.end(), removes.begin(), removes.end());

@@ -104,8 +104,7 @@ json dispatch(Target& target, const JsonCursor& req) {
     } else {
       host.tls_psk = req.required("tls_psk").string();
     }
-    validate_host(host, "host");  // names host.tls_psk, never the key
-    registry->set_host(host);
+    target.set_host_config(host);  // validates first: names host.tls_psk, never the key
     return json::object();
   }
   if (op == "add-listener") {

@@ -69,6 +69,11 @@ class Target {
   /// Replaces a host's DH-HMAC-CHAP fields (empty dhchap_key: no authentication); other host fields stay.
   /// Applies from the next authentication on (target_hosts.cpp).
   void set_host_dhchap(const HostConfig& host);
+  /// Adds or replaces a host's whole entry (credentials of every kind), validated first; the registry answers
+  /// the next handshake and authentication with it, and save-config writes it (target_hosts.cpp).
+  void set_host_config(const HostConfig& host);
+  /// Forgets a host's entry: it connects from then on as a host without credentials. False when it had none.
+  bool remove_host_config(const std::string& host_nqn);
 
   // --- reload (config_reload.cpp): SIGHUP, `nvmf target-ctl reload`, systemd's ExecReload.
   /// Where the configuration comes from: `read` reads it again (the file and the command line the target was
