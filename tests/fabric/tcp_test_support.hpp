@@ -220,7 +220,6 @@ class RawClient {
     ::close(fd_);
     fd_ = -1;
   }
-  int fd() const { return fd_; }
   void send(const void* p, std::size_t n) {
     auto* b = static_cast<const std::uint8_t*>(p);
     while (n > 0) {
