@@ -103,7 +103,7 @@ TEST_F(FaultFunctional, DelayedReadCompletesLateButIntact) {
 
 TEST_F(FaultFunctional, PerfReportsTheInjectedStatus) {
   // The first MiB (LBAs 0-2047) holds the failing range 1000-1999: random reads there meet it at once.
-  CommandResult r = nvmf("perf", {"-q", "4", "-o", "4096", "-w", "randread", "-t", "1", "--region-size", "1",
+  CommandResult r = nvmf("perf", {"-q", "4", "-o", "4096", "-w", "randread", "-T", "1", "--region-size", "1",
                                   "--seed", "7", "--quiet"});
   EXPECT_NE(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.err.find("Unrecovered Read Error"), std::string::npos) << describe(r);

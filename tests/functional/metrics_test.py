@@ -122,7 +122,7 @@ def main():
     # Random reads and writes for 3 s on namespace 1, two queues; scraped while it runs.
     perf_log = open(os.path.join(work, "perf.log"), "w")
     perf = subprocess.Popen([NVMF, "perf", "-a", "127.0.0.1", "-s", io_port, "-n", NQN, "-N", "1", "-q", "8", "-o",
-                             "4096", "-w", "randrw", "-M", "50", "-t", "3", "-P", "2", "--quiet"],
+                             "4096", "-w", "randrw", "-M", "50", "-T", "3", "-P", "2", "--quiet"],
                             stdout=perf_log, stderr=subprocess.STDOUT)
     procs.append(perf)
     time.sleep(1.2)

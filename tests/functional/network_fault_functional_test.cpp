@@ -330,7 +330,7 @@ TEST(NetworkFaultsReconnect, HostReconnectsWhenTheTargetResetsItsConnection) {
 
   auto run = std::async(std::launch::async, [&] {
     return test::run_command({test::nvmf_binary(), "perf", "-a", address.traddr, "-s", address.trsvcid, "-n", kNqn,
-                              "--verify", "-t", "5", "-q", "8", "-o", "4096", "-w", "randread", "--reconnect-delay",
+                              "--verify", "-T", "5", "-q", "8", "-o", "4096", "-w", "randread", "--reconnect-delay",
                               "1", "--ctrl-loss-tmo", "20", "--output-format", "json", "--quiet"},
                              std::chrono::seconds(60));
   });
