@@ -254,7 +254,9 @@ void config_json() {
   file.uuid = std::array<std::uint8_t, 16>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
   a.namespaces.push_back(file);
   c.subsystems.push_back(a);
-  c.hosts.push_back({"nqn.2014-08.org.nvmexpress:uuid:h1"});
+  target::HostConfig host;
+  host.nqn = "nqn.2014-08.org.nvmexpress:uuid:h1";
+  c.hosts.push_back(host);
   target::ReferralConfig r;
   r.address = {fabric::TransportType::tcp, false, "127.0.0.2", "8009"};
   c.referrals.push_back(r);
