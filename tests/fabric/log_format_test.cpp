@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+// GCC 12 at -O2 with ASan reports libstdc++'s own std::regex automaton as "maybe uninitialized" (a known false
+// positive in std::function's move); -Werror would fail the sanitizer build on the library's code, not ours.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <regex>
 #include <string>
 
