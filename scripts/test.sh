@@ -14,7 +14,9 @@ setup() {  # dir, meson options...
 }
 
 setup build-release --buildtype=release -Dwerror=true
-setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+# No -Werror here: GCC 12's sanitizer instrumentation raises false maybe-uninitialized and stringop-overflow
+# warnings inside libstdc++ (std::regex, vector::resize); the release build keeps -Werror for our own code.
+setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false
 
 status=0
 ninja -C build-release

@@ -317,13 +317,13 @@ TEST_F(AuthTest, MalformedMessagesGetIncorrectPayload) {
   // Each case: Negotiate, Challenge, then a Reply altered by the lambda.
   std::vector<std::pair<const char*, std::function<void(Bytes&)>>> cases = {
       {"wrong T_ID", [](Bytes& m) { m[4] ^= 0xFF; }},
-      {"truncated", [](Bytes& m) { m.resize(m.size() - 5); }},
+      {"truncated", [](Bytes& m) { m.erase(m.end() - 5, m.end()); }},
       {"longer than its fields", [](Bytes& m) { m.push_back(0); }},
       {"wrong HL", [](Bytes& m) { m[6] = 48; }},
       {"CVALID 2", [](Bytes& m) { m[8] = 2; }},
       {"CVALID without a sequence number", [](Bytes& m) { m[8] = 1; }},
       {"a DH value with the null group", [](Bytes& m) { m[10] = 4; m.insert(m.end(), 4, 1); }},
-      {"header only", [](Bytes& m) { m.resize(4); }},
+      {"header only", [](Bytes& m) { m.erase(m.begin() + 4, m.end()); }},
   };
   for (auto& [name, alter] : cases) {
     SCOPED_TRACE(name);
