@@ -28,7 +28,7 @@ def skip_allowed(pretty):
 
 
 passed = failed = skipped = 0
-refused_skips, gtest_skips = [], []
+refused_skips, gtest_skips, failures = [], [], []
 for path in sys.argv[1:]:
     try:
         lines = open(path).read().splitlines()
@@ -45,19 +45,25 @@ for path in sys.argv[1:]:
         bad = len(re.findall(r"^\[  FAILED  \] .*\(\d+ ms\)", out, re.M))
         skip_cases = re.findall(r"^\[  SKIPPED \] (.*) \(\d+ ms\)", out, re.M)
         gtest_skips += skip_cases
+        failures += [f"{t['name']} ({path}): {case}"
+                     for case in re.findall(r"^\[  FAILED  \] (.*) \(\d+ ms\)", out, re.M)]
         skip = len(skip_cases)
         if ok or bad or skip:
             passed, failed, skipped = passed + ok, failed + bad, skipped + skip
             if t["result"] not in ("OK", "SKIP") and not bad:
                 failed += 1  # the binary itself failed (crash, sanitizer report) after its cases
+                failures.append(f"{t['name']} ({path}): {t['result']} after its cases")
         elif t["result"] == "OK":
             passed += 1
         elif t["result"] == "SKIP":
             skipped += 1
         else:
             failed += 1
+            failures.append(f"{t['name']} ({path}): {t['result']}")
 for case in sorted(set(gtest_skips)):
     print(f"skipped case: {case}")
+for f in failures:
+    print(f"FAILED: {f}")
 for s in refused_skips:
     print(f"SKIPPED, which CI does not accept (set NVMF_SKIP_<TEST or SUITE>=1 to skip on purpose): {s}")
 print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
