@@ -187,6 +187,17 @@ std::string describe_refusal(const target::ConfigError& e, const std::optional<t
     target::ConfigError located = target::locate(e, *loaded);
     if (located.field() != e.field()) return located.what();
   }
+  // A per-host entry comes from the options that take HOSTNQN=VALUE; its fields must not be read as the
+  // subsystem's (both have ".nqn").
+  if (e.field().rfind("hosts[", 0) == 0) {
+    static const std::pair<const char*, const char*> kHostOptions[] = {
+        {".dhchap_ctrl_key", "--dhchap-ctrl-key"}, {".dhchap_key", "--dhchap-key"},
+        {".dhchap_hashes", "--dhchap-hash"},       {".dhchap_dhgroups", "--dhchap-dhgroup"},
+        {".tls_psk", "--tls-psk"}};
+    for (const auto& [field, name] : kHostOptions)
+      if (e.field().find(field) != std::string::npos) return std::string(name) + ": " + e.what();
+    return std::string("the HOSTNQN of a HOSTNQN=VALUE option: ") + e.what();
+  }
   static const std::pair<const char*, const char*> kOptions[] = {
       {"listeners", "--listen"},           {".nqn", "--subsystem"},
       {".serial", "--serial"},             {".model", "--model"},

@@ -120,4 +120,16 @@ TEST_F(TargetConfigFunctional, BadCommandLineValueIsRefusedNamingTheOption) {
   EXPECT_NE(err.find("must be from 2 to 1024"), std::string::npos) << err;
 }
 
+TEST_F(TargetConfigFunctional, BadHostFromAHostOptionNamesThatOptionNotTheSubsystem) {
+  // A host entry made by --dhchap-key carries an NQN too: a bad one must not be blamed on --subsystem.
+  const std::string secret = "DHHC-1:00:ia6zGodOr4SEG0Zzaw398rpY0wqipUWj4jWjUh4HWUz6aQ2n:";
+  std::string err = refusal(file_config(), {"--dhchap-key", "not-an-nqn=" + secret});
+  EXPECT_EQ(err.find("--subsystem"), std::string::npos) << err;
+  EXPECT_NE(err.find("HOSTNQN"), std::string::npos) << err;
+  EXPECT_EQ(err.find(secret), std::string::npos) << "the secret reached the error: " << err;
+  err = refusal(file_config(), {"--dhchap-key", std::string(kCliNqn) + "=DHHC-1:00:bad:"});
+  EXPECT_NE(err.find("--dhchap-key"), std::string::npos) << err;
+  EXPECT_EQ(err.find("DHHC-1:00:bad:"), std::string::npos) << "the secret reached the error: " << err;
+}
+
 }  // namespace
