@@ -380,6 +380,7 @@ nvme_cli_status() {
 #                           keyctl present; fails the script (status 1) when either cannot be had
 #   tlshd_start             guest side: load the TLS modules, start tlshd with a tlshd.conf that links the .nvme
 #                           keyring (log /run/tlshd.log), wait until it has linked it
+#   tls_psk_add DERIVED     guest side: the same with tls_psk.py's output (derived on the host side, faster)
 #   tls_psk_insert KEY HOSTNQN SUBNQN   guest side: put the version-0 TLS PSK of KEY into the .nvme keyring under
 #                           "NVMe0R0H HOSTNQN SUBNQN", derived by tls_psk.py (independently of our C++ code), as a
 #                           current nvme-cli inserts it; the same identity again replaces the key's payload
@@ -406,10 +407,12 @@ tlshd_start() {
   kill -0 "$INTEROP_TLSHD_PID" 2>/dev/null || { echo "tlshd exited; its log:" >&2; cat /run/tlshd.log >&2; return 1; }
 }
 
-tls_psk_insert() {
-  local out identity hex
-  out=$("$INTEROP_DIR/tls_psk.py" "$1" "$2" "$3")
-  identity=${out%%$'\n'*} hex=${out#*$'\n'}
+tls_psk_insert() { tls_psk_add "$("$INTEROP_DIR/tls_psk.py" "$1" "$2" "$3")"; }
+
+# tls_psk_add DERIVED: DERIVED is tls_psk.py's output (identity line, hex line), e.g. computed on the host side:
+# Python starts slowly under emulation (seconds), so the suites derive there and pass the result in
+tls_psk_add() {
+  local identity=${1%%$'\n'*} hex=${1#*$'\n'}
   # printf's format turns \xHH into bytes: the binary payload without another process
   # shellcheck disable=SC2059
   printf "$(sed 's/../\\x&/g' <<<"$hex")" | keyctl padd psk "$identity" %:.nvme > /dev/null

@@ -21,16 +21,22 @@ interop_vm_ready --meta "$VMRUN_KERNEL"
 interop_nvmf_ready
 interop_tlshd_ready
 
-interop_guest linux_host_tcp_tls "${INTEROP_VM_TIMEOUT:-300}" "export TLSHD='$TLSHD'" "$(cat <<'GUEST'
-interop_fail_dump
-nqn=nqn.2024-01.io.nvmf-toolkit:interop-tls
+# Keys and their keyring payloads are made here: Python starts slowly in the guest. Test keys only.
+nqn=nqn.2024-01.io.nvmf-toolkit:interop-tls dnqn=nqn.2014-08.org.nvmexpress.discovery
 hostid=7a3c51e2-6f1b-4c0d-9a8e-1d2c3b4a5f60 hostnqn=nqn.2014-08.org.nvmexpress:uuid:7a3c51e2-6f1b-4c0d-9a8e-1d2c3b4a5f60
+key=$("$NVMF" gen-tls-key -m 1) other=$("$NVMF" gen-tls-key -m 1)
+psk_key=$("$here/tls_psk.py" "$key" "$hostnqn" "$nqn") psk_other=$("$here/tls_psk.py" "$other" "$hostnqn" "$nqn")
+psk_disc=$("$here/tls_psk.py" "$key" "$hostnqn" "$dnqn")
+
+interop_guest linux_host_tcp_tls "${INTEROP_VM_TIMEOUT:-300}" "export TLSHD='$TLSHD'" \
+  "nqn='$nqn' dnqn='$dnqn' hostid='$hostid' hostnqn='$hostnqn' key='$key' other='$other'" \
+  "psk_key='$psk_key'" "psk_other='$psk_other'" "psk_disc='$psk_disc'" "$(cat <<'GUEST'
+interop_fail_dump
 say "kernel $(uname -r)"
 modprobe nvme-tcp   # brings the .nvme keyring (nvme-keyring) tlshd links
 tlshd_start
 say "tlshd up: $("$TLSHD" --version 2>&1)"
 
-key=$("$NVMF" gen-tls-key -m 1) other=$("$NVMF" gen-tls-key -m 1)
 ( umask 077; echo "$key" > /run/host.psk )
 truncate -s 256M /run/ns1.img
 target_start main --listen tcp:127.0.0.1:4420,tls=required --discovery-port 0 --subsystem "$nqn" \
@@ -53,7 +59,7 @@ if out=$(fabrics_connect "$conn" 2>&1); then echo "a plain connection to the tls
 say "plain connection refused: ${out##*: }"
 
 # ---- 2: TLS with a key derived from another configured PSK
-tls_psk_insert "$other" "$hostnqn" "$nqn"
+tls_psk_add "$psk_other"
 t0=$SECONDS
 if out=$(fabrics_connect "$conn,tls" 2>&1); then echo "TLS with the wrong key was let in: $out"; exit 1; fi
 ! find_ctrl "$nqn" > /dev/null || { echo "a controller for $nqn exists after the refused TLS connect"; exit 1; }
@@ -66,7 +72,7 @@ for k in "$key" "$other"; do
 done
 
 # ---- 3: the right key
-tls_psk_insert "$key" "$hostnqn" "$nqn"
+tls_psk_add "$psk_key"
 reply=$(fabrics_connect "$conn,tls")
 ctrl=$(find_ctrl "$nqn")
 expect_eq "state of $ctrl" "$(ctrl_state "$ctrl")" live
@@ -86,8 +92,7 @@ say "ext4 over TLS: mkfs, 8 MiB file written, fsck clean, read back identical"
 host_disconnect "$nqn"
 
 # ---- 4: discovery over TLS: a discovery controller made through /dev/nvme-fabrics with its own key
-dnqn=nqn.2014-08.org.nvmexpress.discovery
-tls_psk_insert "$key" "$hostnqn" "$dnqn"
+tls_psk_add "$psk_disc"
 reply=$(fabrics_connect "transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$dnqn,hostnqn=$hostnqn,hostid=$hostid,tls")
 dctrl=nvme${reply#instance=}; dctrl=${dctrl%%,*}
 disc=$(nvme discover -d "$dctrl" -o json)
