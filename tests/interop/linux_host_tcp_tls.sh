@@ -10,8 +10,11 @@
 #   - a TLS connection with a key derived from another configured PSK is refused, and our target's log names the
 #     host and the reason but never the key;
 #   - with the right key: the controller comes up, fio writes and verifies with crc32c on a file namespace, and
-#     ext4 is made, filled, checked (fsck) and read back on a RAM namespace; then the host disconnects and the
-#     target stops cleanly on SIGTERM.
+#     ext4 is made, filled, checked (fsck) and read back on a RAM namespace;
+#   - a second listener with tls=allowed takes the host with TLS and without (data checked both times);
+#   - discovery over TLS (a discovery controller with its own key): the log carries TREQ required / not required
+#     and TSAS SECTYPE TLS 1.3 per port;
+#   - the target stops cleanly on SIGTERM, and its log holds the two refusals and no other warning.
 # Exit: 0 pass, 77 skip (no VM), else fail (the target's and tlshd's logs and dmesg are printed).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,9 +42,10 @@ say "tlshd up: $("$TLSHD" --version 2>&1)"
 
 ( umask 077; echo "$key" > /run/host.psk )
 truncate -s 256M /run/ns1.img
-target_start main --listen tcp:127.0.0.1:4420,tls=required --discovery-port 0 --subsystem "$nqn" \
+target_start main --listen tcp:127.0.0.1:4420,tls=required --listen tcp:127.0.0.1:4421,tls=allowed \
+  --discovery-port 0 --subsystem "$nqn" \
   --namespace file:/run/ns1.img --namespace ram:64M --allow-host "$hostnqn" --tls-psk "$hostnqn=/run/host.psk" -v
-say "our target is up: 127.0.0.1:4420 tls=required, the host's PSK configured"
+say "our target is up: 127.0.0.1:4420 tls=required, 4421 tls=allowed, the host's PSK configured"
 
 # fabrics_connect OPTIONS: the kernel's own connect path (what nvme-cli writes); prints its reply
 fabrics_connect() {
@@ -91,7 +95,23 @@ mount -o ro "$dev2" /mnt/tls; cmp /tmp/pat /mnt/tls/pat; umount /mnt/tls
 say "ext4 over TLS: mkfs, 8 MiB file written, fsck clean, read back identical"
 host_disconnect "$nqn"
 
-# ---- 4: discovery over TLS: a discovery controller made through /dev/nvme-fabrics with its own key
+# ---- 4: the tls=allowed listener takes the kernel host with TLS and without (told apart by the first byte)
+for opt in ",tls" ""; do
+  fabrics_connect "${conn/trsvcid=4420/trsvcid=4421}$opt" > /dev/null
+  ctrl=$(find_ctrl "$nqn"); expect_eq "state of $ctrl (port 4421${opt:-, plain})" "$(ctrl_state "$ctrl")" live
+  # the kernel shows the controller's TLS key serial only for a TLS connection
+  tk=; [[ -r /sys/class/nvme/$ctrl/tls_key ]] && read -r tk < "/sys/class/nvme/$ctrl/tls_key"
+  if [[ -n $opt ]]; then [[ -n $tk ]] || { echo "$ctrl on 4421 with ,tls has no TLS key"; exit 1; }
+  else [[ -z $tk ]] || { echo "$ctrl on 4421 without ,tls shows TLS key $tk"; exit 1; }; fi
+  dev1=$(ns_dev_wait "$nqn" 1)
+  put_bytes /tmp/pat "$dev1" $((128 << 20))
+  same_bytes /tmp/pat 0 "$dev1" $((128 << 20)) $((8 << 20))
+  same_bytes /tmp/pat 0 /run/ns1.img $((128 << 20)) $((8 << 20))
+  host_disconnect "$nqn"
+done
+say "tls=allowed port 4421: the kernel host connected with TLS and without; data written reads back (and is in the file)"
+
+# ---- 5: discovery over TLS: a discovery controller made through /dev/nvme-fabrics with its own key
 tls_psk_add "$psk_disc"
 reply=$(fabrics_connect "transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$dnqn,hostnqn=$hostnqn,hostid=$hostid,tls")
 dctrl=nvme${reply#instance=}; dctrl=${dctrl%%,*}
@@ -99,20 +119,28 @@ disc=$(nvme discover -d "$dctrl" -o json)
 # nvme-cli 2.3 names TREQ "unrecognized" when the SQ flow control bit is set beside "required" (nvmet sets it
 # too), so TREQ and TSAS are read from the raw log: entries from byte 1024, 1024 bytes each, TREQ at byte 3,
 # the TCP TSAS SECTYPE at byte 768 (NVMe-oF 5.4, Discovery Log Page; 2: TLS 1.3)
-nvme get-log "/dev/$dctrl" --log-id=0x70 --log-len=3072 --raw-binary > /tmp/disc.bin
+nvme get-log "/dev/$dctrl" --log-id=0x70 --log-len=5120 --raw-binary > /tmp/disc.bin
 nvme disconnect -d "$dctrl" > /dev/null
-entry=$(jq -c --arg n "$nqn" '[.records[] | select(.subnqn == $n) | {trsvcid, sectype}]' <<<"$disc")
-expect_eq "discovery log entries for $nqn (port, sectype)" "$entry" '[{"trsvcid":"4420","sectype":"tls13"}]'
+entry=$(jq -c --arg n "$nqn" '[.records[] | select(.subnqn == $n) | {trsvcid, sectype}] | sort_by(.trsvcid)' <<<"$disc")
+expect_eq "discovery log entries for $nqn (port, sectype)" "$entry" \
+  '[{"trsvcid":"4420","sectype":"tls13"},{"trsvcid":"4421","sectype":"tls13"}]'
+mapfile -t ports <<<"$(jq -r '.records[].trsvcid' <<<"$disc")"   # in the raw log's order
 read -r nrec _ <<<"$(od -An -tu4 -j 8 -N 4 /tmp/disc.bin)"
-(( nrec >= 1 )) || { echo "raw discovery log with $nrec records"; exit 1; }
-for ((i = 0; i < nrec && i < 2; i++)); do
+expect_eq "records in the raw log and in nvme-cli's" "$nrec" "${#ports[@]}"
+for ((i = 0; i < nrec && i < 4; i++)); do
   read -r treq <<<"$(od -An -tu1 -j $((1024 + i * 1024 + 3)) -N 1 /tmp/disc.bin)"
   read -r sectype <<<"$(od -An -tu1 -j $((1024 + i * 1024 + 768)) -N 1 /tmp/disc.bin)"
-  expect_eq "entry $i: TREQ secure channel bits (1: required)" "$((treq & 3))" 1
-  expect_eq "entry $i: TSAS SECTYPE (2: TLS 1.3)" "$sectype" 2
+  want=1; [[ ${ports[i]} == 4421 ]] && want=2   # 01b required, 10b not required
+  expect_eq "entry $i (port ${ports[i]}): TREQ secure channel bits" "$((treq & 3))" "$want"
+  expect_eq "entry $i (port ${ports[i]}): TSAS SECTYPE (2: TLS 1.3)" "$sectype" 2
 done
-say "discovery over TLS ($dctrl): $entry; raw log: TREQ required, SECTYPE TLS 1.3 in all $nrec entries"
+say "discovery over TLS ($dctrl): $entry; raw log: TREQ required on 4420, not required on 4421, SECTYPE TLS 1.3"
 target_stop main
+# the target's complaints: exactly the two refusals above, nothing from the TLS sessions or their close
+bad=$(grep -E 'level=(warn|error)' /run/target-main.log | grep -v -e 'plain NVMe/TCP (ICReq) on a port that requires TLS' \
+  -e "host $hostnqn): wrong PSK" || true)
+[[ -z $bad ]] || { echo "unexpected warnings or errors in the target's log:"; echo "$bad"; exit 1; }
+expect_eq "refusals in the target's log" "$(grep -c 'tls: refused connection' /run/target-main.log)" 2
 say "PASS"
 GUEST
 )"
