@@ -74,7 +74,7 @@ jq -e 'length == 1 and .[0].trsvcid == "4420"' <<<"$entry" > /dev/null || { echo
 jq -e '.[0].treq == "required, sq flow control disable supported" and .[0].sectype == "tls13"' <<<"$entry" > /dev/null ||
   { echo "expected TREQ required (with the SQ flow control bit) and SECTYPE tls13 in: $entry"; exit 1; }
 expect_eq "id-ctrl sn over TLS" \
-  "$(nv id-ctrl "${conn[@]}" -n "$nqn" --tls-key "$key" -o json | jq -r '.sn | sub(" +$"; "")')" NVMETTLS0001
+  "$(nv id-ctrl "${conn[@]}" -n "$nqn" --tls --tls-key "$key" -o json | jq -r '.sn | sub(" +$"; "")')" NVMETTLS0001
 
 # ---- data over TLS, checked on nvmet's side too
 head -c 65536 /dev/urandom > /tmp/pat
