@@ -50,7 +50,7 @@ codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 entries=$(
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [[ -f $f ]] || continue
-    sed -n "s/^[[:space:]]*deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]\+\)[[:space:]]\+$codename[[:space:]].*/\2 -/p" "$f"
+    sed -n "s/^[[:space:]]*deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]\+\)[[:space:]]\+${codename}[[:space:]].*/\2 -/p" "$f"
   done
   for f in /etc/apt/sources.list.d/*.sources; do
     [[ -f $f ]] || continue

@@ -306,7 +306,7 @@ target_stop() {
   unset "INTEROP_TARGET_PID[$name]"
   [[ $rc -eq 0 ]] || { echo "target_stop: target $name exited with status $rc after SIGTERM" >&2; return 1; }
   # what the target complained about during the run (for the reader; the checks are the test's)
-  grep -E -m 20 '^[0-9:.]+ (warn|error) ' "/run/target-$name.log" | sed "s/^/target $name: /" || true
+  grep -E -m 20 '^[0-9:.]+ (warn|error) |level=(warn|error) ' "/run/target-$name.log" | sed "s/^/target $name: /" || true
 }
 
 target_kill() {
