@@ -129,10 +129,10 @@ std::string adrfam_string(std::uint8_t v) { return or_unknown(nvmf_adrfam_str(v)
 std::string subtype_string(std::uint8_t v) { return or_unknown(nvmf_subtype_str(v), v); }
 std::string treq_string(std::uint8_t v) {
   // libnvme names single values; a secure channel requirement (TLS ports) beside the SQ flow control bit is
-  // printed as both.
+  // printed as both. nvmet sets that bit on every port, so a TLS port of nvmet shows TREQ 05h; libnvme's own
+  // name for the bit alone (04h) starts with "not specified", which would contradict "required".
   if ((v & 3) && (v & NVMF_TREQ_DISABLE_SQFLOW))
-    return or_unknown(nvmf_treq_str(v & 3), v & 3) + ", " +
-           or_unknown(nvmf_treq_str(NVMF_TREQ_DISABLE_SQFLOW), NVMF_TREQ_DISABLE_SQFLOW);
+    return or_unknown(nvmf_treq_str(v & 3), v & 3) + ", sq flow control disable supported";
   return or_unknown(nvmf_treq_str(v), v);
 }
 std::string eflags_string(std::uint16_t v) { return or_unknown(nvmf_eflags_str(v), v); }

@@ -22,6 +22,9 @@ packages=(
   debhelper lintian
   # DH-HMAC-CHAP in-band authentication and NVMe/TCP TLS (TP 8011): OpenSSL 3
   libssl-dev
+  # TLS interop suites: keyctl for the .nvme keyring; tlshd (scripts/fetch-tlshd.sh) from the next release's
+  # ktls-utils source package, built with these (its Build-Depends)
+  keyutils libgnutls28-dev libkeyutils-dev libglib2.0-dev libnl-3-dev libnl-genl-3-dev
 )
 
 missing=()
@@ -36,3 +39,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 "$(dirname "$0")/fetch-fio-source.sh" >/dev/null || echo "warning: fio source not fetched: the fio ioengine will not be built" >&2
+"$(dirname "$0")/fetch-tlshd.sh" >/dev/null || echo "warning: tlshd not fetched: the TLS interop suites will fail" >&2

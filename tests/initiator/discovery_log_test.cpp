@@ -73,3 +73,12 @@ TEST(DiscoveryLog, CodeNamesComeFromLibnvme) {
   EXPECT_EQ(subtype_string(2), "nvme subsystem");
   EXPECT_FALSE(trtype_string(200).empty());
 }
+
+// nvmet's TLS ports report TREQ 05h (secure channel required, SQ flow control disable supported), seen from nvmf
+// discover against nvmet-tcp with addr_treq "required" on Linux 6.12.
+TEST(DiscoveryLog, TreqNamesSecureChannelAndSqFlowControl) {
+  EXPECT_EQ(treq_string(0x5), "required, sq flow control disable supported");
+  EXPECT_EQ(treq_string(0x6), "not required, sq flow control disable supported");
+  EXPECT_EQ(treq_string(0x1), "required");
+  EXPECT_EQ(treq_string(0x4), "not specified, sq flow control disable supported");
+}

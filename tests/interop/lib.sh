@@ -249,6 +249,7 @@ interop_dump_logs() {
     [[ -f $n ]] || continue
     echo "=== $n (last 60 lines)"; tail -n 60 "$n"
   done
+  [[ -f /run/tlshd.log ]] && { echo "=== /run/tlshd.log (last 30 lines)"; tail -n 30 /run/tlshd.log; }
   echo "=== dmesg (last 40 lines)"; dmesg | tail -n 40
 }
 
@@ -305,7 +306,7 @@ target_stop() {
   unset "INTEROP_TARGET_PID[$name]"
   [[ $rc -eq 0 ]] || { echo "target_stop: target $name exited with status $rc after SIGTERM" >&2; return 1; }
   # what the target complained about during the run (for the reader; the checks are the test's)
-  grep -E -m 20 '^[0-9:.]+ (warn|error) ' "/run/target-$name.log" | sed "s/^/target $name: /" || true
+  grep -E -m 20 '^[0-9:.]+ (warn|error) |level=(warn|error) ' "/run/target-$name.log" | sed "s/^/target $name: /" || true
 }
 
 target_kill() {
@@ -372,4 +373,47 @@ run_fio() {
 nvme_cli_status() {
   [[ $1 =~ NVMe\ status:.*\((0x[0-9a-fA-F]+)\) ]] || return 0
   printf '0x%03x\n' $(( BASH_REMATCH[1] & 0x7ff ))
+}
+
+# ---------------------------------------------------------------- NVMe/TCP TLS (tlshd, the .nvme keyring)
+#   interop_tlshd_ready     host side: TLSHD = tlshd from scripts/fetch-tlshd.sh (fetched and cached once), and
+#                           keyctl present; fails the script (status 1) when either cannot be had
+#   tlshd_start             guest side: load the TLS modules, start tlshd with a tlshd.conf that links the .nvme
+#                           keyring (log /run/tlshd.log), wait until it has linked it
+#   tls_psk_add DERIVED     guest side: the same with tls_psk.py's output (derived on the host side, faster)
+#   tls_psk_insert KEY HOSTNQN SUBNQN   guest side: put the version-0 TLS PSK of KEY into the .nvme keyring under
+#                           "NVMe0R0H HOSTNQN SUBNQN", derived by tls_psk.py (independently of our C++ code), as a
+#                           current nvme-cli inserts it; the same identity again replaces the key's payload
+interop_tlshd_ready() {
+  local root
+  root=$(cd "$INTEROP_DIR/../.." && pwd)
+  TLSHD=$("$root/scripts/fetch-tlshd.sh") ||
+    { echo "interop: tlshd (ktls-utils) cannot be had: see scripts/fetch-tlshd.sh's messages above" >&2; exit 1; }
+  command -v keyctl >/dev/null || { echo "interop: keyctl missing (apt-get install keyutils)" >&2; exit 1; }
+  "$INTEROP_DIR/tls_psk.py" --self-test || exit 1
+  export TLSHD
+}
+
+tlshd_start() {
+  modprobe tls
+  [[ -n ${TLSHD:-} && -x $TLSHD ]] || { echo "tlshd_start: TLSHD not set (interop_tlshd_ready)" >&2; return 1; }
+  grep -q ' \.nvme: ' /proc/keys || { echo "tlshd_start: no .nvme keyring (load nvme-tcp or nvmet-tcp first)" >&2; return 1; }
+  printf '[debug]\nloglevel=1\ntls=0\nnl=0\n\n[authenticate]\nkeyrings=.nvme\n' > /run/tlshd.conf
+  "$TLSHD" -c /run/tlshd.conf -s > /run/tlshd.log 2>&1 &
+  INTEROP_TLSHD_PID=$!
+  # the last line it logs before it listens for the kernel's handshake requests
+  wait_for "grep -q 'PSK SHA384 priority' /run/tlshd.log || ! kill -0 $INTEROP_TLSHD_PID" 15
+  nap 0.3
+  kill -0 "$INTEROP_TLSHD_PID" 2>/dev/null || { echo "tlshd exited; its log:" >&2; cat /run/tlshd.log >&2; return 1; }
+}
+
+tls_psk_insert() { tls_psk_add "$("$INTEROP_DIR/tls_psk.py" "$1" "$2" "$3")"; }
+
+# tls_psk_add DERIVED: DERIVED is tls_psk.py's output (identity line, hex line), e.g. computed on the host side:
+# Python starts slowly under emulation (seconds), so the suites derive there and pass the result in
+tls_psk_add() {
+  local identity=${1%%$'\n'*} hex=${1#*$'\n'}
+  # printf's format turns \xHH into bytes: the binary payload without another process
+  # shellcheck disable=SC2059
+  printf "$(sed 's/../\\x&/g' <<<"$hex")" | keyctl padd psk "$identity" %:.nvme > /dev/null
 }
