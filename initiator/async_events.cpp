@@ -27,6 +27,7 @@ void AsyncEvents::post() {
 
 void AsyncEvents::on_complete(fabric::HostRequest& req) {
   auto* self = static_cast<AsyncEvents*>(req.context);
+  if (self->state_ == State::quiesced) self->state_ = State::stopped;
   if (self->state_ != State::posted) return;
   const nvme::Status status = req.status();
   if (!status.ok()) {
@@ -54,8 +55,12 @@ bool AsyncEvents::take(std::uint32_t* dw0) {
   return true;
 }
 
+void AsyncEvents::quiesce() {
+  if (state_ == State::posted) state_ = State::quiesced;
+}
+
 void AsyncEvents::stop() {
-  if (!admin_ || state_ != State::posted) {
+  if (!admin_ || (state_ != State::posted && state_ != State::quiesced)) {
     state_ = State::stopped;
     return;
   }

@@ -23,13 +23,16 @@ class AsyncEvents {
   /// Stop reposting. A request still held by the controller completes only when the admin queue closes: the
   /// caller closes it (this waits, bounded, for that completion, since the request lives here).
   void stop();
+  /// Before a normal shutdown: the request still held is neither reposted nor reported when the controller
+  /// completes it (a controller that is shutting down answers a new one with Command Sequence Error).
+  void quiesce();
 
   /// Take the oldest recorded event (CQE DW0); false when none is waiting.
   bool take(std::uint32_t* dw0);
   std::uint64_t received() const { return received_; }
 
  private:
-  enum class State { idle, posted, stopped };
+  enum class State { idle, posted, quiesced, stopped };
   static void on_complete(fabric::HostRequest& req);
   void post();
 

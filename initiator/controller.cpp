@@ -380,6 +380,7 @@ Error Controller::shutdown() {
     return {};
   }
   if (unsigned n = live_io_queues_.load()) NVMF_LOG(warn, "shutting down with %u I/O queue(s) still open", n);
+  async_events_.quiesce();
 
   // Normal shutdown (NVMe base 3.6.1): CC.SHN = 01b, then CSTS.SHST = 10b. RTD3E bounds it when reported; the
   // Linux host waits at least its shutdown_timeout (5 s).
