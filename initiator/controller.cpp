@@ -462,6 +462,12 @@ std::unique_ptr<IoQueue> Controller::create_io_queue(fabric::Reactor& reactor, E
     live_io_queues_.fetch_sub(1);
   });
   io->attach_association(association_, generation);
+  if (dhchap_)
+    io->set_reauthenticator([credentials = *dhchap_, hostnqn = host_.hostnqn, subnqn = options_.subnqn,
+                             what = "I/O queue " + std::to_string(qid),
+                             timeout = options_.admin_timeout](fabric::HostQueue& queue) {
+      return run_dhchap(queue, credentials, hostnqn, subnqn, what, timeout);
+    });
   // A queue on the admin reactor is driven by the same thread: let it run the controller's recovery too.
   if (&reactor == reactor_) io->set_admin_hook([this] { maintain(); });
   return io;

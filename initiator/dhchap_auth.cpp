@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "fabric/log.hpp"
 #include "initiator/sync_command.hpp"
 #include "nvme/auth_wire.hpp"
 #include "nvme/fabrics.hpp"
@@ -106,6 +107,10 @@ Error run_dhchap(fabric::HostQueue& queue, const HostCredentials& credentials, c
     if (Error e = send(last, host.failed() ? "AUTH_Failure2" : "DH-HMAC-CHAP_Success2")) return e;
   }
   if (host.failed()) return failed();
+  // What was negotiated (never key material): the interop tests check it against the peer's configuration.
+  NVMF_LOG(debug, "%s: DH-HMAC-CHAP authenticated (hash %s, DH group %s, %s)", what.c_str(),
+           hash_name(*host.hash()), dhgroup_name(*host.dhgroup()),
+           credentials.ctrl_key ? "bidirectional" : "unidirectional");
   return {};
 }
 

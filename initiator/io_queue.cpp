@@ -102,7 +102,7 @@ SubmitResult IoQueue::submit(const nvme::Sqe& sqe, const iovec* iov, std::uint32
     on_link_lost();
   }
   if (link_ == Link::failed || (link_ == Link::waiting && !alive())) return SubmitResult::disconnected;
-  if (free_.empty()) return SubmitResult::queue_full;
+  if (free_.empty() || (reserve_entry_ && free_.size() <= 1)) return SubmitResult::queue_full;
   Slot* slot = free_.back();
   fabric::HostRequest& req = slot->request;
   req.sqe = sqe;

@@ -20,6 +20,7 @@
 
 #include "fabric/host_transport.hpp"
 #include "initiator/association.hpp"
+#include "initiator/error.hpp"
 #include "initiator/io_stats.hpp"
 #include "initiator/namespace.hpp"
 #include "nvme/libnvme.hpp"
@@ -53,6 +54,16 @@ class IoQueue {
   /// Run by process_completions() while reconnecting, before looking at the association: the controller's
   /// maintenance when it shares this queue's thread (the command line's single-threaded tools).
   void set_admin_hook(std::function<void()> hook) { admin_hook_ = std::move(hook); }
+  /// Runs one DH-HMAC-CHAP transaction on a queue's connection (Controller::create_io_queue sets it when the
+  /// host has a secret; it holds copies of the credentials, not the controller).
+  using Reauthenticator = std::function<Error(fabric::HostQueue& queue)>;
+  void set_reauthenticator(Reauthenticator fn) { reauthenticator_ = std::move(fn); }
+  /// Re-authentication of this queue (a new DH-HMAC-CHAP transaction, as the Linux host runs on every queue
+  /// when its secret changes), called from the queue's own thread. Commands already submitted go on, and their
+  /// callbacks run meanwhile; until it returns one queue entry is kept for the authentication commands (the
+  /// Linux host reserves a tag the same way), so submit() says queue_full one command earlier. A failure is
+  /// returned; the controller then ends the association (recovery follows as for any connection loss).
+  Error reauthenticate();
   /// RDMA: register an application buffer ahead of its first use (later I/O from it skips registration).
   /// True without doing anything on transports that need no registration (TCP).
   bool register_buffer(void* address, std::size_t length, std::string* error = nullptr);
@@ -156,6 +167,8 @@ class IoQueue {
   Clock::time_point next_attempt_{};
   Clock::time_point next_timeout_scan_{};
   std::function<void()> admin_hook_;
+  Reauthenticator reauthenticator_;
+  bool reserve_entry_ = false;  ///< A re-authentication keeps the last free entry for itself
 };
 
 }  // namespace nvmf::initiator

@@ -166,6 +166,9 @@ Bytes DhchapHost::on_success1(std::span<const std::uint8_t> message) {
   if (controller_failure(message)) return {};
   if (!is(message, AuthType::dhchap, AuthId::success1) || message.size() < sizeof(DhchapSuccess1))
     return fail("unexpected message instead of DH-HMAC-CHAP_Success1", AuthFailure::incorrect_protocol_message, true);
+  // Success1 answers the Reply: without an accepted Challenge there is no hash to check it with.
+  if (!hash_ || failed_ || authenticated_)
+    return fail("DH-HMAC-CHAP_Success1 out of sequence", AuthFailure::incorrect_protocol_message, true);
   const auto hdr = load<DhchapSuccess1>(message);
   const std::size_t hl = hash_length(*hash_);
   if (hdr.t_id != t_id_) return fail("success with another transaction ID", AuthFailure::incorrect_payload, true);

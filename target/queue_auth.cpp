@@ -97,10 +97,10 @@ void QueueSession::after_auth_step() {
   switch (auth_->state()) {
     case DhchapController::State::authenticated:
       stop_auth_timer();
-      if (!authenticated_)
-        NVMF_LOG(info, "host %s authenticated (DH-HMAC-CHAP %s, %s) from %s", hostnqn_.c_str(),
-                 nvme::dhchap::hash_name(*auth_->hash()), nvme::dhchap::dhgroup_name(*auth_->dhgroup()),
-                 queue_.peer_address().c_str());
+      // One line per transaction: a re-authentication (the Linux host's sysfs dhchap_secret) is logged too.
+      NVMF_LOG(info, "host %s %s (DH-HMAC-CHAP %s, %s) from %s", hostnqn_.c_str(),
+               authenticated_ ? "re-authenticated" : "authenticated", nvme::dhchap::hash_name(*auth_->hash()),
+               nvme::dhchap::dhgroup_name(*auth_->dhgroup()), queue_.peer_address().c_str());
       authenticated_ = true;
       return;
     case DhchapController::State::failed:

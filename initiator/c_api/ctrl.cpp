@@ -291,6 +291,11 @@ int nvmf_ctrl_identify(nvmf_ctrl* ctrl, void* buf4096) {
   return 0;
 }
 
+int nvmf_ctrl_reauthenticate(nvmf_ctrl* ctrl) {
+  if (!ctrl) return -EINVAL;
+  return ctrl->run_admin([ctrl] { return nvmf::capi::to_int(ctrl->controller->reauthenticate()); });
+}
+
 int nvmf_ctrl_refresh_namespaces(nvmf_ctrl* ctrl) {
   if (!ctrl) return -EINVAL;
   return ctrl->run_admin([ctrl] {

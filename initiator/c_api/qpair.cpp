@@ -157,6 +157,11 @@ int nvmf_qpair_poll(nvmf_qpair* qp, int timeout_ms) {
   return static_cast<int>(n);
 }
 
+int nvmf_qpair_reauthenticate(nvmf_qpair* qp) {
+  if (!qp) return -EINVAL;
+  return nvmf::capi::to_int(qp->queue->reauthenticate());
+}
+
 uint32_t nvmf_qpair_outstanding(nvmf_qpair* qp) { return qp ? qp->queue->outstanding() : 0; }
 uint16_t nvmf_qpair_depth(nvmf_qpair* qp) { return qp ? qp->queue->depth() : 0; }
 

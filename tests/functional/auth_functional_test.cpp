@@ -3,6 +3,7 @@
 // wrong controller secret are refused with the reason, and another host's verified I/O is not disturbed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "initiator/controller.hpp"
@@ -170,8 +171,65 @@ TEST_F(AuthFunctional, CApiTakesTheSecrets) {
   ASSERT_EQ(nvmf_ctrl_connect(&opts, &ctrl, err, sizeof err), 0) << err;
   nvmf_qpair* qp = nvmf_qpair_create(ctrl, 32, err, sizeof err);
   EXPECT_NE(qp, nullptr) << err;
-  if (qp) nvmf_qpair_destroy(qp);
+  if (qp) {
+    EXPECT_EQ(nvmf_qpair_reauthenticate(qp), 0);
+    nvmf_qpair_destroy(qp);
+  }
+  EXPECT_EQ(nvmf_ctrl_reauthenticate(ctrl), 0);
+  EXPECT_EQ(nvmf_ctrl_reauthenticate(nullptr), -EINVAL);
+  EXPECT_EQ(nvmf_qpair_reauthenticate(nullptr), -EINVAL);
   EXPECT_EQ(nvmf_ctrl_disconnect(ctrl), 0);
+}
+
+// An I/O queue re-authenticates on request while its callbacks keep every entry busy (each completion submits
+// the next write): it keeps a freed entry for the transaction instead of starving behind them, and the writes
+// go on meanwhile and read back. Then the target's key changes: the next re-authentication is refused (it
+// really ran against the target), and the association ends.
+TEST_F(AuthFunctional, IoQueueReauthenticatesWhileIoIsOutstanding) {
+  Error error;
+  auto ctrl = Controller::connect(options(true), &error);
+  ASSERT_TRUE(ctrl) << error.to_string();
+  auto q = ctrl->create_io_queue(ctrl->reactor(), &error, 8);
+  ASSERT_TRUE(q) << error.to_string();
+  struct Load {
+    initiator::IoQueue* q;
+    const initiator::Namespace* ns;
+    std::vector<std::uint8_t> block = std::vector<std::uint8_t>(512);
+    int budget = 100000, issued = 0, ok = 0, failed = 0, refused = 0;
+    bool submit_one() {
+      if (issued >= budget) return false;
+      auto r = q->write(*ns, 300 + issued % 64, 1, block.data(), &Load::done, this);
+      if (r != initiator::SubmitResult::ok) return ++refused, false;
+      return ++issued, true;
+    }
+    static void done(void* arg, nvme::Status s) {
+      auto* l = static_cast<Load*>(arg);
+      ++(s.ok() ? l->ok : l->failed);
+      l->submit_one();  // keep the queue full
+    }
+  } load{q.get(), &ctrl->namespaces().front()};
+  for (std::size_t i = 0; i < load.block.size(); ++i) load.block[i] = static_cast<std::uint8_t>(i * 11);
+  while (load.submit_one()) {
+  }
+  ASSERT_EQ(load.issued, q->depth());  // every entry busy
+  EXPECT_FALSE(q->reauthenticate()) << q->reauthenticate().to_string();
+  EXPECT_GT(load.ok, 0);                        // writes completed during the transaction...
+  EXPECT_LT(load.issued, load.budget);          // ...and it did not wait for the load to end
+  load.budget = load.issued;                    // now let the queue drain
+  while (load.ok + load.failed < load.issued) q->process_completions(std::chrono::milliseconds(10));
+  EXPECT_EQ(load.failed, 0);
+  std::vector<std::uint8_t> back(512);
+  for (int lba = 300; lba < 300 + std::min(load.issued, 64); ++lba) {
+    ASSERT_TRUE(q->read_sync(*load.ns, lba, 1, back.data()).ok());
+    EXPECT_EQ(back, load.block) << "LBA " << lba;
+  }
+  host_secret_ = format_secret(generate_secret(32, std::nullopt, ""));  // the target's key, not the host's
+  set_keys({}, {});
+  Error refused = q->reauthenticate();
+  EXPECT_TRUE(refused);
+  EXPECT_NE(refused.to_string().find("authentication failed"), std::string::npos) << refused.to_string();
+  q.reset();
+  ctrl.reset();
 }
 
 }  // namespace

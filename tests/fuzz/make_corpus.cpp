@@ -16,6 +16,8 @@
 #include "fabric/rdma/cm_private_data.hpp"
 #include "fabric/tcp/codec.hpp"
 #include "initiator/commands.hpp"
+#include "nvme/auth_wire.hpp"
+#include "nvme/dhchap_host.hpp"
 #include "nvme/crc32c.hpp"
 #include "target/config_json.hpp"
 
@@ -342,6 +344,115 @@ void rdma_cm() {
   write("rdma_cm", "reject_hsqsize", rej);
 }
 
+// ---- auth: [kind] then [op][length: 2][payload]... (auth_fuzz.cpp) ----
+
+void auth_record(Bytes& out, std::uint8_t op, std::uint16_t length, const Bytes& payload = {}) {
+  out.push_back(op);
+  out.push_back(static_cast<std::uint8_t>(length));
+  out.push_back(static_cast<std::uint8_t>(length >> 8));
+  out.insert(out.end(), payload.begin(), payload.end());
+}
+Bytes auth_send(const Bytes& message) {
+  Bytes b;
+  auth_record(b, 0, static_cast<std::uint16_t>(message.size()), message);
+  return b;
+}
+Bytes operator+(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+void auth() {
+  using namespace nvme;
+  using namespace nvme::dhchap;
+  const std::uint16_t receive_all = 4096;
+  Bytes honest_step, receive, receive_short;
+  auth_record(honest_step, 2, 0);
+  auth_record(receive, 1, receive_all);
+  auth_record(receive_short, 1, 7);
+  // Controller role (kind bit 0 clear): the honest host's transaction, then hand-made messages.
+  write("auth", "ctrl_honest_null", Bytes{0} + honest_step + receive + honest_step + receive);
+  write("auth", "ctrl_honest_bidirectional_ffdhe2048",
+        Bytes{2 | 4} + honest_step + receive + honest_step + receive + honest_step);
+  write("auth", "ctrl_receive_too_short", Bytes{0} + receive_short);
+
+  AuthNegotiate neg{};
+  neg.auth_type = static_cast<std::uint8_t>(AuthType::common);
+  neg.auth_id = static_cast<std::uint8_t>(AuthId::negotiate);
+  neg.t_id = 7;
+  neg.napd = 255;
+  Bytes many;
+  append(many, neg);
+  for (int i = 0; i < 255; ++i) {
+    AuthProtocolDescriptor d{};
+    d.authid = i == 254 ? kAuthIdDhchap : static_cast<std::uint8_t>(0x80 + i % 64);
+    d.halen = 3;
+    d.dhlen = 2;
+    d.idlist[0] = 1, d.idlist[1] = 2, d.idlist[2] = 3;
+    d.idlist[kDescriptorHashSlots] = 0, d.idlist[kDescriptorHashSlots + 1] = 1;
+    append(many, d);
+  }
+  write("auth", "ctrl_negotiate_255_descriptors", Bytes{4} + auth_send(many) + receive);
+
+  DhchapReply reply{};
+  reply.auth_type = static_cast<std::uint8_t>(AuthType::dhchap);
+  reply.auth_id = static_cast<std::uint8_t>(AuthId::reply);
+  reply.t_id = 0x1234;
+  reply.hl = 64;
+  Bytes short_reply;
+  append(short_reply, reply);
+  Bytes r = pattern(40);
+  short_reply.insert(short_reply.end(), r.begin(), r.end());
+  write("auth", "ctrl_reply_truncated", Bytes{0} + honest_step + receive + auth_send(short_reply) + receive);
+
+  AuthFailureMessage f2{};
+  f2.auth_type = static_cast<std::uint8_t>(AuthType::common);
+  f2.auth_id = static_cast<std::uint8_t>(AuthId::failure2);
+  f2.t_id = 0x1234;
+  f2.rescode = kAuthFailureReason;
+  f2.rescode_exp = static_cast<std::uint8_t>(AuthFailure::failed);
+  Bytes failure2;
+  append(failure2, f2);
+  write("auth", "ctrl_failure2_after_success1",
+        Bytes{2} + honest_step + receive + honest_step + receive + auth_send(failure2) + receive);
+
+  // Host role (kind bit 0 set): the honest controller's messages, then hand-made ones.
+  Bytes controller_step;
+  auth_record(controller_step, 1, 0);
+  write("auth", "host_honest_null", Bytes{1} + controller_step + controller_step);
+  write("auth", "host_honest_bidirectional_ffdhe2048", Bytes{1 | 2 | 4} + controller_step + controller_step);
+
+  DhchapChallenge ch{};
+  ch.auth_type = static_cast<std::uint8_t>(AuthType::dhchap);
+  ch.auth_id = static_cast<std::uint8_t>(AuthId::challenge);
+  ch.t_id = 0x4321;
+  ch.hl = 32;
+  ch.hashid = static_cast<std::uint8_t>(Hash::sha256);
+  ch.dhgid = static_cast<std::uint8_t>(DhGroup::null);
+  ch.seqnum = 1;
+  Bytes challenge;
+  append(challenge, ch);
+  Bytes c1 = pattern(32);
+  challenge.insert(challenge.end(), c1.begin(), c1.end());
+  DhchapSuccess1 s1{};
+  s1.auth_type = static_cast<std::uint8_t>(AuthType::dhchap);
+  s1.auth_id = static_cast<std::uint8_t>(AuthId::success1);
+  s1.t_id = 0x4321;
+  s1.hl = 32;
+  s1.rvalid = 1;
+  Bytes success1;
+  append(success1, s1);
+  success1.insert(success1.end(), c1.begin(), c1.end());
+  write("auth", "host_challenge_then_success1", Bytes{1} + auth_send(challenge) + auth_send(success1));
+  write("auth", "host_bidirectional_wrong_response", Bytes{1 | 2} + auth_send(challenge) + auth_send(success1));
+  AuthFailureMessage f1 = f2;
+  f1.auth_id = static_cast<std::uint8_t>(AuthId::failure1);
+  f1.t_id = 0x4321;
+  Bytes failure1;
+  append(failure1, f1);
+  write("auth", "host_failure1", Bytes{1} + auth_send(failure1));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -356,5 +467,6 @@ int main(int argc, char** argv) {
   config_json();
   host_identify();
   rdma_cm();
+  auth();
   return 0;
 }

@@ -484,6 +484,33 @@ TEST_F(AuthTest, ReauthenticationWhileIoGoesOn) {
   verified_io(*io, 41, 0x56);
 }
 
+// The Linux host re-authenticates with whatever is written to sysfs dhchap_secret: a secret the target does not
+// know fails the new transaction, and the association ends although the queues were admitted (as nvmet's
+// fatal error); another host's I/O goes on.
+TEST_F(AuthTest, FailedReauthenticationEndsTheAssociation) {
+  auto by = bystander();
+  auto admin = new_queue();
+  const auto cntlid = connect_pending(*admin);
+  DhchapHost first(credentials(), kHostNqn, kSubNqn, 1);
+  ASSERT_TRUE(authenticate(*admin, first));
+  ASSERT_TRUE(admin->run(property_set(NVME_REG_CC, cc_enable())).status().ok());
+  auto io = new_queue();
+  ASSERT_TRUE(connect_io(*io, cntlid, 1).status().ok());
+  DhchapHost io_auth(credentials(), kHostNqn, kSubNqn, 2);
+  ASSERT_TRUE(authenticate(*io, io_auth));
+  verified_io(*io, 50, 0x31);
+  auto creds = credentials();
+  creds.host_key = generate_secret(32, Hash::sha256, kHostNqn);  // not the configured one
+  DhchapHost again(creds, kHostNqn, kSubNqn, 3);
+  EXPECT_FALSE(authenticate(*admin, again));
+  EXPECT_EQ(again.failure(), AuthFailure::failed);
+  drain(400);
+  EXPECT_TRUE(admin->closed());
+  EXPECT_TRUE(io->closed());
+  EXPECT_EQ(controller(cntlid), nullptr);
+  verified_io(*by.io, 51, 0x32);
+}
+
 TEST_F(AuthTest, KeyChangeAppliesToTheNextAuthentication) {
   auto admin = new_queue();
   connect_pending(*admin);

@@ -226,6 +226,15 @@ int nvmf_ctrl_get_stats(nvmf_ctrl *ctrl, struct nvmf_io_stats *stats);
 /* Largest latency (ns) of histogram bucket `index`; UINT64_MAX for the last bucket and beyond. */
 uint64_t nvmf_io_stats_bucket_upper_ns(unsigned index);
 
+/* ---- Re-authentication (DH-HMAC-CHAP; needs opts.dhchap_secret) ---- */
+
+/* A new DH-HMAC-CHAP transaction on the admin queue (as the Linux host runs after a secret change); I/O goes on.
+ * 0, an NVMe status (the controller refused: the association then ends), or a negative errno. */
+int nvmf_ctrl_reauthenticate(nvmf_ctrl *ctrl);
+/* The same on one I/O queue, from the queue's own thread. Commands already submitted go on (callbacks run
+ * meanwhile); until it returns, one queue entry is kept for the authentication commands. */
+int nvmf_qpair_reauthenticate(nvmf_qpair *qp);
+
 #ifdef __cplusplus
 }
 #endif
