@@ -19,17 +19,26 @@ setup build-release --buildtype=release -Dwerror=true
 setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false
 
 status=0
-ninja -C build-release
-meson test -C build-release --suite unit --suite functional --print-errorlogs --num-processes 2 || status=1
-ninja -C build-asan
-meson test -C build-asan --suite unit --suite functional --print-errorlogs --num-processes 2 || status=1
-scripts/ci/package.sh || status=1
-scripts/ci/tsan.sh || status=1
-scripts/ci/bench.sh || status=1
-scripts/ci/fuzz.sh || status=1
+timings=()
+step() {  # name, command...: runs it, records its wall time, and carries on after a failure
+  local name=$1 start=$SECONDS; shift
+  "$@" || { status=1; name="$name (FAILED)"; }
+  timings+=("$(printf '%-28s %5d s' "$name" $((SECONDS - start)))")
+}
+step "release build" ninja -C build-release
+step "release unit+functional" meson test -C build-release --suite unit --suite functional --print-errorlogs --num-processes 2
+step "asan build" ninja -C build-asan
+step "asan unit+functional" meson test -C build-asan --suite unit --suite functional --print-errorlogs --num-processes 2
+step "package" scripts/ci/package.sh
+step "tsan" scripts/ci/tsan.sh
+step "bench+soak" scripts/ci/bench.sh
+step "fuzz" scripts/ci/fuzz.sh
 if [ "${NVMF_SKIP_INTEROP:-0}" != 1 ]; then
-  meson test -C build-release --suite interop --print-errorlogs --num-processes 1 --logbase interop || status=1
+  step "interop (VM)" meson test -C build-release --suite interop --print-errorlogs --num-processes 1 --logbase interop
 fi
+echo "CI steps (wall time):"
+printf '  %s\n' "${timings[@]}"
+echo "  total                        $SECONDS s"
 
 # Every test log of this run (each step writes its own --logbase); a skipped suite fails unless asked for.
 python3 scripts/test-summary.py build-*/meson-logs/*.json || status=1
