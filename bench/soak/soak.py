@@ -7,7 +7,7 @@ Passes when the host reports 0 verify errors and 0 unexpected statuses, every ta
 target is still running, its descriptors are back to the idle count once the hosts are gone, and its RSS after
 warm-up stayed flat (growth within the tolerance). Bounded: every wait has a timeout.
 """
-import argparse, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
+import argparse, collections, json, re, os, shutil, signal, subprocess, sys, tempfile, threading, time
 
 SUBNQN = "nqn.2024-01.io.nvmf.soak:subsystem"
 HOSTNQN = "nqn.2024-01.io.nvmf.soak:host"
@@ -141,6 +141,14 @@ def main():
                 failures.append("the target did not stop within 15 s of SIGTERM")
 
     failures += churn.errors
+    # A clean soak (every association closed normally) leaves no warning in the host's log but one: a namespace
+    # the churn removed between the host's Identify of the active list and of the namespace itself.
+    host_log.seek(0)
+    host_warnings = collections.Counter(
+        re.sub(r'^.*msg="?(.*?)"?$', r"\1", line.strip()) for line in host_log if re.search(r"level=(warn|error)", line))
+    unexpected = sum(n for m, n in host_warnings.items() if not re.match(r"skipping namespace \d+: inactive", m))
+    if unexpected:
+        failures.append(f"the host logged {unexpected} unexpected warnings or errors")
     after_warmup = [s for s in samples if s[0] >= warmup]
     rss_warm = after_warmup[0][1] if after_warmup else 0
     rss_peak_late = max((s[1] for s in after_warmup), default=0)
@@ -161,6 +169,7 @@ def main():
     print(f"soak: {a.duration:g} s, {a.threads} threads x {a.controllers} associations x {a.io_queues} I/O queues")
     print(f"host: {json.dumps(counters)}")
     print(f"target-ctl changes: {churn.changes} ({len(churn.errors)} refused)")
+    print(f"host warnings: {sum(host_warnings.values())}" + "".join(f"\n  {n} x {m}" for m, n in host_warnings.most_common(5)))
     print("   t(s)    RSS(KiB)  fds")
     print(f"   idle  {idle_start[0]:>10}  {idle_start[1]:>3}   (before the hosts)")
     for t, rss, fds in samples:
