@@ -5,11 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
 #include "fabric/log.hpp"
 #include "fabric/reactor.hpp"
+#include "fabric/tls/kernel_tls.hpp"
 
 namespace nvmf::fabric::tls {
 
@@ -114,6 +116,8 @@ void TlsChannel::on_net_recv(IoOp& op, std::int32_t res, std::uint32_t) {
   switch (self.phase_) {
     case Phase::closing:
       return self.maybe_destroy();
+    case Phase::finishing:  // no receive is armed while our last handshake bytes go out
+      return;
     case Phase::peek:
       if (res <= 0) return self.refuse(res == 0 ? "closed before sending anything" : std::strerror(-res));
       if (self.peek_byte_ == kHandshake) {
@@ -170,8 +174,9 @@ void TlsChannel::handshake_record_done() {
 void TlsChannel::drive_handshake() {
   const int r = SSL_do_handshake(ssl_);
   if (r == 1) {
-    flush_out();
-    return go_running();
+    // Our last handshake bytes go out before the socket changes hands (kernel TLS would encrypt them again).
+    phase_ = Phase::finishing;
+    return flush_out();
   }
   const int err = SSL_get_error(ssl_, r);
   if (err == SSL_ERROR_WANT_READ) {
@@ -187,9 +192,44 @@ void TlsChannel::drive_handshake() {
   refuse(why);
 }
 
+bool TlsChannel::hand_over_to_kernel() {
+  std::string why;
+  KernelTls result = KernelTls::unavailable;
+  if (kernel_tls_disabled())
+    why = "NVMF_TLS_USERSPACE is set";
+  else if (SSL_has_pending(ssl_) || BIO_ctrl_pending(rbio_) > 0)
+    why = "data past the handshake already read";  // never happens when records are read one at a time
+  else
+    result = install_kernel_tls(fd_, ssl_, notes_.secrets, server_ != nullptr, why);
+  notes_.secrets.clear();
+  if (result == KernelTls::broken) {
+    refuse("kernel TLS half set up (" + why + ")");
+    return true;
+  }
+  const bool kernel = result == KernelTls::installed;
+  // Once per process at info (which path this machine takes and why), then per connection at debug.
+  static std::atomic<bool> told_kernel{false}, told_user{false};
+  if (!(kernel ? told_kernel : told_user).exchange(true))
+    NVMF_LOG(info, "tls: record layer in %s%s%s", kernel ? "the kernel (tls ULP)" : "user space",
+             kernel ? "" : ": ", why.c_str());
+  NVMF_LOG(debug, "tls: session with %s%s%s established (%s), record layer in %s%s%s", peer_.c_str(),
+           notes_.host.empty() ? "" : " host ", notes_.host.c_str(), SSL_get_cipher_name(ssl_),
+           kernel ? "the kernel" : "user space", kernel ? "" : ": ", why.c_str());
+  if (!kernel) return false;
+  Ready ready = std::move(ready_);
+  ready_ = nullptr;
+  const int fd = fd_;
+  const std::string host = notes_.host;
+  fd_ = -1;
+  delete this;
+  ready(fd, "", host);
+  return true;
+}
+
 void TlsChannel::go_running() {
   if (timer_) reactor_.cancel_timer(timer_);
   timer_ = 0;
+  if (hand_over_to_kernel()) return;
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return refuse(std::string("socketpair: ") + std::strerror(errno));
@@ -197,8 +237,6 @@ void TlsChannel::go_running() {
   plain_in_.reset(new std::uint8_t[kBuffer]);
   plain_out_.reset(new std::uint8_t[kBuffer]);
   phase_ = Phase::running;
-  NVMF_LOG(debug, "tls: session with %s%s%s established (%s)", peer_.c_str(), notes_.host.empty() ? "" : " host ",
-           notes_.host.c_str(), SSL_get_cipher_name(ssl_));
   Ready ready = std::move(ready_);
   ready_ = nullptr;
   ready(sv[1], "", notes_.host);
@@ -290,6 +328,7 @@ void TlsChannel::flush_out() {
     return;
   }
   out_len_ = 0;
+  if (phase_ == Phase::finishing) return go_running();
   if (phase_ != Phase::running) return;
   if (app_eof_) return close();
   arm_app_recv();  // everything the PDU code gave us is on the wire: take more

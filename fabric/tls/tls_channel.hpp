@@ -3,6 +3,9 @@
 //   handshake: TLS records are read one at a time (5-byte header, then exactly its body) and fed to OpenSSL
 //   through memory BIOs, so nothing after the peer's last handshake record is consumed (that is what lets the
 //   kernel's TLS take over a socket). A timer bounds the handshake.
+//   kernel:    where the kernel has the `tls` ULP, the application traffic keys go into the socket
+//   (kernel_tls.hpp) once the last handshake bytes are on the wire, the PDU code gets the TCP socket itself and
+//   the channel is done. NVMF_TLS_USERSPACE forces the user-space record layer below.
 //   running:   the PDU code gets one end of a socketpair and stays unchanged; this channel moves bytes between
 //   the other end and the TCP socket, encrypting (SSL_write) and decrypting (SSL_read) in between, all
 //   through io_uring, one operation per direction in flight (the peer's pace is the flow control).
@@ -61,7 +64,7 @@ class TlsChannel {
  private:
   static constexpr std::size_t kRecordMax = 16384 + 256 + 5;  ///< Largest TLS 1.3 ciphertext record
   static constexpr std::size_t kBuffer = 64 * 1024;
-  enum class Phase { peek, handshake, running, closing };
+  enum class Phase { peek, handshake, finishing, running, closing };
 
   static void on_net_recv(IoOp& op, std::int32_t res, std::uint32_t flags);
   static void on_net_send(IoOp& op, std::int32_t res, std::uint32_t flags);
@@ -72,6 +75,7 @@ class TlsChannel {
   void handshake_record_done();
   void drive_handshake();
   void go_running();
+  bool hand_over_to_kernel();
   void pump_in();
   void flush_out();
   void arm_app_recv();

@@ -1,5 +1,6 @@
 #include "fabric/tls/tls_context.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -89,6 +90,26 @@ int on_client_hello(SSL* ssl, int* alert, void*) {
   return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+/// Key log line "CLIENT_TRAFFIC_SECRET_0 <client random> <secret>" (hex; the NSS key log format): keep the
+/// application traffic secrets in the connection's notes for kernel TLS. Nothing is written anywhere.
+void keep_traffic_secret(const SSL* ssl, const char* line) {
+  HandshakeNotes* notes = notes_of(const_cast<SSL*>(ssl));
+  if (!notes) return;
+  std::vector<std::uint8_t>* into = nullptr;
+  if (std::strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0) into = &notes->secrets.client;
+  else if (std::strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0) into = &notes->secrets.server;
+  else return;
+  const char* hex = std::strrchr(line, ' ');
+  if (!hex) return;
+  const std::size_t n = std::strlen(hex + 1) / 2;
+  into->assign(n, 0);
+  std::size_t got = 0;
+  if (OPENSSL_hexstr2buf_ex(into->data(), n, &got, hex + 1, '\0') != 1 || got != n) {
+    OPENSSL_cleanse(into->data(), into->size());
+    into->clear();
+  }
+}
+
 SSL_CTX* make_ctx(bool server) {
   SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
   if (!ctx) throw std::runtime_error("TLS: SSL_CTX_new failed: " + last_ssl_error());
@@ -105,6 +126,8 @@ SSL_CTX* make_ctx(bool server) {
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_max_early_data(ctx, 0);
+  SSL_CTX_set_read_ahead(ctx, 0);  // nothing past the handshake is read into OpenSSL: kernel TLS takes the rest
+  SSL_CTX_set_keylog_callback(ctx, keep_traffic_secret);
   if (server) {
     SSL_CTX_set_psk_find_session_callback(ctx, find_psk);
     SSL_CTX_set_client_hello_cb(ctx, on_client_hello, nullptr);
@@ -115,6 +138,13 @@ SSL_CTX* make_ctx(bool server) {
 }
 
 }  // namespace
+
+void TrafficSecrets::clear() {
+  for (auto* v : {&client, &server}) {
+    if (!v->empty()) OPENSSL_cleanse(v->data(), v->size());
+    v->clear();
+  }
+}
 
 void attach_notes(SSL* ssl, HandshakeNotes* notes) { SSL_set_ex_data(ssl, notes_index(), notes); }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "nvme/tls_psk.hpp"
 
@@ -57,6 +58,17 @@ class ClientContext {
   nvme::tls::TlsPsk psk_;
 };
 
+/// The session's application traffic secrets (RFC 8446 7.1), from OpenSSL's key log callback: what kernel TLS
+/// needs. Wiped once used and on destruction; never logged.
+struct TrafficSecrets {
+  std::vector<std::uint8_t> client, server;
+  TrafficSecrets() = default;
+  TrafficSecrets(const TrafficSecrets&) = delete;
+  TrafficSecrets& operator=(const TrafficSecrets&) = delete;
+  ~TrafficSecrets() { clear(); }
+  void clear();
+};
+
 /// Per connection: what the PSK callbacks learnt, for the handshake's log line.
 struct HandshakeNotes {
   const ServerContext* server = nullptr;
@@ -64,6 +76,7 @@ struct HandshakeNotes {
   std::string host;  ///< Host NQN of the offered identity
   std::string why;   ///< Our reason for refusing the identity
   bool psk_selected = false;
+  TrafficSecrets secrets;
 };
 /// SSL ex-data slot holding a HandshakeNotes*.
 void attach_notes(SSL* ssl, HandshakeNotes* notes);

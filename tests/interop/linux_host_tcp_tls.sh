@@ -14,6 +14,7 @@
 #   - a second listener with tls=allowed takes the host with TLS and without (data checked both times);
 #   - discovery over TLS (a discovery controller with its own key): the log carries TREQ required / not required
 #     and TSAS SECTYPE TLS 1.3 per port;
+#   - our target's record layer is the kernel's (`tls` ULP, loaded here) for every TLS connection;
 #   - the target stops cleanly on SIGTERM, and its log holds the two refusals and no other warning.
 # Exit: 0 pass, 77 skip (no VM), else fail (the target's and tlshd's logs and dmesg are printed).
 set -euo pipefail
@@ -37,6 +38,7 @@ interop_guest linux_host_tcp_tls "${INTEROP_VM_TIMEOUT:-300}" "export TLSHD='$TL
 interop_fail_dump
 say "kernel $(uname -r)"
 modprobe nvme-tcp   # brings the .nvme keyring (nvme-keyring) tlshd links
+modprobe tls        # kernel TLS for our target's sockets (tlshd would load it too)
 tlshd_start
 say "tlshd up: $("$TLSHD" --version 2>&1)"
 
@@ -134,6 +136,10 @@ for ((i = 0; i < nrec && i < 4; i++)); do
   expect_eq "entry $i (port ${ports[i]}): TREQ secure channel bits" "$((treq & 3))" "$want"
   expect_eq "entry $i (port ${ports[i]}): TSAS SECTYPE (2: TLS 1.3)" "$sectype" 2
 done
+grep -q 'level=info.*tls: record layer in the kernel (tls ULP)' /run/target-main.log ||
+  { echo "our target did not use kernel TLS"; exit 1; }
+! grep -q 'record layer in user space' /run/target-main.log || { echo "a TLS connection fell back to user space:";
+  grep 'record layer in user space' /run/target-main.log; exit 1; }
 say "discovery over TLS ($dctrl): $entry; raw log: TREQ required on 4420, not required on 4421, SECTYPE TLS 1.3"
 target_stop main
 # the target's complaints: exactly the two refusals above, nothing from the TLS sessions or their close

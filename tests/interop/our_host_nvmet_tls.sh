@@ -8,7 +8,8 @@
 #   - without --tls our host is refused (plain ICReq on a TLS port), and so is a key nvmet does not have;
 #   - with the right key: nvmf discover lists the subsystem with TREQ required and SECTYPE TLS 1.3, id-ctrl
 #     shows nvmet's serial, write/read back/compare on both sides of the connection (nvmet's device holds the
-#     bytes), nvmf perf --verify (4 KiB and 128 KiB random writes read back and checked, two queues).
+#     bytes), nvmf perf --verify (4 KiB and 128 KiB random writes read back and checked, two queues);
+#   - our host's record layer is the kernel's (`tls` ULP, loaded here), and user space with NVMF_TLS_USERSPACE=1.
 # Exit: 0 pass, 77 skip (no VM), else fail (tlshd's log and dmesg are printed).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,6 +44,7 @@ nvmet_subsys_add "$nqn"
 echo NVMETTLS0001 > "$INTEROP_NVMET/subsystems/$nqn/attr_serial"
 nvmet_ns_add "$nqn" 1 "$nullb"
 modprobe nvmet-tcp   # brings the .nvme keyring (nvme-keyring) tlshd links
+modprobe tls         # kernel TLS for our host's sockets (tlshd would load it too)
 port=$INTEROP_NVMET/ports/1
 mkdir "$port"
 echo tcp > "$port/addr_trtype"; echo ipv4 > "$port/addr_adrfam"
@@ -76,7 +78,16 @@ jq -e '.[0].treq == "required, sq flow control disable supported" and .[0].secty
 expect_eq "id-ctrl sn over TLS" \
   "$(nv id-ctrl "${conn[@]}" -n "$nqn" --tls --tls-key "$key" -o json | jq -r '.sn | sub(" +$"; "")')" NVMETTLS0001
 
-# ---- data over TLS, checked on nvmet's side too
+# ---- which record layer our host uses: the kernel's, unless NVMF_TLS_USERSPACE forces user space
+nv id-ctrl "${conn[@]}" -n "$nqn" --tls --tls-key "$key" > /dev/null 2> /tmp/ktls.err
+grep -q 'level=info.*tls: record layer in the kernel (tls ULP)' /tmp/ktls.err ||
+  { echo "our host did not use kernel TLS:"; cat /tmp/ktls.err; exit 1; }
+NVMF_TLS_USERSPACE=1 nv id-ctrl "${conn[@]}" -n "$nqn" --tls --tls-key "$key" > /dev/null 2> /tmp/utls.err
+grep -q 'level=info.*tls: record layer in user space: NVMF_TLS_USERSPACE is set' /tmp/utls.err ||
+  { echo "NVMF_TLS_USERSPACE=1 did not keep our host in user space:"; cat /tmp/utls.err; exit 1; }
+say "record layer: kernel TLS by default, user space with NVMF_TLS_USERSPACE=1 (id-ctrl both ways)"
+
+# ---- data over TLS (kernel TLS), checked on nvmet's side too
 head -c 65536 /dev/urandom > /tmp/pat
 nv write "${conn[@]}" -n "$nqn" -N 1 -S 100 -c 15 -z 65536 -d /tmp/pat --tls-key "$key" > /dev/null
 nv read "${conn[@]}" -n "$nqn" -N 1 -S 100 -c 15 -z 65536 -d /tmp/back --tls-key "$key" > /dev/null
