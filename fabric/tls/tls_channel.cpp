@@ -207,11 +207,16 @@ bool TlsChannel::hand_over_to_kernel() {
     return true;
   }
   const bool kernel = result == KernelTls::installed;
-  // Once per process at info (which path this machine takes and why), then per connection at debug.
+  // Once per process (which path this machine takes and why), then per connection at debug. At info on the
+  // target (a service's log); at debug on a host, whose tools run one command per process.
   static std::atomic<bool> told_kernel{false}, told_user{false};
-  if (!(kernel ? told_kernel : told_user).exchange(true))
-    NVMF_LOG(info, "tls: record layer in %s%s%s", kernel ? "the kernel (tls ULP)" : "user space",
-             kernel ? "" : ": ", why.c_str());
+  if (!(kernel ? told_kernel : told_user).exchange(true)) {
+    const char* where = kernel ? "the kernel (tls ULP)" : "user space";
+    if (server_)
+      NVMF_LOG(info, "tls: record layer in %s%s%s", where, kernel ? "" : ": ", why.c_str());
+    else
+      NVMF_LOG(debug, "tls: record layer in %s%s%s", where, kernel ? "" : ": ", why.c_str());
+  }
   NVMF_LOG(debug, "tls: session with %s%s%s established (%s), record layer in %s%s%s", peer_.c_str(),
            notes_.host.empty() ? "" : " host ", notes_.host.c_str(), SSL_get_cipher_name(ssl_),
            kernel ? "the kernel" : "user space", kernel ? "" : ": ", why.c_str());

@@ -79,11 +79,11 @@ expect_eq "id-ctrl sn over TLS" \
   "$(nv id-ctrl "${conn[@]}" -n "$nqn" --tls --tls-key "$key" -o json | jq -r '.sn | sub(" +$"; "")')" NVMETTLS0001
 
 # ---- which record layer our host uses: the kernel's, unless NVMF_TLS_USERSPACE forces user space
-nv id-ctrl "${conn[@]}" -n "$nqn" --tls --tls-key "$key" > /dev/null 2> /tmp/ktls.err
-grep -q 'level=info.*tls: record layer in the kernel (tls ULP)' /tmp/ktls.err ||
+nv -v id-ctrl "${conn[@]}" -n "$nqn" --tls --tls-key "$key" > /dev/null 2> /tmp/ktls.err
+grep -q 'level=debug.*tls: record layer in the kernel (tls ULP)' /tmp/ktls.err ||
   { echo "our host did not use kernel TLS:"; cat /tmp/ktls.err; exit 1; }
-NVMF_TLS_USERSPACE=1 nv id-ctrl "${conn[@]}" -n "$nqn" --tls --tls-key "$key" > /dev/null 2> /tmp/utls.err
-grep -q 'level=info.*tls: record layer in user space: NVMF_TLS_USERSPACE is set' /tmp/utls.err ||
+NVMF_TLS_USERSPACE=1 nv -v id-ctrl "${conn[@]}" -n "$nqn" --tls --tls-key "$key" > /dev/null 2> /tmp/utls.err
+grep -q 'level=debug.*tls: record layer in user space: NVMF_TLS_USERSPACE is set' /tmp/utls.err ||
   { echo "NVMF_TLS_USERSPACE=1 did not keep our host in user space:"; cat /tmp/utls.err; exit 1; }
 say "record layer: kernel TLS by default, user space with NVMF_TLS_USERSPACE=1 (id-ctrl both ways)"
 
