@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fabric/host_status.hpp"
 #include "fabric/log.hpp"
 #include "fabric/rdma/capsule.hpp"
 #include "fabric/rdma/cm_address.hpp"
@@ -22,13 +23,9 @@ using nvme::Status;
 using rdma::WrKind;
 
 namespace {
-constexpr std::uint32_t kMaxInCapsule = 8192;  ///< Send buffer room for in-capsule data per slot
-constexpr std::uint32_t kCapsuleSize = rdma::kCommandCapsuleHeader + kMaxInCapsule;
+constexpr std::uint32_t kCapsuleSize = rdma::kCommandCapsuleHeader + rdma::kHostMaxInCapsule;
 constexpr std::size_t kBounceSize = 128 * 1024;  ///< Multi-buffer requests are staged through these
 constexpr std::size_t kAlignment = 4096;
-
-Status path_error() { return Status::make(NVME_SCT_PATH, NVME_SC_HOST_PATH_ERROR); }
-Status aborted_by_host() { return Status::make(NVME_SCT_PATH, NVME_SC_CMD_ABORTED_BY_HOST); }
 
 std::uint32_t iov_total(const HostRequest& req) {
   std::uint64_t total = 0;
@@ -273,7 +270,9 @@ bool RdmaHostQueue::post_recv(std::uint32_t index) {
   return ibv_post_recv(id_->qp, &wr, &bad) == 0;
 }
 
-void RdmaHostQueue::set_in_capsule_limit(std::uint32_t limit) { in_capsule_limit_ = std::min(limit, kMaxInCapsule); }
+void RdmaHostQueue::set_in_capsule_limit(std::uint32_t limit) {
+  in_capsule_limit_ = rdma::host_in_capsule_limit(limit);
+}
 
 bool RdmaHostQueue::register_buffer(void* address, std::size_t length, std::string* error) {
   if (!cache_) return false;
@@ -388,7 +387,7 @@ bool RdmaHostQueue::submit(HostRequest& req) {
   if (use_bind) bind.next = &send;
   ibv_send_wr* bad = nullptr;
   if (ibv_post_send(id_->qp, use_bind ? &bind : &send, &bad) != 0)
-    fail(std::string("ibv_post_send: ") + std::strerror(errno), path_error());
+    fail(std::string("ibv_post_send: ") + std::strerror(errno), host_path_error());
   return true;
 }
 
@@ -400,7 +399,7 @@ void RdmaHostQueue::on_cq_ready(void* self_ptr) {
   bool ok = rdma::drain_completions(self->comp_channel_, self->cq_, self->unacked_events_,
                                     [self](const ibv_wc& wc) { self->handle_completion(wc); });
   self->in_poll_ = false;
-  if (!ok && self->alive_) self->fail("ibv_req_notify_cq failed", path_error());
+  if (!ok && self->alive_) self->fail("ibv_req_notify_cq failed", host_path_error());
 }
 
 void RdmaHostQueue::on_cm_ready(void* self_ptr) {
@@ -411,7 +410,8 @@ void RdmaHostQueue::on_cm_ready(void* self_ptr) {
     rdma_ack_cm_event(event);
     if (type == RDMA_CM_EVENT_DISCONNECTED || type == RDMA_CM_EVENT_DEVICE_REMOVAL ||
         type == RDMA_CM_EVENT_TIMEWAIT_EXIT) {
-      if (self->alive_) self->fail(std::string("controller disconnected (") + rdma_event_str(type) + ")", path_error());
+      if (self->alive_)
+        self->fail(std::string("controller disconnected (") + rdma_event_str(type) + ")", host_path_error());
     }
   }
 }
@@ -421,7 +421,7 @@ void RdmaHostQueue::handle_completion(const ibv_wc& wc) {
   const auto kind = rdma::wr_kind(wc.wr_id);
   const auto index = rdma::wr_index(wc.wr_id);
   if (wc.status != IBV_WC_SUCCESS) {
-    fail(std::string("work completion error: ") + ibv_wc_status_str(wc.status), path_error());
+    fail(std::string("work completion error: ") + ibv_wc_status_str(wc.status), host_path_error());
     return;
   }
   switch (kind) {
@@ -441,16 +441,16 @@ void RdmaHostQueue::handle_completion(const ibv_wc& wc) {
 
 void RdmaHostQueue::on_response(std::uint32_t recv_index, const ibv_wc& wc) {
   if (wc.byte_len < rdma::kResponseCapsuleSize) {
-    fail("response capsule of " + std::to_string(wc.byte_len) + " bytes", path_error());
+    fail("response capsule of " + std::to_string(wc.byte_len) + " bytes", host_path_error());
     return;
   }
   const nvme::Cqe cqe = responses_[recv_index];
   if (!post_recv(recv_index)) {
-    fail(std::string("ibv_post_recv: ") + std::strerror(errno), path_error());
+    fail(std::string("ibv_post_recv: ") + std::strerror(errno), host_path_error());
     return;
   }
   if (cqe.cid >= slots_.size() || !slots_[cqe.cid].busy || slots_[cqe.cid].response_done) {
-    fail("response for command identifier " + std::to_string(cqe.cid) + " that is not outstanding", path_error());
+    fail("response for command identifier " + std::to_string(cqe.cid) + " that is not outstanding", host_path_error());
     return;
   }
   Slot& slot = slots_[cqe.cid];
@@ -461,7 +461,7 @@ void RdmaHostQueue::on_response(std::uint32_t recv_index, const ibv_wc& wc) {
       if (wc.invalidated_rkey != slot.window_rkey) {
         fail("controller invalidated rkey " + std::to_string(wc.invalidated_rkey) + ", expected " +
                  std::to_string(slot.window_rkey),
-             path_error());
+             host_path_error());
         return;
       }
       slot.window_bound = false;
@@ -475,7 +475,7 @@ void RdmaHostQueue::on_response(std::uint32_t recv_index, const ibv_wc& wc) {
       inv.send_flags = IBV_SEND_SIGNALED;
       ibv_send_wr* bad = nullptr;
       if (ibv_post_send(id_->qp, &inv, &bad) != 0) {
-        fail(std::string("posting local invalidate: ") + std::strerror(errno), path_error());
+        fail(std::string("posting local invalidate: ") + std::strerror(errno), host_path_error());
         return;
       }
       slot.invalidating = true;
@@ -514,7 +514,7 @@ void RdmaHostQueue::fail(const std::string& why, Status status) {
   if (!alive_) return;
   alive_ = false;
   error_.message = why;
-  if (status == aborted_by_host())
+  if (status == host_aborted())
     NVMF_LOG(debug, "rdma: qid %u: %s", qid_, why.c_str());
   else
     NVMF_LOG(warn, "rdma: qid %u: %s", qid_, why.c_str());
@@ -524,7 +524,7 @@ void RdmaHostQueue::fail(const std::string& why, Status status) {
 }
 
 void RdmaHostQueue::close() {
-  if (alive_) fail("closed by the host", aborted_by_host());
+  if (alive_) fail("closed by the host", host_aborted());
 }
 
 }  // namespace nvmf::fabric

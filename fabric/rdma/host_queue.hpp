@@ -44,14 +44,11 @@ class RdmaHostQueue final : public HostQueue {
   Reactor& reactor() override { return reactor_; }
   std::uint32_t in_capsule_limit() const override { return in_capsule_limit_; }
 
-  /// Largest write sent in-capsule (from the controller's IOCCSZ; 0 on the admin queue, like the Linux host).
-  /// Clamped to what the queue's send buffers hold.
-  void set_in_capsule_limit(std::uint32_t limit);
-  /// Register an application buffer ahead of its first use; it stays registered until unregister_buffer() or
-  /// the queue's end. Buffers not registered this way are registered on first use and cached the same way.
-  bool register_buffer(void* address, std::size_t length, std::string* error = nullptr);
-  /// Forget registrations overlapping the range: call before freeing or remapping a buffer the queue has used.
-  void unregister_buffer(void* address, std::size_t length);
+  /// 0 on the admin queue, like the Linux host; clamped to rdma::kHostMaxInCapsule, what the send buffers hold.
+  void set_in_capsule_limit(std::uint32_t limit) override;
+  /// Buffers not registered this way are registered on first use and cached the same way.
+  bool register_buffer(void* address, std::size_t length, std::string* error) override;
+  void unregister_buffer(void* address, std::size_t length) override;
   /// True when requests use per-request memory windows with remote invalidation.
   bool remote_invalidation() const { return !windows_.empty(); }
   std::uint16_t controller_receive_queue_size() const { return crqsize_; }
