@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -75,6 +76,20 @@ class HostQueue {
   virtual Reactor& reactor() = 0;
   /// Largest in-capsule write the controller accepts on this queue (0: none).
   virtual std::uint32_t in_capsule_limit() const = 0;
+
+  // Set-up, never per I/O: these replace what the initiator once reached by casting to the concrete queues.
+  /// Largest write sent in-capsule from now on, from the controller's IOCCSZ once Identify told it (IOCCSZ * 16
+  /// - 64 on I/O queues). The transport clamps it to what its own capsule buffers hold.
+  virtual void set_in_capsule_limit(std::uint32_t limit) = 0;
+  /// Register an application buffer with the adapter ahead of its first use, on transports with memory
+  /// registration (RDMA); it stays registered until unregister_buffer() or the queue's end. True, doing nothing,
+  /// where the transport copies data through the kernel (TCP). False with *error filled when registration failed.
+  virtual bool register_buffer(void* address, std::size_t length, std::string* error = nullptr) {
+    (void)address, (void)length, (void)error;
+    return true;
+  }
+  /// Forget registrations overlapping the range: call before freeing or remapping a buffer the queue has used.
+  virtual void unregister_buffer(void* address, std::size_t length) { (void)address, (void)length; }
 };
 
 }  // namespace nvmf::fabric

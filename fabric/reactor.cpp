@@ -19,19 +19,14 @@ thread_local Reactor* t_current = nullptr;
 // Completions of SQEs whose result nobody needs.
 IoOp g_ignored_op{[](IoOp&, std::int32_t, std::uint32_t) {}};
 
-UringFeatures probe_features(io_uring& ring, unsigned setup_flags) {
+UringFeatures probe_features(io_uring& ring) {
   UringFeatures f;
+  // Multishot accept came with URING_CMD (5.19); the flag cannot be probed directly, so the opcode of the same
+  // release stands in for it.
   if (io_uring_probe* probe = io_uring_get_probe_ring(&ring)) {
-    f.send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
-    f.uring_cmd = io_uring_opcode_supported(probe, IORING_OP_URING_CMD);
+    f.multishot_accept = io_uring_opcode_supported(probe, IORING_OP_URING_CMD);
     io_uring_free_probe(probe);
   }
-  // Multishot accept came with URING_CMD (5.19) and multishot receive with SEND_ZC (6.0); neither flag can be
-  // probed directly, so the opcodes of the same release stand in for them.
-  f.multishot_accept = f.uring_cmd;
-  f.multishot_recv = f.send_zc;
-  f.single_issuer = setup_flags & IORING_SETUP_SINGLE_ISSUER;
-  f.defer_taskrun = setup_flags & IORING_SETUP_DEFER_TASKRUN;
   return f;
 }
 }  // namespace
@@ -48,7 +43,7 @@ Reactor::Reactor(unsigned index, const ReactorOptions& options)
     rc = io_uring_queue_init(options_.ring_entries, &ring_, flags);
   }
   if (rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
-  features_ = probe_features(ring_, flags);
+  features_ = probe_features(ring_);
 
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");

@@ -19,15 +19,10 @@
 
 namespace nvmf::fabric {
 
-/// io_uring features probed at start-up; every user has a fallback for each (Debian 12's 6.1 kernel and
-/// liburing 2.3 must work as well as newer ones).
+/// io_uring features probed at start-up, each read by a user that has a fallback (Debian 12's 6.1 kernel and
+/// liburing 2.3 must work as well as newer ones). Probe only what something reads.
 struct UringFeatures {
-  bool multishot_accept = false;  ///< IORING_ACCEPT_MULTISHOT (5.19)
-  bool multishot_recv = false;    ///< IORING_RECV_MULTISHOT (6.0)
-  bool send_zc = false;           ///< IORING_OP_SEND_ZC (6.0)
-  bool uring_cmd = false;         ///< IORING_OP_URING_CMD (5.19), for NVMe passthrough
-  bool single_issuer = false;     ///< IORING_SETUP_SINGLE_ISSUER accepted (6.0)
-  bool defer_taskrun = false;     ///< IORING_SETUP_DEFER_TASKRUN accepted (6.1)
+  bool multishot_accept = false;  ///< IORING_ACCEPT_MULTISHOT (5.19); the TCP listener
 };
 
 struct ReactorOptions {

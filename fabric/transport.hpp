@@ -40,6 +40,11 @@ enum class DataDirection : std::uint8_t { none, host_to_controller, controller_t
 /// Transport types as the discovery log names them (libnvme's NVMF_TRTYPE_* values).
 enum class TransportType : std::uint8_t { rdma = 1, tcp = 3 };
 
+/// Whether the transport's hosts describe data with Keyed SGL Data Block descriptors (memory the controller reads
+/// and writes remotely), which Identify Controller SGLS bit 2 advertises (NVMe base spec 5.17.2.1; nvmet sets it
+/// on RDMA ports only).
+constexpr bool uses_keyed_sgls(TransportType type) { return type == TransportType::rdma; }
+
 struct ControllerRequest {
   nvme::Sqe sqe{};
   nvme::Cqe cqe{};

@@ -222,7 +222,7 @@ std::unique_ptr<fabric::HostQueue> Controller::connect_io_queue(fabric::Reactor&
     *error = e;
     return nullptr;
   }
-  set_in_capsule_limit(*queue, io_in_capsule_.load());
+  queue->set_in_capsule_limit(io_in_capsule_.load());
   return queue;
 }
 

@@ -1,6 +1,6 @@
 // One NVMe-oF controller association seen from the host: the admin queue, its bring-up (Connect, CC.EN, CSTS.RDY,
 // Identify), keep-alive, I/O queue creation and the orderly shutdown. The sequence follows what the Linux host
-// sends (see docs wire facts): Connect QID 0 SQSIZE 31, Property Get CAP, CC with EN=0 then EN=1, CSTS until
+// sends (docs/linux-host.md): Connect QID 0 SQSIZE 31, Property Get CAP, CC with EN=0 then EN=1, CSTS until
 // RDY, VS, Identify Controller, Set Features Number of Queues, one Connect per I/O queue with the CNTLID.
 //
 // Threading: the admin queue lives on one reactor (the caller's or the controller's own) and every admin call

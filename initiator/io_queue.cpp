@@ -5,7 +5,6 @@
 #include "fabric/reactor.hpp"
 #include "initiator/commands.hpp"
 #include "initiator/error.hpp"
-#include "initiator/transport_factory.hpp"
 
 namespace nvmf::initiator {
 
@@ -223,7 +222,7 @@ SubmitResult IoQueue::deallocate(const Namespace& ns, const nvme_dsm_range* rang
 }
 
 bool IoQueue::register_buffer(void* address, std::size_t length, std::string* error) {
-  return register_host_buffer(*queue_, address, length, error);
+  return queue_->register_buffer(address, length, error);
 }
 
 unsigned IoQueue::process_completions(std::chrono::milliseconds max_wait) {

@@ -40,23 +40,4 @@ std::unique_ptr<fabric::HostQueue> connect_host_queue(const std::string& transpo
   return nullptr;
 }
 
-void set_in_capsule_limit(fabric::HostQueue& queue, std::uint32_t limit) {
-  if (auto* tcp = dynamic_cast<fabric::TcpHostQueue*>(&queue)) tcp->set_in_capsule_limit(limit);
-#if NVMF_WITH_RDMA
-  if (auto* rdma = dynamic_cast<fabric::RdmaHostQueue*>(&queue)) rdma->set_in_capsule_limit(limit);
-#endif
-}
-
-bool register_host_buffer(fabric::HostQueue& queue, void* address, std::size_t length, std::string* error) {
-#if NVMF_WITH_RDMA
-  if (auto* rdma = dynamic_cast<fabric::RdmaHostQueue*>(&queue)) return rdma->register_buffer(address, length, error);
-#else
-  (void)queue;
-  (void)address;
-  (void)length;
-  (void)error;
-#endif
-  return true;
-}
-
 }  // namespace nvmf::initiator

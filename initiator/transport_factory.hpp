@@ -20,13 +20,6 @@ std::unique_ptr<fabric::HostQueue> connect_host_queue(const std::string& transpo
                                                       std::uint16_t cntlid, std::uint32_t in_capsule_limit,
                                                       std::string* error);
 
-/// Lower the in-capsule limit of a connected queue once the controller's IOCCSZ is known.
-void set_in_capsule_limit(fabric::HostQueue& queue, std::uint32_t limit);
-
-/// Register an application buffer with the queue's adapter ahead of use (RDMA). True, doing nothing, on
-/// transports without memory registration.
-bool register_host_buffer(fabric::HostQueue& queue, void* address, std::size_t length, std::string* error);
-
 /// True when `transport` names a transport this build can connect with.
 bool transport_supported(const std::string& transport);
 

@@ -62,9 +62,10 @@ void build_identify_controller(const Controller& c, nvme_id_ctrl& id) {
     // supported (VWC bits 2:1 = 10b).
     id.vwc = NVME_CTRL_VWC_PRESENT | 2 << 1;
   }
-  // SGLs without alignment constraint, offsets for in-capsule data, keyed descriptors on RDMA (as nvmet).
+  // SGLs without alignment constraint, offsets for in-capsule data, keyed descriptors where the transport uses
+  // them (as nvmet on RDMA).
   id.sgls = 1u | NVME_CTRL_SGLS_OFFSET;
-  if (c.transport_type() == fabric::TransportType::rdma) id.sgls |= NVME_CTRL_SGLS_KEYED;
+  if (fabric::uses_keyed_sgls(c.transport_type())) id.sgls |= NVME_CTRL_SGLS_KEYED;
   std::strncpy(id.subnqn, c.subsystem().nqn().c_str(), sizeof id.subnqn - 1);
   // Fabrics: capsule sizes in 16-byte units, command capsule = SQE + in-capsule data; response = CQE only.
   id.ioccsz = (c.limits().in_capsule_data_size + sizeof(nvme::Sqe)) / 16;

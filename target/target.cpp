@@ -7,39 +7,9 @@
 #include "fabric/log.hpp"
 #include "target/controller.hpp"
 #include "target/tls_keys.hpp"
-
-#if __has_include("fabric/tcp/listener.hpp")
-#include "fabric/tcp/listener.hpp"
-#define NVMF_TARGET_HAVE_TCP 1
-#endif
-#ifdef NVMF_HAVE_RDMA
-#include "fabric/rdma/listener.hpp"
-#endif
+#include "target/transport_factory.hpp"
 
 namespace nvmf::target {
-
-namespace {
-std::unique_ptr<fabric::Listener> listen(fabric::ReactorGroup& group, const fabric::ListenAddress& address,
-                                         const fabric::TransportLimits& limits, fabric::QueueHandlerFactory& factory,
-                                         const std::shared_ptr<const fabric::tls::ServerContext>& tls) {
-  if (address.trtype == fabric::TransportType::rdma) {
-#ifdef NVMF_HAVE_RDMA
-    return fabric::listen_rdma(group, address, limits, factory);
-#else
-    throw std::runtime_error("cannot listen on " + address.to_string() + ": built without the RDMA transport");
-#endif
-  }
-#ifdef NVMF_TARGET_HAVE_TCP
-  fabric::tcp::ControllerQueueConfig config;
-  config.limits = limits;
-  if (address.tls != fabric::TlsPolicy::none) config.tls = tls;
-  return fabric::listen_tcp(group, address, config, factory);
-#else
-  (void)group, (void)limits, (void)factory, (void)tls;
-  throw std::runtime_error("cannot listen on " + address.to_string() + ": the TCP transport is not built");
-#endif
-}
-}  // namespace
 
 Target::Target(TargetConfig config) : config_(std::move(config)) {
   config_.validate();
@@ -67,7 +37,7 @@ void Target::bind_locked(Port port, bool implicit_discovery) {
   Listening l;
   l.implicit_discovery = implicit_discovery;
   l.factory = std::make_unique<SessionFactory>(registry_, port.portid);
-  l.listener = listen(*reactors_, port.address, config_.limits, *l.factory, tls_);
+  l.listener = listen_on(*reactors_, port.address, config_.limits, *l.factory, tls_);
   port.address = l.listener->address();
   NVMF_LOG(info, "listening on %s, port %u (%s)", port.address.to_string().c_str(), port.portid,
            !port.serves_nvm ? "discovery" : port.only.empty() ? "NVM subsystems and discovery" : "listed subsystems and discovery");

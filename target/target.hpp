@@ -1,6 +1,7 @@
 // The target service: reactors, listeners, the discovery service and the configured subsystems, started and
 // stopped as one, and changed while running (target_changes.cpp). Listeners come from the transports
-// (fabric/tcp, fabric/rdma); every connection gets a QueueSession tied to its port.
+// (fabric/tcp, fabric/rdma) through target/transport_factory.hpp; every connection gets a QueueSession tied to
+// its port.
 //
 // Ports: each configured listener serves every NVM subsystem (or the ones listed for it) and the discovery
 // subsystem; with a discovery port (default 8009) an extra discovery-only listener is opened on each listener

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "fabric/command_direction.hpp"
 #include "nvme/fabrics.hpp"
 
 namespace nvmf::fabric::rdma {
@@ -9,16 +10,6 @@ namespace nvmf::fabric::rdma {
 using nvme::SglSubtype;
 using nvme::SglType;
 using nvme::Status;
-
-CommandDirection command_direction(const nvme::Sqe& sqe) {
-  const std::uint8_t code = sqe.opcode == nvme::kFabricsOpcode ? sqe.bytes()[4] : sqe.opcode;
-  switch (code & 0x3) {
-    case 0x1: return {DataDirection::host_to_controller, false};
-    case 0x2: return {DataDirection::controller_to_host, false};
-    case 0x3: return {DataDirection::none, true};
-    default: return {DataDirection::none, false};
-  }
-}
 
 namespace {
 CapsuleData failed(Status status) {

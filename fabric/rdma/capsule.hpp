@@ -14,15 +14,12 @@ namespace nvmf::fabric::rdma {
 inline constexpr std::uint32_t kCommandCapsuleHeader = sizeof(nvme::Sqe);  ///< ICDOFF is 0: data follows the SQE
 inline constexpr std::uint32_t kResponseCapsuleSize = sizeof(nvme::Cqe);
 inline constexpr std::uint32_t kMaxKeyedLength = 0xFFFFFF;  ///< Keyed SGL lengths are 24 bits
-
-/// Data direction of a command: opcode bits 1:0, or for fabrics commands (opcode 7Fh) the fctype's bits 1:0
-/// (NVMe-oF spec 6.1). Bidirectional (11b) is not supported over fabrics and is reported as nullopt-like `none`
-/// with `bidirectional` set.
-struct CommandDirection {
-  DataDirection direction = DataDirection::none;
-  bool bidirectional = false;
-};
-CommandDirection command_direction(const nvme::Sqe& sqe);
+/// Host side: room for in-capsule data in each of a queue's command capsule buffers. Writes up to the
+/// controller's IOCCSZ share go in-capsule, but never more than this.
+inline constexpr std::uint32_t kHostMaxInCapsule = 8192;
+constexpr std::uint32_t host_in_capsule_limit(std::uint32_t controller_limit) {
+  return controller_limit < kHostMaxInCapsule ? controller_limit : kHostMaxInCapsule;
+}
 
 enum class DataLocation : std::uint8_t { none, in_capsule, keyed };
 

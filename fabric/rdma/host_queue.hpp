@@ -10,6 +10,11 @@
 //
 // A request completes when both its SEND completion and its response have arrived (and, if the controller did
 // not invalidate the window, after a local invalidate), so no buffer is reused while the adapter may touch it.
+//
+// The implementation, one concern a file as on the TCP side: host_queue.cpp (life and end of the queue),
+// host_connect.cpp (rdma_cm set-up), host_resources.cpp (verbs objects and queue-owned buffers),
+// host_registration.cpp (application buffers, bounce pool, memory windows), host_submit.cpp and
+// host_completions.cpp (the data path); host_slot.hpp is their shared per-command state.
 #pragma once
 #include <rdma/rdma_cma.h>
 
@@ -44,14 +49,11 @@ class RdmaHostQueue final : public HostQueue {
   Reactor& reactor() override { return reactor_; }
   std::uint32_t in_capsule_limit() const override { return in_capsule_limit_; }
 
-  /// Largest write sent in-capsule (from the controller's IOCCSZ; 0 on the admin queue, like the Linux host).
-  /// Clamped to what the queue's send buffers hold.
-  void set_in_capsule_limit(std::uint32_t limit);
-  /// Register an application buffer ahead of its first use; it stays registered until unregister_buffer() or
-  /// the queue's end. Buffers not registered this way are registered on first use and cached the same way.
-  bool register_buffer(void* address, std::size_t length, std::string* error = nullptr);
-  /// Forget registrations overlapping the range: call before freeing or remapping a buffer the queue has used.
-  void unregister_buffer(void* address, std::size_t length);
+  /// 0 on the admin queue, like the Linux host; clamped to rdma::kHostMaxInCapsule, what the send buffers hold.
+  void set_in_capsule_limit(std::uint32_t limit) override;
+  /// Buffers not registered this way are registered on first use and cached the same way.
+  bool register_buffer(void* address, std::size_t length, std::string* error) override;
+  void unregister_buffer(void* address, std::size_t length) override;
   /// True when requests use per-request memory windows with remote invalidation.
   bool remote_invalidation() const { return !windows_.empty(); }
   std::uint16_t controller_receive_queue_size() const { return crqsize_; }
@@ -63,8 +65,8 @@ class RdmaHostQueue final : public HostQueue {
   RdmaHostQueue(Reactor& reactor, std::uint16_t qid, std::uint16_t depth);
   bool connect(const HostQueueOptions& options, std::uint16_t cntlid, bool memory_windows, std::string* error);
   bool create_resources(bool memory_windows, std::string* error);
+  void create_registration(bool memory_windows);
   bool post_recv(std::uint32_t index);
-  bool map_data(Slot& slot, HostRequest& req, std::uint32_t length, ibv_send_wr* bind, ibv_mw_bind_info* info);
   static void on_cq_ready(void* self);
   static void on_cm_ready(void* self);
   void handle_completion(const ibv_wc& wc);

@@ -1,7 +1,7 @@
 // NVMe/TCP PDU codec: pure functions that build outgoing PDU headers and validate received ones, shared by the
 // controller and host roles. No I/O. Layouts are nvme/tcp_pdu.hpp's; rules are the NVMe/TCP transport spec's
 // (sections 3.3 PDU format, 3.6 PDU definitions, 3.5 error handling) plus what the Linux host enforces
-// (shared/docs/wire-facts.md).
+// (docs/linux-host.md).
 #pragma once
 #include <sys/uio.h>
 

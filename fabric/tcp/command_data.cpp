@@ -1,6 +1,6 @@
 #include "fabric/tcp/command_data.hpp"
 
-#include "nvme/fabrics.hpp"
+#include "fabric/command_direction.hpp"
 
 namespace nvmf::fabric::tcp {
 
@@ -8,27 +8,16 @@ namespace {
 nvme::Status generic(std::uint8_t sc) { return nvme::Status::generic(sc); }
 }  // namespace
 
-DataDirection command_direction(const nvme::Sqe& sqe, bool* bidirectional) {
-  std::uint8_t code = sqe.opcode == nvme::kFabricsOpcode ? sqe.bytes()[offsetof(nvme::FabricsCommand, fctype)]
-                                                         : sqe.opcode;
-  if (bidirectional) *bidirectional = (code & 3) == 3;
-  switch (code & 3) {
-    case 1: return DataDirection::host_to_controller;
-    case 2: return DataDirection::controller_to_host;
-    default: return DataDirection::none;
-  }
-}
-
 CommandData parse_command_data(const nvme::Sqe& sqe, std::uint32_t in_capsule_bytes, std::uint32_t max_io_size) {
   CommandData out;
-  bool bidirectional = false;
-  out.direction = command_direction(sqe, &bidirectional);
+  const CommandDirection dir = command_direction(sqe);
+  out.direction = dir.direction;
   // Fabrics hosts describe data with SGLs only (NVMe-oF 2.x: PSDT 01b); nvmet rejects anything else the same way.
   if ((sqe.flags & nvme::kPsdtMask) != nvme::kPsdtSgl) {
     out.status = generic(NVME_SC_INVALID_FIELD);
     return out;
   }
-  if (bidirectional) {  // no NVMe/TCP data transfer moves both ways in one command
+  if (dir.bidirectional) {  // no NVMe/TCP data transfer moves both ways in one command
     out.status = generic(NVME_SC_INVALID_FIELD);
     return out;
   }

@@ -17,11 +17,8 @@ struct CommandData {
   nvme::Status status;       ///< Not success: complete the command with it, without the handler
 };
 
-/// Direction from the opcode's bits 1:0, or for fabrics commands (opcode 7Fh) the fctype's (NVMe-oF 6.x).
-/// `bidirectional` is reported through the status of parse_command_data.
-DataDirection command_direction(const nvme::Sqe& sqe, bool* bidirectional = nullptr);
-
-/// `in_capsule_bytes`: data bytes the CapsuleCmd carried; `max_io_size`: largest transfer accepted.
+/// Direction from fabric::command_direction. `in_capsule_bytes`: data bytes the CapsuleCmd carried;
+/// `max_io_size`: largest transfer accepted.
 CommandData parse_command_data(const nvme::Sqe& sqe, std::uint32_t in_capsule_bytes, std::uint32_t max_io_size);
 
 }  // namespace nvmf::fabric::tcp

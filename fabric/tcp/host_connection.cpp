@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "fabric/host_status.hpp"
 #include "fabric/log.hpp"
 #include "fabric/tcp/socket_address.hpp"
 #include "fabric/tls/tls_channel.hpp"
@@ -26,11 +27,6 @@ namespace {
 // io_uring operation) carries ~15 completions instead of ~4 with 16 KiB (docs/performance.md).
 constexpr std::size_t kStagingSize = 64 * 1024;
 std::uint32_t make_tag(std::uint16_t cid, std::uint32_t kind) { return std::uint32_t(cid) << 2 | kind; }
-/// The connection is gone: SCT 3h (path related) SC 70h "Host Pathing Error", which the Linux host also uses for
-/// commands it fails on a dead path (nvme_host_path_error); no DNR, so the layer above may retry elsewhere.
-nvme::Status path_error() { return nvme::Status::make(NVME_SCT_PATH, NVME_SC_HOST_PATH_ERROR); }
-/// close() by the host: SCT 3h SC 71h "Command Aborted By Host".
-nvme::Status aborted_by_host() { return nvme::Status::make(NVME_SCT_PATH, NVME_SC_CMD_ABORTED_BY_HOST); }
 
 struct ConnectOp {
   IoOp op;
@@ -128,7 +124,7 @@ HostConnection* HostConnection::open_connected(Reactor& reactor, int fd, const H
   std::string why;
   if (conn->wait_connected(timeout, &why)) return conn;
   // Nothing of the caller's is in flight yet: tear down here, driving the reactor until the ring let go of us.
-  conn->close(path_error(), why);  // released_ stays false: end_of_turn leaves the deletion to us
+  conn->close(host_path_error(), why);  // released_ stays false: end_of_turn leaves the deletion to us
   while (conn->receiver_.busy() || !conn->sender_.idle() || conn->turn_scheduled_) reactor.run_once(10ms);
   delete conn;
   if (error) *error = why;
@@ -168,7 +164,7 @@ void HostConnection::handle_ic_resp(const std::uint8_t* header) {
     bad = "ICResp MAXH2CDATA " + std::to_string(r.maxh2cdata) + " is below 4096 or not a multiple of 4";
   if (!bad.empty()) {
     connect_error_ = bad;
-    close(path_error(), bad);
+    close(host_path_error(), bad);
     return;
   }
   negotiated_.digests = Digests::from_bits(r.dgst);
@@ -307,7 +303,7 @@ void HostConnection::on_pdu(const std::uint8_t* header, bool data_digest_ok) {
                         " (FES " + std::to_string(t.fes) + ", FEI " + std::to_string(term_req_fei(t)) + ")";
       NVMF_LOG(warn, "tcp: %s", why.c_str());
       if (!connected_) connect_error_ = why;
-      close(path_error(), why);
+      close(host_path_error(), why);
       break;
     }
     default: break;
@@ -393,7 +389,7 @@ void HostConnection::on_pdu_released(OutPdu& p, bool sent) {
   const std::uint32_t kind = p.tag & 3;
   if (kind == kTagIcReq) return;
   if (kind == kTagTermReq) {
-    close(path_error(), error_.message);
+    close(host_path_error(), error_.message);
     return;
   }
   Slot& s = slots_[p.tag >> 2];
@@ -405,7 +401,9 @@ void HostConnection::on_pdu_released(OutPdu& p, bool sent) {
   try_complete(s);
 }
 
-void HostConnection::on_send_error(int error) { close(path_error(), std::string("send failed: ") + std::strerror(error)); }
+void HostConnection::on_send_error(int error) {
+  close(host_path_error(), std::string("send failed: ") + std::strerror(error));
+}
 
 void HostConnection::on_protocol_error(const FatalError& error, const std::uint8_t* header, std::size_t len) {
   fail_with_term_req(error, header, len);
@@ -432,13 +430,14 @@ void HostConnection::fail_with_term_req(const FatalError& error, const std::uint
     s.h2c_active = false;
     s.req->cqe = {};
     s.req->cqe.cid = static_cast<std::uint16_t>(&s - slots_.data());
-    s.final_status = path_error();
+    s.final_status = host_path_error();
     try_complete(s);
   }
 }
 
 void HostConnection::on_connection_lost(int error, bool) {
-  close(path_error(), error ? std::string("connection lost: ") + std::strerror(error) : "controller closed the connection");
+  close(host_path_error(),
+        error ? std::string("connection lost: ") + std::strerror(error) : "controller closed the connection");
 }
 
 void HostConnection::close(nvme::Status status, const std::string& why) {
@@ -462,7 +461,7 @@ void HostConnection::close(nvme::Status status, const std::string& why) {
 }
 
 void HostConnection::release() {
-  close(aborted_by_host(), "queue closed by the host");
+  close(host_aborted(), "queue closed by the host");
   if (Reactor::current() != &reactor_) {
     // Not inside one of the reactor's turns (the thread that drives it with run_once, between calls): drain the
     // ring's hold on us now, so nothing is left behind if the reactor is never driven again.

@@ -1,9 +1,11 @@
 #include "fabric/tcp/host_queue.hpp"
 
+#include "fabric/host_status.hpp"
+
 namespace nvmf::fabric {
 
 void TcpHostQueue::close() {
-  connection_->close(nvme::Status::make(NVME_SCT_PATH, NVME_SC_CMD_ABORTED_BY_HOST), "queue closed by the host");
+  connection_->close(host_aborted(), "queue closed by the host");
 }
 
 std::unique_ptr<TcpHostQueue> connect_tcp_host_queue(Reactor& reactor, const HostQueueOptions& options,

@@ -28,8 +28,9 @@ class TcpHostQueue final : public HostQueue {
   Reactor& reactor() override { return connection_->reactor(); }
   std::uint32_t in_capsule_limit() const override { return connection_->in_capsule_limit(); }
 
-  /// Largest write sent in-capsule: 8192 on the admin queue (the default), IOCCSZ * 16 - 64 on I/O queues.
-  void set_in_capsule_limit(std::uint32_t limit) { connection_->set_in_capsule_limit(limit); }
+  /// 8192 on the admin queue (the default), IOCCSZ * 16 - 64 on I/O queues. No clamp: the data goes out from
+  /// the caller's buffers, not through a capsule buffer of the queue's.
+  void set_in_capsule_limit(std::uint32_t limit) override { connection_->set_in_capsule_limit(limit); }
   /// What the ICReq/ICResp exchange settled: digests, MAXH2CDATA, CPDA.
   const tcp::NegotiatedParams& negotiated() const { return connection_->negotiated(); }
 

@@ -27,18 +27,13 @@ nvme::Sqe command(std::uint8_t opcode) {
 
 const std::uint8_t* bytes(const nvme::Sqe& sqe) { return sqe.bytes(); }
 
-TEST(RdmaCapsule, DirectionFromOpcodeAndFctype) {
-  EXPECT_EQ(command_direction(command(nvme_cmd_write)).direction, DataDirection::host_to_controller);
-  EXPECT_EQ(command_direction(command(nvme_cmd_read)).direction, DataDirection::controller_to_host);
-  EXPECT_EQ(command_direction(command(nvme_cmd_flush)).direction, DataDirection::none);
-  EXPECT_EQ(command_direction(command(nvme_admin_identify)).direction, DataDirection::controller_to_host);
-  auto connect = command(nvme::kFabricsOpcode);
-  connect.bytes()[4] = nvme_fabrics_type_connect;
-  EXPECT_EQ(command_direction(connect).direction, DataDirection::host_to_controller);
-  auto property_get = command(nvme::kFabricsOpcode);
-  property_get.bytes()[4] = nvme_fabrics_type_property_get;
-  EXPECT_EQ(command_direction(property_get).direction, DataDirection::none);
-  EXPECT_TRUE(command_direction(command(0x03)).bidirectional);
+TEST(RdmaCapsule, HostInCapsuleLimitIsClampedToTheCapsuleBuffers) {
+  // What RdmaHostQueue::set_in_capsule_limit (HostQueue's, for the initiator) keeps of the controller's IOCCSZ.
+  EXPECT_EQ(host_in_capsule_limit(0), 0u);  // admin queue: keyed SGLs only, like the Linux host
+  EXPECT_EQ(host_in_capsule_limit(4096), 4096u);
+  EXPECT_EQ(host_in_capsule_limit(kHostMaxInCapsule), kHostMaxInCapsule);
+  EXPECT_EQ(host_in_capsule_limit(16384 - 64), kHostMaxInCapsule);  // IOCCSZ of a 16 KiB capsule: clamped
+  EXPECT_EQ(host_in_capsule_limit(0xFFFFFFFFu), kHostMaxInCapsule);
 }
 
 TEST(RdmaCapsule, KeyedSglLayoutMatchesTheSpec) {

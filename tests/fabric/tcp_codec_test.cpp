@@ -265,21 +265,6 @@ nvme::Sqe sqe_with(std::uint8_t opcode, nvme::SglType t, nvme::SglSubtype s, std
 }
 }  // namespace
 
-TEST(TcpCommandData, DirectionFromOpcodeOrFctype) {
-  EXPECT_EQ(command_direction(sqe_with(0x01, nvme::SglType::data_block, nvme::SglSubtype::offset, 0)),
-            DataDirection::host_to_controller);
-  EXPECT_EQ(command_direction(sqe_with(0x02, nvme::SglType::data_block, nvme::SglSubtype::offset, 0)),
-            DataDirection::controller_to_host);
-  EXPECT_EQ(command_direction(sqe_with(0x00, nvme::SglType::data_block, nvme::SglSubtype::offset, 0)),
-            DataDirection::none);
-  nvme::Sqe connect{};
-  connect.opcode = nvme::kFabricsOpcode;
-  connect.bytes()[4] = nvme_fabrics_type_connect;
-  EXPECT_EQ(command_direction(connect), DataDirection::host_to_controller);
-  connect.bytes()[4] = nvme_fabrics_type_property_get;
-  EXPECT_EQ(command_direction(connect), DataDirection::none);
-}
-
 TEST(TcpCommandData, InCapsuleAndTransportSgls) {
   auto d = parse_command_data(sqe_with(0x01, nvme::SglType::data_block, nvme::SglSubtype::offset, 4096), 4096, 131072);
   EXPECT_TRUE(d.status.ok());

@@ -29,7 +29,8 @@ class ScriptedQueue : public fabric::HostQueue {
   const fabric::HostQueueError& error() const override { return error_; }
   void close() override { fail("closed", kAbortedByHost); }
   fabric::Reactor& reactor() override { return reactor_; }
-  std::uint32_t in_capsule_limit() const override { return 8192; }
+  std::uint32_t in_capsule_limit() const override { return in_capsule_limit_; }
+  void set_in_capsule_limit(std::uint32_t limit) override { in_capsule_limit_ = limit; }
 
   /// The connection breaks: every command completes with a path error, as the TCP host queue reports it.
   void fail(const char* why, nvme::Status status = kHostPathError) {
@@ -52,6 +53,7 @@ class ScriptedQueue : public fabric::HostQueue {
   std::uint16_t depth_;
   bool alive_ = true;
   fabric::HostQueueError error_;
+  std::uint32_t in_capsule_limit_ = 8192;
 };
 
 struct Done {

@@ -33,7 +33,8 @@ class ScriptedQueue : public fabric::HostQueue {
     while (!pending.empty()) complete_front(nvme::Status::make(NVME_SCT_PATH, NVME_SC_CMD_ABORTED_BY_HOST));
   }
   fabric::Reactor& reactor() override { return reactor_; }
-  std::uint32_t in_capsule_limit() const override { return 8192; }
+  std::uint32_t in_capsule_limit() const override { return in_capsule_limit_; }
+  void set_in_capsule_limit(std::uint32_t limit) override { in_capsule_limit_ = limit; }
 
   void complete_front(nvme::Status status) {
     fabric::HostRequest* req = pending.front();
@@ -51,6 +52,7 @@ class ScriptedQueue : public fabric::HostQueue {
   std::uint16_t depth_;
   bool alive_ = true;
   fabric::HostQueueError error_;
+  std::uint32_t in_capsule_limit_ = 8192;
 };
 
 struct Done {

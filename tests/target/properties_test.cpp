@@ -1,5 +1,5 @@
 // Property Get/Set and the CC/CSTS state machine, including the exact sequences the Linux 6.1 host sends
-// (docs: wire-facts.md "What the Linux 6.1 host sends").
+// (docs/linux-host.md, "The commands it sends").
 #include "target_fixture.hpp"
 
 namespace nvmf::test {
