@@ -106,6 +106,24 @@ class AuthTest : public TargetTest {
     EXPECT_TRUE(connect_io(*b.io, cntlid, 1, 127, kSubNqn, kOtherHostNqn).status().ok());
     return b;
   }
+  /// A controller of kHostNqn admitted through authentication, enabled, with I/O queue 1 authenticated too.
+  struct Admitted {
+    std::unique_ptr<FakeQueue> admin, io;
+    std::uint16_t cntlid = 0;
+  };
+  Admitted admitted() {
+    Admitted a;
+    a.admin = new_queue();
+    a.cntlid = connect_pending(*a.admin);
+    DhchapHost first(credentials(), kHostNqn, kSubNqn, 1);
+    EXPECT_TRUE(authenticate(*a.admin, first));
+    EXPECT_TRUE(a.admin->run(property_set(NVME_REG_CC, cc_enable())).status().ok());
+    a.io = new_queue();
+    EXPECT_TRUE(connect_io(*a.io, a.cntlid, 1).status().ok());
+    DhchapHost io_auth(credentials(), kHostNqn, kSubNqn, 2);
+    EXPECT_TRUE(authenticate(*a.io, io_auth));
+    return a;
+  }
   void verified_io(FakeQueue& io, std::uint64_t lba, std::uint8_t seed) {
     std::vector<std::byte> data(512);
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = std::byte(seed + i * 7);
@@ -462,15 +480,8 @@ TEST_F(AuthTest, AuthenticationOnAQueueThatDidNotAskForIt) {
 }
 
 TEST_F(AuthTest, ReauthenticationWhileIoGoesOn) {
-  auto admin = new_queue();
-  const auto cntlid = connect_pending(*admin);
-  DhchapHost first(credentials(), kHostNqn, kSubNqn, 1);
-  ASSERT_TRUE(authenticate(*admin, first));
-  ASSERT_TRUE(admin->run(property_set(NVME_REG_CC, cc_enable())).status().ok());
-  auto io = new_queue();
-  ASSERT_TRUE(connect_io(*io, cntlid, 1).status().ok());
-  DhchapHost io_auth(credentials(), kHostNqn, kSubNqn, 2);
-  ASSERT_TRUE(authenticate(*io, io_auth));
+  auto [admin, io, cntlid] = admitted();
+  ASSERT_FALSE(HasFailure());
   // The host asks again (nvme-cli / sysfs "dhchap_secret" rewrite): a new transaction, other commands keep going.
   DhchapHost again(credentials(true), kHostNqn, kSubNqn, 3);
   ASSERT_TRUE(send(*io, again.negotiate()).status().ok());
@@ -489,15 +500,8 @@ TEST_F(AuthTest, ReauthenticationWhileIoGoesOn) {
 // fatal error); another host's I/O goes on.
 TEST_F(AuthTest, FailedReauthenticationEndsTheAssociation) {
   auto by = bystander();
-  auto admin = new_queue();
-  const auto cntlid = connect_pending(*admin);
-  DhchapHost first(credentials(), kHostNqn, kSubNqn, 1);
-  ASSERT_TRUE(authenticate(*admin, first));
-  ASSERT_TRUE(admin->run(property_set(NVME_REG_CC, cc_enable())).status().ok());
-  auto io = new_queue();
-  ASSERT_TRUE(connect_io(*io, cntlid, 1).status().ok());
-  DhchapHost io_auth(credentials(), kHostNqn, kSubNqn, 2);
-  ASSERT_TRUE(authenticate(*io, io_auth));
+  auto [admin, io, cntlid] = admitted();
+  ASSERT_FALSE(HasFailure());
   verified_io(*io, 50, 0x31);
   auto creds = credentials();
   creds.host_key = generate_secret(32, Hash::sha256, kHostNqn);  // not the configured one
