@@ -239,6 +239,14 @@ TlsPsk derive_tls_psk(const ConfiguredPsk& configured, std::string_view hostnqn,
 
 std::optional<TlsPsk> psk_for_identity(const PskIdentity& identity, const ConfiguredPsk& configured,
                                        std::string* why) {
+  // Whatever a host offers must end in a refusal, not an exception inside OpenSSL's callback: NQNs are at most
+  // 223 bytes (NVMe Base 4.5), and a version-0 identity is the HKDF context, at most 255 bytes (RFC 8446 7.1).
+  constexpr std::size_t kMaxNqn = 223;
+  if (identity.hostnqn.size() > kMaxNqn || identity.subnqn.size() > kMaxNqn ||
+      (identity.version == 0 && identity.to_string().size() > 255)) {
+    if (why) *why = "identity too long (an NQN over 223 bytes, or a version-0 identity over 255)";
+    return std::nullopt;
+  }
   if (identity.hash != cipher_hash(configured)) {
     if (why) *why = identity.hash == kHashSha384 ? "identity asks for SHA-384 but the host's PSK is a SHA-256 key"
                                                  : "identity asks for SHA-256 but the host's PSK is a SHA-384 key";

@@ -41,7 +41,14 @@ int find_psk(SSL* ssl, const unsigned char* identity, size_t len, SSL_SESSION** 
   *session = nullptr;
   HandshakeNotes* notes = notes_of(ssl);
   if (!notes || !notes->server) return 0;
-  PskMatch match = notes->server->lookup()(std::string(reinterpret_cast<const char*>(identity), len));
+  // No exception may cross OpenSSL's C frames: one from the lookup refuses the handshake instead.
+  PskMatch match;
+  try {
+    match = notes->server->lookup()(std::string(reinterpret_cast<const char*>(identity), len));
+  } catch (const std::exception&) {
+    match = PskMatch{};
+    match.why = "PSK lookup failed";
+  }
   if (!match.host.empty()) notes->host = match.host;
   if (!match.found) {
     if (notes->why.empty()) notes->why = match.why;

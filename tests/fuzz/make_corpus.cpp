@@ -19,6 +19,7 @@
 #include "nvme/auth_wire.hpp"
 #include "nvme/dhchap_host.hpp"
 #include "nvme/crc32c.hpp"
+#include "nvme/tls_psk.hpp"
 #include "target/config_json.hpp"
 
 using namespace nvmf;
@@ -453,6 +454,35 @@ void auth() {
   write("auth", "host_failure1", Bytes{1} + auth_send(failure1));
 }
 
+// ---- tls_key: [mode][text] (tls_key_fuzz.cpp) ----
+
+void tls_key() {
+  namespace tls = nvme::tls;
+  const auto seed = [](std::uint8_t mode, const std::string& text) {
+    Bytes b{mode};
+    b.insert(b.end(), text.begin(), text.end());
+    return b;
+  };
+  // The harness's configured keys (mode bits 1-2): the same fixed bytes, so version-1 digests here are right.
+  const std::uint8_t hh[] = {tls::kHashNone, tls::kHashSha256, tls::kHashSha384, tls::kHashNone};
+  const std::size_t len[] = {32, 32, 48, 48};
+  const std::string host = "nqn.2014-08.org.nvmexpress:uuid:12345678-1234-4234-8234-123456789abc";
+  const std::string sub = "nqn.2024-01.io.nvmf:fuzz";
+  for (unsigned k = 0; k < 4; ++k) {
+    tls::ConfiguredPsk key;
+    key.hmac = hh[k];
+    key.key = tls::SecretBytes(len[k]);
+    for (std::size_t i = 0; i < key.key.size(); ++i) key.key.data()[i] = static_cast<std::uint8_t>(0x5a ^ i * 7);
+    const std::string n = std::to_string(k);
+    write("tls_key", "interchange_" + n, seed(0, tls::format_interchange(key)));
+    for (int version = 0; version <= 1; ++version) {
+      const auto psk = tls::derive_tls_psk(key, host, sub, version);
+      write("tls_key", "identity_v" + std::to_string(version) + "_key" + n,
+            seed(static_cast<std::uint8_t>(1 | k << 1), psk.identity));
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -468,5 +498,6 @@ int main(int argc, char** argv) {
   host_identify();
   rdma_cm();
   auth();
+  tls_key();
   return 0;
 }

@@ -123,6 +123,30 @@ TEST(TlsPsk, IdentityParsing) {
   EXPECT_FALSE(parse_identity("garbage"));
 }
 
+// Found by fuzz_tls_key: a host offering a long subsystem NQN in its identity made the derivation throw inside
+// OpenSSL's PSK callback (the HKDF context is at most 255 bytes), which ended the target.
+TEST(TlsPsk, OverlongIdentityIsRefusedNotThrown) {
+  const std::string long_nqn = "nqn.2024-01.io.nvmf:" + std::string(220, 'x');
+  for (int version : {0, 1}) {
+    PskIdentity id;
+    id.version = version;
+    id.hostnqn = "nqn.h";
+    id.subnqn = long_nqn;
+    id.digest = "abc=";
+    std::string why;
+    EXPECT_FALSE(psk_for_identity(id, key(kHashSha256, 32), &why)) << version;
+    EXPECT_NE(why.find("too long"), std::string::npos) << why;
+  }
+  // At the limits it still derives: 223-byte NQNs in version 1 (the digest is the context).
+  PskIdentity fits;
+  fits.version = 1;
+  fits.hostnqn = "nqn.2024-01.io.nvmf:" + std::string(203, 'h');
+  fits.subnqn = "nqn.2024-01.io.nvmf:" + std::string(203, 's');
+  fits.digest = derive_tls_psk(key(kHashSha256, 32), fits.hostnqn, fits.subnqn, 1).identity.substr(9 + 223 + 1 + 223 + 1);
+  std::string why;
+  EXPECT_TRUE(psk_for_identity(fits, key(kHashSha256, 32), &why)) << why;
+}
+
 TEST(TlsPsk, GeneratedKeysRoundTrip) {
   for (std::uint8_t hmac : {kHashNone, kHashSha256, kHashSha384}) {
     auto psk = generate_psk(hmac);
