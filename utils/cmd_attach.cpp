@@ -1,0 +1,183 @@
+// nvmf attach / detach / list-attached: a remote namespace served as a local block device (/dev/ublkbN) by this
+// process through the kernel's ublk driver (docs/attach.md). attach checks for ublk before it connects, so a
+// machine without it gets a clear error at once.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "initiator/attach/attach_registry.hpp"
+#include "initiator/attach/ublk_control.hpp"
+#include "initiator/attach/ublk_device.hpp"
+#include "utils/cli_common.hpp"
+#include "utils/commands.hpp"
+
+namespace nvmf::cli {
+
+namespace {
+struct AttachArgs {
+  ConnectArgs connect;
+  std::uint32_t nsid = 0;
+  std::uint32_t max_io_kib = 512;
+  bool daemon = false;
+};
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_stop_signal(int) { g_stop = 1; }
+
+std::unique_ptr<initiator::ublk::ControlDevice> open_control_or_exit() {
+  std::string error;
+  auto control = initiator::ublk::ControlDevice::open(&error);
+  if (!control) fail(error);
+  return control;
+}
+
+/// --daemon: fork before any thread or connection exists; the child reports "device path" or nothing through a
+/// pipe once the device is up (its errors go to the shared stderr). Returns in the child only.
+void daemonize_or_exit() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) fail(std::string("pipe: ") + std::strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) fail(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    close(fds[0]);
+    setsid();
+    // The write end stays in fd 3 for serve() to report on.
+    if (dup2(fds[1], 3) < 0) _exit(1);
+    close(fds[1]);
+    return;
+  }
+  close(fds[1]);
+  char line[256] = {};
+  ssize_t n = read(fds[0], line, sizeof line - 1);
+  close(fds[0]);
+  if (n > 0) {
+    std::fputs(line, stdout);
+    std::fflush(stdout);
+    std::exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1);
+}
+
+void serve(AttachArgs& a) {
+  auto control = open_control_or_exit();
+  auto ctrl = connect_or_exit(a.connect);
+  if (ctrl->namespaces().empty()) fail("the subsystem has no active namespace");
+  const std::uint32_t nsid = a.nsid ? a.nsid : ctrl->namespaces().front().nsid;
+
+  initiator::ublk::AttachOptions options;
+  options.queues = std::min<std::uint16_t>(a.connect.options.nr_io_queues, ctrl->io_queues_granted());
+  options.queue_depth = static_cast<std::uint16_t>(a.connect.options.io_queue_size - 1);
+  options.max_io_bytes = a.max_io_kib * 1024;
+  std::string error;
+  auto device = initiator::ublk::UblkDevice::create(*control, *ctrl, nsid, options, &error);
+  if (!device) fail("cannot make the block device: " + error);
+
+  initiator::attach::AttachedDevice entry;
+  entry.device = device->block_path();
+  entry.dev_id = device->id();
+  entry.pid = getpid();
+  entry.transport = a.connect.options.transport;
+  entry.traddr = a.connect.options.traddr;
+  entry.trsvcid = a.connect.options.trsvcid;
+  entry.subnqn = a.connect.options.subnqn;
+  entry.nsid = nsid;
+  if (!initiator::attach::record(entry, &error)) std::fprintf(stderr, "nvmf: warning: %s\n", error.c_str());
+
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const std::string line = device->block_path() + "\n";
+  if (a.daemon) {
+    if (write(3, line.data(), line.size()) < 0) {}
+    close(3);
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd >= 0) {
+      dup2(null_fd, 0);
+      dup2(null_fd, 1);
+      dup2(null_fd, 2);
+      close(null_fd);
+    }
+  } else {
+    std::fputs(line.c_str(), stdout);
+    std::fflush(stdout);
+  }
+
+  // The admin queue (keep-alive, reconnect) lives here; the queues serve on their own threads. The device ends
+  // on SIGINT/SIGTERM, or when someone else stopped it (`nvmf detach`).
+  auto next_check = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    ctrl->poll(std::chrono::milliseconds(100));
+    if (std::chrono::steady_clock::now() >= next_check) {
+      if (!device->live()) break;
+      next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    }
+  }
+  device->stop();
+  initiator::attach::forget(entry.device);
+  device.reset();
+  ctrl->shutdown();
+}
+}  // namespace
+
+void add_attach_commands(CLI::App& app) {
+  auto a = std::make_shared<AttachArgs>();
+  CLI::App* cmd = app.add_subcommand("attach", "Serve a remote namespace as a local block device (/dev/ublkbN)");
+  add_connect_options(cmd, a->connect, false);
+  cmd->add_option("-N,--namespace-id", a->nsid, "Namespace (default: the first active one)");
+  cmd->add_option("--max-io-size", a->max_io_kib, "Largest request in KiB (memory per queue entry)")
+      ->check(CLI::Range(4, 4096))
+      ->capture_default_str();
+  cmd->add_flag("--daemon", a->daemon, "Print the device, then keep serving it in the background");
+  cmd->callback([a] {
+    if (a->connect.options.io_queue_size < 2) fail("--queue-size must be at least 2");
+    // Refuse early and clearly when ublk is missing or the process lacks privilege: before any connection.
+    open_control_or_exit();
+    if (a->daemon) daemonize_or_exit();
+    serve(*a);
+  });
+
+  auto device = std::make_shared<std::string>();
+  CLI::App* detach = app.add_subcommand("detach", "Remove a device made by nvmf attach (its server then exits)");
+  detach->add_option("device", *device, "/dev/ublkbN")->required();
+  detach->callback([device] {
+    auto id = initiator::attach::parse_ublk_device(*device);
+    if (!id) fail("'" + *device + "' is not a ublk block device (/dev/ublkbN)");
+    auto control = open_control_or_exit();
+    int rc = control->stop_device(*id);
+    if (rc < 0) fail(initiator::ublk::ControlDevice::explain("STOP_DEV", rc));
+    rc = control->delete_device(*id);
+    if (rc < 0 && rc != -ENODEV) fail(initiator::ublk::ControlDevice::explain("DEL_DEV", rc));
+    initiator::attach::forget("/dev/ublkb" + std::to_string(*id));
+  });
+
+  auto format = std::make_shared<std::string>("normal");
+  CLI::App* list = app.add_subcommand("list-attached", "Devices served by nvmf attach processes");
+  add_output_option(list, *format);
+  list->callback([format] {
+    auto devices = initiator::attach::list_attached();
+    if (*format == "json") {
+      nlohmann::ordered_json j = nlohmann::ordered_json::array();
+      for (const auto& d : devices)
+        j.push_back({{"device", d.device}, {"kind", d.kind}, {"pid", d.pid}, {"transport", d.transport},
+                     {"traddr", d.traddr}, {"trsvcid", d.trsvcid}, {"subnqn", d.subnqn}, {"nsid", d.nsid}});
+      print_json(nlohmann::ordered_json{{"attached", j}});
+      return;
+    }
+    for (const auto& d : devices)
+      std::printf("%-14s pid %-7d %s %s:%s %s nsid %u\n", d.device.c_str(), d.pid, d.transport.c_str(),
+                  d.traddr.c_str(), d.trsvcid.c_str(), d.subnqn.c_str(), d.nsid);
+  });
+}
+
+}  // namespace nvmf::cli
