@@ -106,6 +106,8 @@ std::unique_ptr<UblkDevice> UblkDevice::create(ControlDevice& control, Controlle
       ready.set_value({});
       while (!queue.finished() && !self->stop.load(std::memory_order_acquire))
         queue.poll(std::chrono::milliseconds(100));
+      queue.close();
+      io.reset();
       // Leaving drops the reactor's ring, which cancels whatever FETCH_REQ the driver still holds.
       self->ended = true;
     });

@@ -143,6 +143,7 @@ void UblkQueue::on_io_done(void* arg, nvme::Status status) {
 
 void UblkQueue::commit(Tag& t, std::int32_t result) {
   --in_service_;
+  if (closing_) return;
   issue(t, kIoCommitAndFetchReq, result);
 }
 

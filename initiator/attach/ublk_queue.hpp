@@ -43,6 +43,9 @@ class UblkQueue {
   void poll(std::chrono::milliseconds max_wait);
   /// Every tag has been given back by the driver (aborted: the device is stopping).
   bool finished() const { return finished_tags_ == config_.depth; }
+  /// Before the I/O queue is destroyed: its destructor completes what it still holds, and those completions must
+  /// not be committed to a device that is going away.
+  void close() { closing_ = true; }
   /// Requests handed to the I/O queue and not yet committed.
   std::uint32_t in_service() const { return in_service_; }
 
@@ -76,6 +79,7 @@ class UblkQueue {
   std::vector<Tag*> waiting_;  ///< Requests the I/O queue had no room for, in arrival order
   std::uint32_t finished_tags_ = 0;
   std::uint32_t in_service_ = 0;
+  bool closing_ = false;
 };
 
 }  // namespace nvmf::initiator::ublk
