@@ -26,6 +26,7 @@ struct AttachArgs {
   std::uint32_t nsid = 0;
   std::uint32_t max_io_kib = 512;
   bool daemon = false;
+  std::string recover;  ///< A device whose serving process died, to resume
 };
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -78,8 +79,16 @@ void serve(AttachArgs& a) {
   options.queue_depth = static_cast<std::uint16_t>(a.connect.options.io_queue_size - 1);
   options.max_io_bytes = a.max_io_kib * 1024;
   std::string error;
-  auto device = initiator::ublk::UblkDevice::create(*control, *ctrl, nsid, options, &error);
-  if (!device) fail("cannot make the block device: " + error);
+  std::unique_ptr<initiator::ublk::UblkDevice> device;
+  if (!a.recover.empty()) {
+    auto id = initiator::attach::parse_ublk_device(a.recover);
+    if (!id) fail("--recover: '" + a.recover + "' is not a ublk block device (/dev/ublkbN)");
+    device = initiator::ublk::UblkDevice::recover(*control, *ctrl, *id, nsid, &error);
+    if (!device) fail("cannot resume " + a.recover + ": " + error);
+  } else {
+    device = initiator::ublk::UblkDevice::create(*control, *ctrl, nsid, options, &error);
+    if (!device) fail("cannot make the block device: " + error);
+  }
 
   initiator::attach::AttachedDevice entry;
   entry.device = device->block_path();
@@ -139,6 +148,9 @@ void add_attach_commands(CLI::App& app) {
       ->check(CLI::Range(4, 4096))
       ->capture_default_str();
   cmd->add_flag("--daemon", a->daemon, "Print the device, then keep serving it in the background");
+  cmd->add_option("--recover", a->recover,
+                  "Resume DEVICE (/dev/ublkbN) whose serving process died, without recreating it (ublk user "
+                  "recovery); give the connection options of the first attach");
   cmd->callback([a] {
     if (a->connect.options.io_queue_size < 2) fail("--queue-size must be at least 2");
     // Refuse early and clearly when ublk is missing or the process lacks privilege: before any connection.

@@ -144,6 +144,13 @@ int ControlDevice::get_info(std::uint32_t dev_id, CtrlDevInfo& info) {
   return submit(kCmdGetDevInfo, true, cmd, std::chrono::seconds(10));
 }
 
+int ControlDevice::get_params(std::uint32_t dev_id, Params& params) {
+  CtrlCmd cmd = header(dev_id);
+  cmd.addr = reinterpret_cast<std::uintptr_t>(&params);
+  cmd.len = static_cast<std::uint16_t>(params.len);
+  return submit(kCmdGetParams, true, cmd, std::chrono::seconds(10));
+}
+
 int ControlDevice::start_user_recovery(std::uint32_t dev_id) {
   return submit(kCmdStartUserRecovery, false, header(dev_id), std::chrono::seconds(30));
 }
@@ -168,6 +175,8 @@ std::string ControlDevice::explain(const char* what, int negative_errno) {
       return text + " (the driver did not answer within the time limit)";
     case ENODEV:
       return text + " (no such ublk device)";
+    case EBUSY:
+      return text + " (the device is busy: its server still runs, or the kernel has not quiesced it yet)";
     default:
       return text;
   }

@@ -33,6 +33,8 @@ class ControlDevice {
   int stop_device(std::uint32_t dev_id);
   int delete_device(std::uint32_t dev_id);
   int get_info(std::uint32_t dev_id, CtrlDevInfo& info);
+  /// GET_PARAMS: `params.len` says how much the caller has room for.
+  int get_params(std::uint32_t dev_id, Params& params);
   int start_user_recovery(std::uint32_t dev_id);
   int end_user_recovery(std::uint32_t dev_id, int server_pid);
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <future>
 
@@ -65,6 +66,9 @@ std::unique_ptr<UblkDevice> UblkDevice::create(ControlDevice& control, Controlle
   info.max_io_buf_bytes = buffer_bytes;
   info.dev_id = UINT32_MAX;
   info.ublksrv_pid = getpid();
+  // User recovery: if this process dies the device stays, its I/O waits, and `nvmf attach --recover` resumes it;
+  // REISSUE resends what the dead process had taken (NVMe reads and writes may be repeated).
+  info.flags = kFlagUserRecovery | kFlagUserRecoveryReissue;
   int rc = control.add_device(info);
   if (rc < 0) {
     *error = ControlDevice::explain("ADD_DEV", rc);
@@ -80,11 +84,24 @@ std::unique_ptr<UblkDevice> UblkDevice::create(ControlDevice& control, Controlle
     return nullptr;
   }
 
-  for (std::uint16_t q = 0; q < options.queues; ++q) {
+  QueueConfig config{dev->char_fd_, 0, depth, buffer_bytes, control.ioctl_encoded()};
+  if (!dev->start_queues(controller, ns, options.queues, config, error)) return nullptr;
+  rc = control.start_device(info.dev_id, getpid());
+  if (rc < 0) {
+    *error = ControlDevice::explain("START_DEV", rc);
+    return nullptr;
+  }
+  return dev;
+}
+
+bool UblkDevice::start_queues(Controller& controller, const Namespace& ns, std::uint16_t queues,
+                              const QueueConfig& base, std::string* error) {
+  for (std::uint16_t q = 0; q < queues; ++q) {
     auto qt = std::make_unique<QueueThread>();
     std::promise<std::string> ready;
     std::future<std::string> started = ready.get_future();
-    QueueConfig config{dev->char_fd_, q, depth, buffer_bytes, control.ioctl_encoded()};
+    QueueConfig config = base;
+    config.q_id = q;
     QueueThread* self = qt.get();
     qt->thread = std::thread([&controller, ns, config, self, ready = std::move(ready)]() mutable {
       fabric::Reactor reactor(config.q_id);
@@ -112,17 +129,75 @@ std::unique_ptr<UblkDevice> UblkDevice::create(ControlDevice& control, Controlle
       self->ended = true;
     });
     std::string why = started.get();
-    dev->queues_.push_back(std::move(qt));
+    queues_.push_back(std::move(qt));
     if (!why.empty()) {
       *error = why;
-      return nullptr;
+      return false;
     }
   }
-  rc = control.start_device(info.dev_id, getpid());
+  return true;
+}
+
+std::unique_ptr<UblkDevice> UblkDevice::recover(ControlDevice& control, Controller& controller,
+                                                std::uint32_t dev_id, std::uint32_t nsid, std::string* error) {
+  CtrlDevInfo info{};
+  int rc = control.get_info(dev_id, info);
   if (rc < 0) {
-    *error = ControlDevice::explain("START_DEV", rc);
+    *error = ControlDevice::explain("GET_DEV_INFO", rc);
     return nullptr;
   }
+  if (!(info.flags & kFlagUserRecovery)) {
+    *error = "/dev/ublkb" + std::to_string(dev_id) + " was made without user recovery: it cannot be resumed";
+    return nullptr;
+  }
+  const Namespace* found = controller.find_namespace(nsid);
+  if (!found) {
+    *error = "namespace " + std::to_string(nsid) + " is not active on the controller";
+    return nullptr;
+  }
+  const Namespace ns = *found;
+  Params params{};
+  params.len = offsetof(Params, devt);
+  rc = control.get_params(dev_id, params);
+  if (rc < 0) {
+    *error = ControlDevice::explain("GET_PARAMS", rc);
+    return nullptr;
+  }
+  const std::uint64_t capacity_sectors = ns.capacity_blocks * (ns.block_size / 512);
+  if ((1u << params.basic.logical_bs_shift) != ns.block_size || params.basic.dev_sectors != capacity_sectors) {
+    *error = "namespace " + std::to_string(nsid) + " (" + std::to_string(ns.block_size) + "-byte blocks, " +
+             std::to_string(capacity_sectors) + " sectors) is not the one /dev/ublkb" + std::to_string(dev_id) +
+             " served (" + std::to_string(1u << params.basic.logical_bs_shift) + "-byte blocks, " +
+             std::to_string(params.basic.dev_sectors) + " sectors)";
+    return nullptr;
+  }
+  if (info.nr_hw_queues > controller.io_queues_granted() || info.queue_depth + 1 > controller.max_io_queue_size()) {
+    *error = "the device has " + std::to_string(info.nr_hw_queues) + " queues of depth " +
+             std::to_string(info.queue_depth) + "; the controller granted " +
+             std::to_string(controller.io_queues_granted()) + " of at most " +
+             std::to_string(controller.max_io_queue_size()) + " entries (use the -i and -Q of the first attach)";
+    return nullptr;
+  }
+  // The kernel quiesces the device once it has seen the old server's queues go: give a dying process a moment.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((rc = control.start_user_recovery(dev_id)) == -EBUSY && std::chrono::steady_clock::now() < deadline)
+    usleep(100000);
+  if (rc < 0) {
+    *error = ControlDevice::explain("START_USER_RECOVERY", rc);
+    return nullptr;
+  }
+  std::unique_ptr<UblkDevice> dev(new UblkDevice(control, dev_id));
+  dev->owns_device_ = false;
+  dev->char_fd_ = open_char_device("/dev/ublkc" + std::to_string(dev_id), error);
+  if (dev->char_fd_ < 0) return nullptr;
+  QueueConfig config{dev->char_fd_, 0, info.queue_depth, info.max_io_buf_bytes, control.ioctl_encoded()};
+  if (!dev->start_queues(controller, ns, info.nr_hw_queues, config, error)) return nullptr;
+  rc = control.end_user_recovery(dev_id, getpid());
+  if (rc < 0) {
+    *error = ControlDevice::explain("END_USER_RECOVERY", rc);
+    return nullptr;
+  }
+  dev->owns_device_ = true;
   return dev;
 }
 
@@ -148,12 +223,13 @@ void UblkDevice::stop() {
   if (stopped_) return;
   stopped_ = true;
   // STOP_DEV removes the disk (the kernel flushes it through the queues first), then the queues can go.
-  control_.stop_device(dev_id_);
+  if (owns_device_) control_.stop_device(dev_id_);
   end_queues();
   if (char_fd_ >= 0) ::close(char_fd_);
   char_fd_ = -1;
   // DEL_DEV waits for the char device to be released; after a `nvmf detach` it may already be gone (ENODEV).
-  control_.delete_device(dev_id_);
+  if (owns_device_) control_.delete_device(dev_id_);
 }
 
 }  // namespace nvmf::initiator::ublk
+

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "initiator/attach/ublk_control.hpp"
+#include "initiator/attach/ublk_queue.hpp"
 #include "initiator/controller.hpp"
 #include "initiator/namespace.hpp"
 
@@ -26,6 +27,11 @@ class UblkDevice {
   /// Make and start the device. nullptr and *error (naming the step) when it cannot be made.
   static std::unique_ptr<UblkDevice> create(ControlDevice& control, Controller& controller, std::uint32_t nsid,
                                             const AttachOptions& options, std::string* error);
+  /// Resume device `dev_id` whose serving process died (ublk user recovery, made with it by create()): its
+  /// queues, depth and buffer size come from the driver, and the namespace must match the device's block size
+  /// and capacity. On failure the device is left as it was (quiesced), for another try or `nvmf detach`.
+  static std::unique_ptr<UblkDevice> recover(ControlDevice& control, Controller& controller, std::uint32_t dev_id,
+                                             std::uint32_t nsid, std::string* error);
   /// stop() if not done.
   ~UblkDevice();
   UblkDevice(const UblkDevice&) = delete;
@@ -48,12 +54,15 @@ class UblkDevice {
   };
   UblkDevice(ControlDevice& control, std::uint32_t dev_id) : control_(control), dev_id_(dev_id) {}
   void end_queues();
+  bool start_queues(Controller& controller, const Namespace& ns, std::uint16_t queues, const QueueConfig& base,
+                    std::string* error);
 
   ControlDevice& control_;
   std::uint32_t dev_id_;
   int char_fd_ = -1;
   std::vector<std::unique_ptr<QueueThread>> queues_;
   bool stopped_ = false;
+  bool owns_device_ = true;  ///< Stop and delete it on the way out (false while a recovery is not complete)
 };
 
 }  // namespace nvmf::initiator::ublk

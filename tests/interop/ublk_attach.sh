@@ -7,7 +7,9 @@
 #      target);
 #   2. a second attach (foreground server): fio randwrite with crc32c verify, 4 KiB at QD 1 and 512 B..1 MiB at
 #      QD 32; discard and write zeroes through blkdiscard;
-#   3. our target is killed and restarted while fio writes at QD 32: the host reconnects and fio ends clean;
+#   3. our target is killed and restarted while fio writes at QD 32: the host reconnects and fio ends clean; then
+#      the serving process is SIGKILLed under fio, the device stays, `attach --recover` resumes it (ublk user
+#      recovery) and fio ends clean;
 #   4. SIGTERM to the server removes the device.
 # Exit: 0 pass, 77 skip (no VM), else fail (the target's and the server's logs and dmesg are printed).
 set -euo pipefail
@@ -61,29 +63,47 @@ say "the target's backing file holds a clean ext4 with the tree, byte for byte"
 server=$!
 wait_for "grep -q ublkb /run/attach.out" 20
 dev=$(head -n1 /run/attach.out)
-run_fio qd1-4k "$dev" --rw=randwrite --bs=4k --iodepth=1 --size=8M
+run_fio qd1-4k "$dev" --rw=randwrite --bs=4k --iodepth=1 --size=4M
 run_fio qd32-mixed "$dev" --rw=randwrite --bsrange=512-1M --iodepth=32 --size=48M
 blkdiscard -o 0 -l 1M "$dev"
 blkdiscard -z -o 1M -l 1M "$dev"
 expect_eq "zeroed range" "$(dd if="$dev" iflag=direct,skip_bytes skip=1M bs=1M count=1 status=none | tr -d '\0' | wc -c)" 0
 say "blkdiscard (deallocate) and blkdiscard -z (write zeroes) done"
 
-# ---- 3: the target killed and restarted under fio
-fio --name=restart --filename="$dev" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k --iodepth=32 \
-  --size=64M --verify=crc32c --do_verify=1 --verify_fatal=1 --output-format=json --output=/tmp/restart.json \
-  > /tmp/restart.out 2>&1 &
-fio_pid=$!
+# ---- 3: the target killed and restarted under fio; then the serving process killed and resumed (--recover)
+fio_bg() {
+  fio --name="$1" --filename="$dev" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k --iodepth=32 \
+    --size=32M --verify=crc32c --do_verify=1 --verify_fatal=1 --output-format=json --output="/tmp/$1.json" \
+    > "/tmp/$1.out" 2>&1 &
+  fio_pid=$!
+}
+fio_wait() {
+  local rc=0; wait "$fio_pid" || rc=$?
+  if [[ $rc -ne 0 ]] || ! jq -e '[.jobs[].error] | all(. == 0)' "/tmp/$1.json" > /dev/null; then
+    echo "fio $1 failed (status $rc)"; cat "/tmp/$1.out"; exit 1
+  fi
+  say "fio $1: clean ($(jq -r '.jobs[0].write.io_kbytes / 1024 | floor' "/tmp/$1.json") MiB written and verified)"
+}
+fio_bg restart
 nap 2
 target_kill main
 say "target killed under fio"
 nap 2
 target_start main "${args[@]}"
 say "target restarted"
-rc=0; wait "$fio_pid" || rc=$?
-if [[ $rc -ne 0 ]] || ! jq -e '[.jobs[].error] | all(. == 0)' /tmp/restart.json > /dev/null; then
-  echo "fio across the restart failed (status $rc)"; cat /tmp/restart.out; exit 1
-fi
-say "fio across the target restart: clean ($(jq -r '.jobs[0].write.io_kbytes / 1024 | floor' /tmp/restart.json) MiB written and verified)"
+fio_wait restart
+
+fio_bg recover
+nap 2
+kill -KILL "$server"; wait "$server" 2>/dev/null || true
+say "serving process killed under fio"
+[[ -b $dev ]] || { echo "$dev vanished with its server"; exit 1; }
+"$NVMF" attach "${conn[@]}" -i 2 --recover "$dev" > /run/attach-recover.out 2> /run/attach-recover.log &
+server=$!
+wait_for "grep -q ublkb /run/attach-recover.out" 20
+expect_eq "resumed device" "$(head -n1 /run/attach-recover.out)" "$dev"
+say "attach --recover resumed $dev"
+fio_wait recover
 
 # ---- 4: SIGTERM ends the server and removes the device
 kill -TERM "$server"
