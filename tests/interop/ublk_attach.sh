@@ -10,7 +10,10 @@
 #   3. our target is killed and restarted while fio writes at QD 32: the host reconnects and fio ends clean; then
 #      the serving process is SIGKILLed under fio, the device stays, `attach --recover` resumes it (ublk user
 #      recovery) and fio ends clean;
-#   4. SIGTERM to the server removes the device.
+#   4. SIGTERM to the server removes the device;
+#   5. against nvmet (the kernel target): fio verify through the attached device; then 4 KiB random reads at QD 32
+#      on /dev/ublkbN and on the kernel's nvme-tcp device of the same namespace, IOPS and CPU per I/O side by side
+#      (printed, not checked: under TCG only the ratio means anything).
 # Exit: 0 pass, 77 skip (no VM), else fail (the target's and the server's logs and dmesg are printed).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -63,7 +66,7 @@ say "the target's backing file holds a clean ext4 with the tree, byte for byte"
 server=$!
 wait_for "grep -q ublkb /run/attach.out" 20
 dev=$(head -n1 /run/attach.out)
-run_fio qd1-4k "$dev" --rw=randwrite --bs=4k --iodepth=1 --size=4M
+run_fio qd1-4k "$dev" --rw=randwrite --bs=4k --iodepth=1 --size=3M
 run_fio qd32-mixed "$dev" --rw=randwrite --bsrange=512-1M --iodepth=32 --size=48M
 blkdiscard -o 0 -l 1M "$dev"
 blkdiscard -z -o 1M -l 1M "$dev"
@@ -73,7 +76,7 @@ say "blkdiscard (deallocate) and blkdiscard -z (write zeroes) done"
 # ---- 3: the target killed and restarted under fio; then the serving process killed and resumed (--recover)
 fio_bg() {
   fio --name="$1" --filename="$dev" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k --iodepth=32 \
-    --size=32M --verify=crc32c --do_verify=1 --verify_fatal=1 --output-format=json --output="/tmp/$1.json" \
+    --size=24M --verify=crc32c --do_verify=1 --verify_fatal=1 --output-format=json --output="/tmp/$1.json" \
     > "/tmp/$1.out" 2>&1 &
   fio_pid=$!
 }
@@ -112,5 +115,41 @@ expect_eq "server exit status" "$rc" 0
 [[ ! -e $dev ]] || { echo "$dev still exists after SIGTERM"; exit 1; }
 target_stop main
 say "SIGTERM: the device is gone, the server exited 0"
+
+# ---- 5: against nvmet (the kernel target), and beside the kernel's own nvme-tcp on the same namespace
+knqn=nqn.2024-01.io.nvmf-toolkit:interop-ublk-nvmet
+truncate -s 128M /run/nvmet.img
+nvmet_tcp_setup "$knqn" 4430 /run/nvmet.img
+"$NVMF" attach -t tcp -a 127.0.0.1 -s 4430 -n "$knqn" > /run/attach-nvmet.out 2> /run/attach-nvmet.log &
+server=$!
+wait_for "grep -q ublkb /run/attach-nvmet.out" 20
+udev=$(head -n1 /run/attach-nvmet.out)
+run_fio nvmet-qd32 "$udev" --rw=randwrite --bsrange=4k-128k --iodepth=32 --size=16M   # nvmet: 4 KiB blocks on tmpfs
+host_connect tcp 127.0.0.1 4430 "$knqn"
+kdev=$(ns_dev_wait "$knqn" 1)
+# busy jiffies (USER_HZ 100) of the whole guest (user, nice, system, irq, softirq) over a fio run: CPU per I/O of everything
+# taking part (fio, our server or the kernel host, nvmet), in microseconds.
+busy() { local c u n s i w irq sirq rest; read -r c u n s i w irq sirq rest < /proc/stat; echo $((u + n + s + irq + sirq)); }
+measure() {
+  local b0 b1 ios
+  b0=$(busy)
+  fio --name=ratio --filename="$1" --direct=1 --ioengine=libaio --rw=randread --bs=4k --iodepth=32 --size=64M \
+    --time_based --runtime=2 --output-format=json --output=/tmp/ratio.json > /dev/null
+  b1=$(busy)
+  ios=$(jq -r '.jobs[0].read.total_ios' /tmp/ratio.json)
+  echo "$(jq -r '.jobs[0].read.iops | floor' /tmp/ratio.json) $(( (b1 - b0) * 10000 / (ios > 0 ? ios : 1) ))"
+}
+read -r u_iops u_cpu <<< "$(measure "$udev")"
+read -r k_iops k_cpu <<< "$(measure "$kdev")"
+say "4 KiB randread QD 32 against nvmet, 2 s each (TCG: compare the ratio only):"
+say "  $udev (nvmf attach): $u_iops IOPS, $u_cpu us CPU per I/O"
+say "  $kdev (kernel nvme-tcp): $k_iops IOPS, $k_cpu us CPU per I/O"
+say "  ratio ublk/kernel: IOPS $((u_iops * 100 / (k_iops > 0 ? k_iops : 1))) %, CPU per I/O $((u_cpu * 100 / (k_cpu > 0 ? k_cpu : 1))) %"
+host_disconnect "$knqn"
+kill -TERM "$server"
+rc=0; wait "$server" || rc=$?
+expect_eq "server exit status (nvmet)" "$rc" 0
+nvmet_teardown
+say "nvmet: fio verify through $udev, then detached by SIGTERM"
 GUEST
 )"
