@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "initiator/attach/attach_registry.hpp"
+#include "initiator/attach/nbd_device.hpp"
+#include "initiator/attach/nbd_netlink.hpp"
 #include "initiator/attach/ublk_control.hpp"
 #include "initiator/attach/ublk_device.hpp"
 #include "utils/cli_common.hpp"
@@ -27,6 +29,7 @@ struct AttachArgs {
   std::uint32_t max_io_kib = 512;
   bool daemon = false;
   std::string recover;  ///< A device whose serving process died, to resume
+  bool nbd = false;     ///< Serve through NBD (chosen by itself where ublk is missing)
 };
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -69,7 +72,15 @@ void daemonize_or_exit() {
 }
 
 void serve(AttachArgs& a) {
-  auto control = open_control_or_exit();
+  std::unique_ptr<initiator::ublk::ControlDevice> control;
+  std::unique_ptr<initiator::nbd::Netlink> netlink;
+  std::string error;
+  if (a.nbd) {
+    netlink = std::make_unique<initiator::nbd::Netlink>();
+    if (!netlink->open(&error)) fail(error);
+  } else {
+    control = open_control_or_exit();
+  }
   auto ctrl = connect_or_exit(a.connect);
   if (ctrl->namespaces().empty()) fail("the subsystem has no active namespace");
   const std::uint32_t nsid = a.nsid ? a.nsid : ctrl->namespaces().front().nsid;
@@ -78,9 +89,13 @@ void serve(AttachArgs& a) {
   options.queues = std::min<std::uint16_t>(a.connect.options.nr_io_queues, ctrl->io_queues_granted());
   options.queue_depth = static_cast<std::uint16_t>(a.connect.options.io_queue_size - 1);
   options.max_io_bytes = a.max_io_kib * 1024;
-  std::string error;
   std::unique_ptr<initiator::ublk::UblkDevice> device;
-  if (!a.recover.empty()) {
+  std::unique_ptr<initiator::nbd::NbdDevice> nbd_device;
+  if (netlink) {
+    nbd_device = initiator::nbd::NbdDevice::create(*netlink, *ctrl, nsid, options.queues, options.queue_depth,
+                                                   options.max_io_bytes, &error);
+    if (!nbd_device) fail("cannot make the NBD device: " + error);
+  } else if (!a.recover.empty()) {
     auto id = initiator::attach::parse_ublk_device(a.recover);
     if (!id) fail("--recover: '" + a.recover + "' is not a ublk block device (/dev/ublkbN)");
     device = initiator::ublk::UblkDevice::recover(*control, *ctrl, *id, nsid, &error);
@@ -91,8 +106,9 @@ void serve(AttachArgs& a) {
   }
 
   initiator::attach::AttachedDevice entry;
-  entry.device = device->block_path();
-  entry.dev_id = device->id();
+  entry.device = device ? device->block_path() : nbd_device->block_path();
+  entry.dev_id = device ? device->id() : nbd_device->index();
+  entry.kind = device ? "ublk" : "nbd";
   entry.pid = getpid();
   entry.transport = a.connect.options.transport;
   entry.traddr = a.connect.options.traddr;
@@ -106,7 +122,7 @@ void serve(AttachArgs& a) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  const std::string line = device->block_path() + "\n";
+  const std::string line = entry.device + "\n";
   if (a.daemon) {
     if (write(3, line.data(), line.size()) < 0) {}
     close(3);
@@ -128,13 +144,15 @@ void serve(AttachArgs& a) {
   while (!g_stop) {
     ctrl->poll(std::chrono::milliseconds(100));
     if (std::chrono::steady_clock::now() >= next_check) {
-      if (!device->live()) break;
+      if (device ? !device->live() : !nbd_device->live()) break;
       next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
     }
   }
-  device->stop();
+  if (device) device->stop();
+  if (nbd_device) nbd_device->stop();
   initiator::attach::forget(entry.device);
   device.reset();
+  nbd_device.reset();
   ctrl->shutdown();
 }
 }  // namespace
@@ -148,23 +166,46 @@ void add_attach_commands(CLI::App& app) {
       ->check(CLI::Range(4, 4096))
       ->capture_default_str();
   cmd->add_flag("--daemon", a->daemon, "Print the device, then keep serving it in the background");
+  cmd->add_flag("--nbd", a->nbd, "Serve /dev/nbdN through the kernel's NBD driver (the default where ublk is missing)");
   cmd->add_option("--recover", a->recover,
                   "Resume DEVICE (/dev/ublkbN) whose serving process died, without recreating it (ublk user "
                   "recovery); give the connection options of the first attach");
   cmd->callback([a] {
     if (a->connect.options.io_queue_size < 2) fail("--queue-size must be at least 2");
-    // Refuse early and clearly when ublk is missing or the process lacks privilege: before any connection.
-    open_control_or_exit();
+    // Refuse early and clearly when neither ublk nor NBD is there or the process lacks privilege: before any
+    // connection. Without ublk (Debian's 6.1) NBD serves instead.
+    if (!a->nbd && !initiator::ublk::ControlDevice::present() && a->recover.empty()) {
+      std::string ublk_error, nbd_error;
+      initiator::ublk::ControlDevice::open(&ublk_error);
+      initiator::nbd::Netlink probe;
+      if (!probe.open(&nbd_error)) fail("neither ublk nor NBD is available: " + ublk_error + "; " + nbd_error);
+      a->nbd = true;
+    }
+    if (a->nbd) {
+      if (!a->recover.empty()) fail("--recover is for ublk devices; NBD has no user recovery");
+      initiator::nbd::Netlink probe;
+      std::string nbd_error;
+      if (!probe.open(&nbd_error)) fail(nbd_error);
+    } else {
+      open_control_or_exit();
+    }
     if (a->daemon) daemonize_or_exit();
     serve(*a);
   });
 
   auto device = std::make_shared<std::string>();
   CLI::App* detach = app.add_subcommand("detach", "Remove a device made by nvmf attach (its server then exits)");
-  detach->add_option("device", *device, "/dev/ublkbN")->required();
+  detach->add_option("device", *device, "/dev/ublkbN or /dev/nbdN")->required();
   detach->callback([device] {
+    if (auto index = initiator::attach::parse_nbd_device(*device)) {
+      initiator::nbd::Netlink netlink;
+      std::string error;
+      if (!netlink.open(&error) || !netlink.disconnect(*index, &error)) fail(error);
+      initiator::attach::forget("/dev/nbd" + std::to_string(*index));
+      return;
+    }
     auto id = initiator::attach::parse_ublk_device(*device);
-    if (!id) fail("'" + *device + "' is not a ublk block device (/dev/ublkbN)");
+    if (!id) fail("'" + *device + "' is not a device nvmf attach makes (/dev/ublkbN or /dev/nbdN)");
     auto control = open_control_or_exit();
     int rc = control->stop_device(*id);
     if (rc < 0) fail(initiator::ublk::ControlDevice::explain("STOP_DEV", rc));

@@ -105,4 +105,13 @@ std::optional<std::uint32_t> parse_ublk_device(const std::string& text) {
   return static_cast<std::uint32_t>(std::stoul(s));
 }
 
+std::optional<std::uint32_t> parse_nbd_device(const std::string& text) {
+  std::string s = text;
+  if (s.rfind("/dev/", 0) == 0) s = s.substr(5);
+  if (s.rfind("nbd", 0) != 0) return std::nullopt;
+  s = s.substr(3);
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return static_cast<std::uint32_t>(std::stoul(s));
+}
+
 }  // namespace nvmf::initiator::attach

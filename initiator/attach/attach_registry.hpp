@@ -29,5 +29,7 @@ void forget(const std::string& device);
 std::vector<AttachedDevice> list_attached();
 /// "/dev/ublkb3", "ublkb3" or "3" -> 3; nullopt for anything else.
 std::optional<std::uint32_t> parse_ublk_device(const std::string& text);
+/// "/dev/nbd3" or "nbd3" -> 3; nullopt for anything else.
+std::optional<std::uint32_t> parse_nbd_device(const std::string& text);
 
 }  // namespace nvmf::initiator::attach

@@ -21,11 +21,18 @@ CtrlCmd header(std::uint32_t dev_id) {
 }
 }  // namespace
 
+namespace {
+std::string control_path(std::string path) {
+  if (!path.empty()) return path;
+  const char* env = std::getenv("NVMF_UBLK_CONTROL");
+  return env && *env ? env : kDefaultControlPath;
+}
+}  // namespace
+
+bool ControlDevice::present(std::string path) { return ::access(control_path(std::move(path)).c_str(), F_OK) == 0; }
+
 std::unique_ptr<ControlDevice> ControlDevice::open(std::string* error, std::string path) {
-  if (path.empty()) {
-    const char* env = std::getenv("NVMF_UBLK_CONTROL");
-    path = env && *env ? env : kDefaultControlPath;
-  }
+  path = control_path(std::move(path));
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;

@@ -21,6 +21,9 @@ class ControlDevice {
   /// Open `path` (kDefaultControlPath unless NVMF_UBLK_CONTROL names another, for tests) and learn which opcodes
   /// the driver takes. nullptr and *error saying why: no ublk driver, no privilege, not a ublk device.
   static std::unique_ptr<ControlDevice> open(std::string* error, std::string path = {});
+  /// The control node exists (the driver is loaded): false means "no ublk here", any other failure of open()
+  /// is a real error.
+  static bool present(std::string path = {});
   ~ControlDevice();
   ControlDevice(const ControlDevice&) = delete;
   ControlDevice& operator=(const ControlDevice&) = delete;

@@ -18,7 +18,9 @@ constexpr auto kLimit = std::chrono::milliseconds(10000);
 // attach against a port where nothing listens: reaching the connection step would say "connect", not ublk.
 CommandResult attach_with_control(const std::string& control, const std::vector<std::string>& prefix = {}) {
   std::vector<std::string> argv = prefix;
-  argv.insert(argv.end(), {"/usr/bin/env", "NVMF_UBLK_CONTROL=" + control, nvmf::test::nvmf_binary(), "attach",
+  // NVMF_NBD_FAMILY: a netlink family no kernel has, so that NBD is missing too, whatever this kernel loads.
+  argv.insert(argv.end(), {"/usr/bin/env", "NVMF_UBLK_CONTROL=" + control, "NVMF_NBD_FAMILY=nvmf-test-none",
+                           nvmf::test::nvmf_binary(), "attach",
                            "-t", "tcp", "-a", "127.0.0.1", "-s", "9", "-n", "nqn.2024-01.io.nvmf.test:attach"});
   return run_command(argv, kLimit);
 }
@@ -29,8 +31,9 @@ TEST(AttachFunctional, NoUblkDriverIsAClearErrorBeforeConnecting) {
   CommandResult r = attach_with_control(dir.file("ublk-control"));
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("ublk is not available"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("neither ublk nor NBD is available"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("modprobe ublk_drv"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("modprobe nbd"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("connect"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
@@ -63,10 +66,24 @@ TEST(AttachFunctional, WithoutPrivilegeSaysSo) {
   EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
 }
 
-TEST(AttachFunctional, DetachRefusesOtherDevicesAndMissingUblk) {
-  CommandResult r = run_command({nvmf::test::nvmf_binary(), "detach", "/dev/nbd0"}, kLimit);
+TEST(AttachFunctional, NbdAskedForWhereItIsMissing) {
+  CommandResult r = run_command({"/usr/bin/env", "NVMF_NBD_FAMILY=nvmf-test-none", nvmf::test::nvmf_binary(),
+                                 "attach", "--nbd", "-a", "127.0.0.1", "-s", "9", "-n", "nqn.2024-01.io.nvmf.test:nbd"},
+                                kLimit);
+  EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("not a ublk block device"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("NBD is not available"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("connect"), std::string::npos) << r.err;
+}
+
+TEST(AttachFunctional, DetachRefusesOtherDevicesAndMissingUblk) {
+  CommandResult r = run_command({nvmf::test::nvmf_binary(), "detach", "/dev/sda"}, kLimit);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a device nvmf attach makes"), std::string::npos) << r.err;
+  r = run_command({"/usr/bin/env", "NVMF_NBD_FAMILY=nvmf-test-none", nvmf::test::nvmf_binary(), "detach", "/dev/nbd0"},
+                  kLimit);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("NBD is not available"), std::string::npos) << r.err;
   nvmf::test::TempDir dir;
   r = run_command({"/usr/bin/env", "NVMF_UBLK_CONTROL=" + dir.file("none"), nvmf::test::nvmf_binary(), "detach",
                    "/dev/ublkb0"},

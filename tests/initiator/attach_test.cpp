@@ -136,4 +136,8 @@ TEST(AttachRegistry, ParsesDeviceNames) {
   EXPECT_FALSE(attach::parse_ublk_device("/dev/nbd0"));
   EXPECT_FALSE(attach::parse_ublk_device("/dev/ublkb"));
   EXPECT_FALSE(attach::parse_ublk_device("/dev/ublkbx"));
+  EXPECT_EQ(attach::parse_nbd_device("/dev/nbd2"), 2u);
+  EXPECT_EQ(attach::parse_nbd_device("nbd15"), 15u);
+  EXPECT_FALSE(attach::parse_nbd_device("/dev/ublkb0"));
+  EXPECT_FALSE(attach::parse_nbd_device("/dev/nbd"));
 }
