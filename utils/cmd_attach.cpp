@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "initiator/attach/attach_registry.hpp"
@@ -25,7 +26,7 @@ namespace nvmf::cli {
 namespace {
 struct AttachArgs {
   ConnectArgs connect;
-  std::uint32_t nsid = 0;
+  std::vector<std::uint32_t> nsids;
   std::uint32_t max_io_kib = 512;
   bool daemon = false;
   std::string recover;  ///< A device whose serving process died, to resume
@@ -71,6 +72,19 @@ void daemonize_or_exit() {
   std::exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1);
 }
 
+/// One namespace served: its device (ublk or NBD) and its registry entry.
+struct Served {
+  std::unique_ptr<initiator::ublk::UblkDevice> ublk;
+  std::unique_ptr<initiator::nbd::NbdDevice> nbd;
+  initiator::attach::AttachedDevice entry;
+  bool live() const { return ublk ? ublk->live() : nbd->live(); }
+  void stop() {
+    if (ublk) ublk->stop();
+    if (nbd) nbd->stop();
+    initiator::attach::forget(entry.device);
+  }
+};
+
 void serve(AttachArgs& a) {
   std::unique_ptr<initiator::ublk::ControlDevice> control;
   std::unique_ptr<initiator::nbd::Netlink> netlink;
@@ -81,50 +95,60 @@ void serve(AttachArgs& a) {
   } else {
     control = open_control_or_exit();
   }
+  // Each namespace gets -i queues of its own: ask the controller for all of them.
+  const std::uint16_t per_device = a.connect.options.nr_io_queues;
+  const std::size_t count = std::max<std::size_t>(a.nsids.size(), 1);
+  a.connect.options.nr_io_queues = static_cast<std::uint16_t>(per_device * count);
   auto ctrl = connect_or_exit(a.connect);
   if (ctrl->namespaces().empty()) fail("the subsystem has no active namespace");
-  const std::uint32_t nsid = a.nsid ? a.nsid : ctrl->namespaces().front().nsid;
+  std::vector<std::uint32_t> nsids = a.nsids;
+  if (nsids.empty()) nsids.push_back(ctrl->namespaces().front().nsid);
+  if (!a.recover.empty() && nsids.size() > 1) fail("--recover resumes one device: give one -N");
 
   initiator::ublk::AttachOptions options;
-  options.queues = std::min<std::uint16_t>(a.connect.options.nr_io_queues, ctrl->io_queues_granted());
+  options.queues = std::min<std::uint16_t>(per_device, static_cast<std::uint16_t>(ctrl->io_queues_granted() / count));
   options.queue_depth = static_cast<std::uint16_t>(a.connect.options.io_queue_size - 1);
   options.max_io_bytes = a.max_io_kib * 1024;
-  std::unique_ptr<initiator::ublk::UblkDevice> device;
-  std::unique_ptr<initiator::nbd::NbdDevice> nbd_device;
-  if (netlink) {
-    nbd_device = initiator::nbd::NbdDevice::create(*netlink, *ctrl, nsid, options.queues, options.queue_depth,
-                                                   options.max_io_bytes, &error);
-    if (!nbd_device) fail("cannot make the NBD device: " + error);
-  } else if (!a.recover.empty()) {
-    auto id = initiator::attach::parse_ublk_device(a.recover);
-    if (!id) fail("--recover: '" + a.recover + "' is not a ublk block device (/dev/ublkbN)");
-    device = initiator::ublk::UblkDevice::recover(*control, *ctrl, *id, nsid, &error);
-    if (!device) fail("cannot resume " + a.recover + ": " + error);
-  } else {
-    device = initiator::ublk::UblkDevice::create(*control, *ctrl, nsid, options, &error);
-    if (!device) fail("cannot make the block device: " + error);
+  std::vector<Served> served;
+  served.reserve(nsids.size());
+  for (std::uint32_t nsid : nsids) {
+    Served one;
+    if (netlink) {
+      one.nbd = initiator::nbd::NbdDevice::create(*netlink, *ctrl, nsid, options.queues, options.queue_depth,
+                                                  options.max_io_bytes, &error);
+      if (!one.nbd) fail("cannot make the NBD device for namespace " + std::to_string(nsid) + ": " + error);
+    } else if (!a.recover.empty()) {
+      auto id = initiator::attach::parse_ublk_device(a.recover);
+      if (!id) fail("--recover: '" + a.recover + "' is not a ublk block device (/dev/ublkbN)");
+      one.ublk = initiator::ublk::UblkDevice::recover(*control, *ctrl, *id, nsid, &error);
+      if (!one.ublk) fail("cannot resume " + a.recover + ": " + error);
+    } else {
+      one.ublk = initiator::ublk::UblkDevice::create(*control, *ctrl, nsid, options, &error);
+      if (!one.ublk) fail("cannot make the block device for namespace " + std::to_string(nsid) + ": " + error);
+    }
+    auto& entry = one.entry;
+    entry.device = one.ublk ? one.ublk->block_path() : one.nbd->block_path();
+    entry.dev_id = one.ublk ? one.ublk->id() : one.nbd->index();
+    entry.kind = one.ublk ? "ublk" : "nbd";
+    entry.pid = getpid();
+    entry.transport = a.connect.options.transport;
+    entry.traddr = a.connect.options.traddr;
+    entry.trsvcid = a.connect.options.trsvcid;
+    entry.subnqn = a.connect.options.subnqn;
+    entry.nsid = nsid;
+    if (!initiator::attach::record(entry, &error)) std::fprintf(stderr, "nvmf: warning: %s\n", error.c_str());
+    served.push_back(std::move(one));
   }
-
-  initiator::attach::AttachedDevice entry;
-  entry.device = device ? device->block_path() : nbd_device->block_path();
-  entry.dev_id = device ? device->id() : nbd_device->index();
-  entry.kind = device ? "ublk" : "nbd";
-  entry.pid = getpid();
-  entry.transport = a.connect.options.transport;
-  entry.traddr = a.connect.options.traddr;
-  entry.trsvcid = a.connect.options.trsvcid;
-  entry.subnqn = a.connect.options.subnqn;
-  entry.nsid = nsid;
-  if (!initiator::attach::record(entry, &error)) std::fprintf(stderr, "nvmf: warning: %s\n", error.c_str());
 
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  const std::string line = entry.device + "\n";
+  std::string lines;
+  for (const auto& one : served) lines += one.entry.device + "\n";
   if (a.daemon) {
-    if (write(3, line.data(), line.size()) < 0) {}
+    if (write(3, lines.data(), lines.size()) < 0) {}
     close(3);
     int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null_fd >= 0) {
@@ -134,34 +158,40 @@ void serve(AttachArgs& a) {
       close(null_fd);
     }
   } else {
-    std::fputs(line.c_str(), stdout);
+    std::fputs(lines.c_str(), stdout);
     std::fflush(stdout);
   }
 
-  // The admin queue (keep-alive, reconnect) lives here; the queues serve on their own threads. The device ends
-  // on SIGINT/SIGTERM, or when someone else stopped it (`nvmf detach`).
+  // The admin queue (keep-alive, reconnect) lives here; the queues serve on their own threads. A device ends
+  // when someone else stopped it (`nvmf detach`); all end on SIGINT/SIGTERM, and the process with the last one.
   auto next_check = std::chrono::steady_clock::now();
-  while (!g_stop) {
+  std::size_t remaining = served.size();
+  while (!g_stop && remaining > 0) {
     ctrl->poll(std::chrono::milliseconds(100));
-    if (std::chrono::steady_clock::now() >= next_check) {
-      if (device ? !device->live() : !nbd_device->live()) break;
-      next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    if (std::chrono::steady_clock::now() < next_check) continue;
+    for (auto& one : served) {
+      if ((one.ublk || one.nbd) && !one.live()) {
+        one.stop();
+        one.ublk.reset();
+        one.nbd.reset();
+        --remaining;
+      }
     }
+    next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
   }
-  if (device) device->stop();
-  if (nbd_device) nbd_device->stop();
-  initiator::attach::forget(entry.device);
-  device.reset();
-  nbd_device.reset();
+  for (auto& one : served)
+    if (one.ublk || one.nbd) one.stop();
+  served.clear();
   ctrl->shutdown();
 }
 }  // namespace
 
 void add_attach_commands(CLI::App& app) {
   auto a = std::make_shared<AttachArgs>();
-  CLI::App* cmd = app.add_subcommand("attach", "Serve a remote namespace as a local block device (/dev/ublkbN)");
+  CLI::App* cmd = app.add_subcommand("attach", "Serve remote namespaces as local block devices (/dev/ublkbN, or /dev/nbdN)");
   add_connect_options(cmd, a->connect, false);
-  cmd->add_option("-N,--namespace-id", a->nsid, "Namespace (default: the first active one)");
+  cmd->add_option("-N,--namespace-id", a->nsids,
+                  "Namespace (default: the first active one); repeat it to serve several, one device each");
   cmd->add_option("--max-io-size", a->max_io_kib, "Largest request in KiB (memory per queue entry)")
       ->check(CLI::Range(4, 4096))
       ->capture_default_str();

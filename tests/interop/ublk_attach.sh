@@ -11,7 +11,8 @@
 #      the serving process is SIGKILLed under fio, the device stays, `attach --recover` resumes it (ublk user
 #      recovery) and fio ends clean;
 #   4. SIGTERM to the server removes the device;
-#   5. against nvmet (the kernel target): fio verify through the attached device; then 4 KiB random reads at QD 32
+#   5. against nvmet (the kernel target), one server for two namespaces (two devices): fio verify through the first,
+#      data written to the second read back from nvmet's file; then 4 KiB random reads at QD 32
 #      on /dev/ublkbN and on the kernel's nvme-tcp device of the same namespace, IOPS and CPU per I/O side by side
 #      (printed, not checked: under TCG only the ratio means anything).
 # Exit: 0 pass, 77 skip (no VM), else fail (the target's and the server's logs and dmesg are printed).
@@ -118,12 +119,19 @@ say "SIGTERM: the device is gone, the server exited 0"
 
 # ---- 5: against nvmet (the kernel target), and beside the kernel's own nvme-tcp on the same namespace
 knqn=nqn.2024-01.io.nvmf-toolkit:interop-ublk-nvmet
-truncate -s 128M /run/nvmet.img
+truncate -s 128M /run/nvmet.img; truncate -s 32M /run/nvmet2.img
 nvmet_tcp_setup "$knqn" 4430 /run/nvmet.img
-"$NVMF" attach -t tcp -a 127.0.0.1 -s 4430 -n "$knqn" > /run/attach-nvmet.out 2> /run/attach-nvmet.log &
+nvmet_ns_add "$knqn" 2 /run/nvmet2.img
+# one process, two namespaces, one device each
+"$NVMF" attach -t tcp -a 127.0.0.1 -s 4430 -n "$knqn" -N 1 -N 2 > /run/attach-nvmet.out 2> /run/attach-nvmet.log &
 server=$!
-wait_for "grep -q ublkb /run/attach-nvmet.out" 20
-udev=$(head -n1 /run/attach-nvmet.out)
+wait_for "[[ \$(grep -c ublkb /run/attach-nvmet.out) == 2 ]]" 20
+udev=$(sed -n 1p /run/attach-nvmet.out) udev2=$(sed -n 2p /run/attach-nvmet.out)
+expect_eq "second device's size in sectors" "$(cat /sys/block/${udev2#/dev/}/size)" $((32 * 2048))
+random_file /tmp/ns2 4
+put_bytes /tmp/ns2 "$udev2" 0
+same_bytes /tmp/ns2 0 /run/nvmet2.img 0 $((4 << 20))
+say "one server, two namespaces: $udev and $udev2 (4 MiB written to NSID 2, read back from nvmet's file)"
 run_fio nvmet-qd32 "$udev" --rw=randwrite --bsrange=4k-128k --iodepth=32 --size=16M   # nvmet: 4 KiB blocks on tmpfs
 host_connect tcp 127.0.0.1 4430 "$knqn"
 kdev=$(ns_dev_wait "$knqn" 1)
@@ -149,6 +157,7 @@ host_disconnect "$knqn"
 kill -TERM "$server"
 rc=0; wait "$server" || rc=$?
 expect_eq "server exit status (nvmet)" "$rc" 0
+[[ ! -e $udev && ! -e $udev2 ]] || { echo "a device outlived its server's SIGTERM"; exit 1; }
 nvmet_teardown
 say "nvmet: fio verify through $udev, then detached by SIGTERM"
 GUEST
