@@ -54,13 +54,17 @@ TEST(AttachFunctional, NotAUblkDeviceCannotMakeADevice) {
 
 TEST(AttachFunctional, WithoutPrivilegeSaysSo) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
+  const std::vector<std::string> nobody = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+  std::vector<std::string> probe = nobody;
+  probe.insert(probe.end(), {"/usr/bin/test", "-x", nvmf::test::nvmf_binary()});
+  if (run_command(probe, kLimit).exit_code != 0)
+    GTEST_SKIP() << "the build directory is not reachable for an unprivileged user (a checkout under /root)";
   nvmf::test::TempDir dir;
   chmod(dir.path().c_str(), 0755);
   const std::string control = dir.file("ublk-control");
   std::ofstream(control) << "x";
   chmod(control.c_str(), 0600);  // as /dev/ublk-control: root only
-  CommandResult r = attach_with_control(control, {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-                                                  "--clear-groups", "--"});
+  CommandResult r = attach_with_control(control, nobody);
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
