@@ -1,6 +1,6 @@
-// nvmf attach / detach / list-attached: a remote namespace served as a local block device (/dev/ublkbN) by this
-// process through the kernel's ublk driver (docs/attach.md). attach checks for ublk before it connects, so a
-// machine without it gets a clear error at once.
+// nvmf attach / detach / list-attached: remote namespaces served as local block devices by this process, through
+// the kernel's ublk driver (/dev/ublkbN) or, where it has none, its NBD driver (/dev/nbdN) (docs/attach.md).
+// attach checks for the drivers before it connects, so a machine without them gets a clear error at once.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>

@@ -10,9 +10,9 @@
 namespace nvmf::initiator::attach {
 
 struct AttachedDevice {
-  std::string device;  ///< /dev/ublkbN
+  std::string device;  ///< /dev/ublkbN or /dev/nbdN
   std::string kind = "ublk";
-  std::uint32_t dev_id = 0;
+  std::uint32_t dev_id = 0;  ///< N of the device
   int pid = 0;  ///< The serving process
   std::string transport;
   std::string traddr;
