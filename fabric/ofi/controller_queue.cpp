@@ -66,8 +66,14 @@ void OfiControllerQueue::accept(Reactor& reactor, std::shared_ptr<Fabric> fabric
     q->begin_close("accept failed");
     return;
   }
-  NVMF_LOG(debug, "ofi: %s qid %u accepted, depth %u, connection data up to %zu bytes", q->peer_.c_str(), params.qid,
-           params.queue_depth, q->endpoint_->cm_data_size());
+  const int mr_mode = q->endpoint_->mr_mode();
+  NVMF_LOG(debug,
+           "ofi: %s qid %u accepted, depth %u; provider: connection data up to %zu bytes, keys chosen by %s, remote "
+           "addresses %s, local registration %s, send after write %s",
+           q->peer_.c_str(), params.qid, params.queue_depth, q->endpoint_->cm_data_size(),
+           (mr_mode & FI_MR_PROV_KEY) ? "the provider" : "us", (mr_mode & FI_MR_VIRT_ADDR) ? "virtual" : "offsets",
+           (mr_mode & FI_MR_LOCAL) ? "required" : "not required",
+           q->endpoint_->send_after_write_ordered() ? "ordered (FI_ORDER_SAW)" : "waits for delivery completion");
 }
 
 OfiControllerQueue::OfiControllerQueue(Reactor& reactor, const rdma::CmConnectParams& params,

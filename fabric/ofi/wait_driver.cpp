@@ -8,26 +8,12 @@
 
 namespace nvmf::fabric::ofi {
 
-// Busy poll: a task deferred to every reactor turn. It holds one pointer, so std::function keeps it inline (no
-// allocation per turn); the Poller outlives the driver by one turn, which is how the task learns to stop.
-struct WaitDriver::Poller {
-  WaitDriver* driver;
-  static void schedule(Reactor& reactor, Poller* p) {
-    reactor.defer([p] {
-      if (!p->driver) {
-        delete p;
-        return;
-      }
-      p->driver->run();
-    });
-  }
-};
-
 std::unique_ptr<WaitDriver> WaitDriver::start(Reactor& reactor, fid_fabric* fabric, fid* object, void* owner,
                                               Drain drain, std::string* error) {
   std::unique_ptr<WaitDriver> d(new WaitDriver(reactor, fabric, object, owner, drain));
   if (reactor.busy_poll()) {
-    d->poller_ = new Poller{d.get()};
+    d->busy_poll_ = true;
+    reactor.add_poller(&WaitDriver::on_ready, d.get());
     d->run();
     return d;
   }
@@ -48,17 +34,14 @@ WaitDriver::WaitDriver(Reactor& reactor, fid_fabric* fabric, fid* object, void* 
 
 WaitDriver::~WaitDriver() {
   if (watch_) watch_->detach();
-  if (poller_) poller_->driver = nullptr;
+  if (busy_poll_) reactor_.remove_poller(this);
 }
 
 void WaitDriver::on_ready(void* self) { static_cast<WaitDriver*>(self)->run(); }
 
 void WaitDriver::run() {
-  if (poller_) {
-    // Busy poll: drain now and again at the next turn, for as long as the driver lives. The owner never
-    // destroys the driver inside drain (it defers its own end), so poller_ is still ours here.
-    drain_(owner_);
-    Poller::schedule(reactor_, poller_);
+  if (busy_poll_) {
+    drain_(owner_);  // and again at the next turn: the reactor's poller
     return;
   }
   for (;;) {

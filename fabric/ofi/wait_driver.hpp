@@ -2,7 +2,7 @@
 // (FI_WAIT_FD, fetched with FI_GETWAIT) is polled by io_uring (rdma::FdWatch); when it fires, the owner drains
 // the object, then fi_trywait says whether the fd may be waited on again or more must be read first (providers
 // with manual progress, such as tcp, make progress inside the reads: fi_trywait is where they say so).
-// Busy-poll reactors (--busy-poll) poll the object on every reactor turn instead of waiting for the fd.
+// Busy-poll reactors (--busy-poll) poll the object on every reactor turn (Reactor::add_poller) instead.
 #pragma once
 #include <rdma/fabric.h>
 
@@ -30,7 +30,6 @@ class WaitDriver {
   WaitDriver& operator=(const WaitDriver&) = delete;
 
  private:
-  struct Poller;
   WaitDriver(Reactor& reactor, fid_fabric* fabric, fid* object, void* owner, Drain drain);
   static void on_ready(void* self);
   void run();
@@ -41,7 +40,7 @@ class WaitDriver {
   void* owner_;
   Drain drain_;
   rdma::FdWatch* watch_ = nullptr;
-  Poller* poller_ = nullptr;  ///< Busy poll only
+  bool busy_poll_ = false;  ///< Polled every reactor turn (Reactor::add_poller) instead of waiting on the fd
 };
 
 }  // namespace nvmf::fabric::ofi

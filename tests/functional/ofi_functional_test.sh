@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ofi transport (NVMe/RDMA capsules over libfabric, fabric/ofi/) with the tcp provider on 127.0.0.1: a real
 # `nvmf target --listen ofi:tcp:...` and our host tools. Identify (SGLS with keyed SGLs); an empty discovery log
-# (ofi has no NVMe transport type); verified random I/O of 512 B to 128 KiB (the target's MDTS) on two queues;
+# (ofi has no NVMe transport type); verified random I/O of 512 B to 1 MiB (MDTS 1 MiB) on two queues, and with a busy-polling host;
 # keep-alive across a run three times the KATO; hostile handshakes (short private data, QID FFFFh, HSQSIZE 0)
 # rejected with the NVMe/RDMA reject record and an oversized capsule ending only its connection, the target still
 # serving afterwards; a killed target restarted on the same port while perf runs (the host reconnects, resends
@@ -29,7 +29,7 @@ trap cleanup EXIT
 start_target() {  # $1: log name; listens on $port (0 the first time: the ready file tells the port)
   rm -f "$work/ready"
   "$NVMF_BIN" target --listen "ofi:tcp:127.0.0.1:$port" --discovery-port 0 --subsystem "$subnqn" \
-    --namespace ram:64M --ready-file "$work/ready" --control-socket none >"$work/$1.log" 2>&1 &
+    --namespace ram:64M --max-io-size 1M --ready-file "$work/ready" --control-socket none >"$work/$1.log" 2>&1 &
   target_pid=$!
   for _ in $(seq 100); do
     [ -s "$work/ready" ] && break
@@ -53,12 +53,17 @@ sgls=$(sed -n 's/^sgls *: //p' "$work/id-ctrl.log")
   fail "discovery over ofi"
 grep -q "Number of Records 0," "$work/discover.log" || fail "the discovery log lists an ofi port"
 
-for size in 512 4096 65536 131072; do
+for size in 512 4096 65536 1048576; do
   timeout 60 "$NVMF_BIN" perf "${host[@]}" -s "$port" -o "$size" -q 16 -P 2 -w randrw -T 1 --verify --quiet \
     >"$work/perf-$size.log" 2>&1 || fail "verified I/O of $size bytes over ofi"
   grep -q "0 mismatches" "$work/perf-$size.log" || fail "verify of $size bytes did not report 0 mismatches"
 done
-echo "verified I/O 512 B..128 KiB on 2 queues: ok"
+echo "verified I/O 512 B..1 MiB on 2 queues: ok"
+# Busy poll: the host's reactors poll the CQ every turn (Reactor::add_poller) instead of sleeping on its fd.
+timeout 60 "$NVMF_BIN" perf "${host[@]}" -s "$port" --busy-poll -o 4096 -q 8 -w randrw -T 1 --verify --quiet \
+  >"$work/busy-poll.log" 2>&1 || fail "verified I/O with a busy-polling host"
+grep -q "0 mismatches" "$work/busy-poll.log" || fail "busy-poll verify did not report 0 mismatches"
+echo "busy poll: ok"
 
 # Keep-alive: KATO 1 s, a 3 s run; the target would end the association without Keep Alive commands.
 timeout 60 "$NVMF_BIN" perf "${host[@]}" -s "$port" -k 1 -o 4096 -q 4 -w randread -T 3 --quiet \
