@@ -127,7 +127,7 @@ struct ListenAddress {
   std::string traddr;    ///< "127.0.0.1", "::1"
   std::string trsvcid;   ///< "4420"
   TlsPolicy tls = TlsPolicy::none;  ///< NVMe/TCP only
-  std::string provider;  ///< ofi only: the libfabric provider ("tcp", "verbs")
+  std::string provider{};  ///< ofi only: the libfabric provider ("tcp", "verbs")
   std::string to_string() const;  ///< "tcp:127.0.0.1:4420", "tcp:[::1]:4420", "ofi:tcp:127.0.0.1:4420"
 };
 
