@@ -34,7 +34,7 @@ taskset -c 0 "$nvmf" target --cores 0 --subsystem "$sub" --namespace null:16G --
   --listen tcp:127.0.0.1:0 --listen ofi:tcp:127.0.0.1:0 \
   --control-socket none --ready-file "$work/ready" > "$work/target.log" 2>&1 &
 target_pid=$!
-for _ in $(seq 100); do [ "$(wc -l < "$work/ready" 2>/dev/null || echo 0)" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(cat "$work/ready" 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.1; done
 [ -s "$work/ready" ] || { cat "$work/target.log"; exit 1; }
 tcp_port=$(grep '^tcp:' "$work/ready" | head -n1 | sed 's/.*://')
 ofi_port=$(grep '^ofi:' "$work/ready" | head -n1 | sed 's/.*://')
