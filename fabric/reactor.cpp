@@ -124,6 +124,13 @@ void Reactor::stop() {
   [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
 }
 
+void Reactor::add_poller(PollFn fn, void* owner) { pollers_.push_back({fn, owner}); }
+
+void Reactor::remove_poller(void* owner) {
+  for (auto& p : pollers_)
+    if (p.owner == owner) p.fn = nullptr;
+}
+
 unsigned Reactor::reap() {
   unsigned count = 0;
   io_uring_cqe* cqe;
@@ -162,6 +169,12 @@ unsigned Reactor::run_once(std::chrono::milliseconds timeout) {
   // Read once per turn, before the completions: the arrival time of what they deliver, and the timers' now.
   turn_time_ = TimerWheel::Clock::now();
   unsigned n = reap();
+  if (!pollers_.empty()) {
+    // By index: a poll may add pollers (a queue accepted); removed ones are dropped after the round.
+    for (std::size_t i = 0; i < pollers_.size(); ++i)
+      if (pollers_[i].fn) pollers_[i].fn(pollers_[i].owner);
+    std::erase_if(pollers_, [](const Poller& p) { return p.fn == nullptr; });
+  }
   timers_.run_due(turn_time_);
   run_deferred();
   t_current = previous;

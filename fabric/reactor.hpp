@@ -58,6 +58,12 @@ class Reactor {
   /// Run `task` at the end of the current turn, on this thread (breaks recursion in completion chains).
   void defer(std::function<void()> task);
 
+  /// Busy-poll reactors: `fn(owner)` runs once every turn until remove_poller(owner), for completion queues that
+  /// are read by polling (fabric/ofi). On this reactor's thread; never per I/O.
+  using PollFn = void (*)(void* owner);
+  void add_poller(PollFn fn, void* owner);
+  void remove_poller(void* owner);
+
   /// One-shot timer on this reactor; returns an id for cancel_timer. Control path (keep-alive, timeouts).
   TimerWheel::Id add_timer(std::chrono::milliseconds delay, std::function<void()> fn);
   /// The same with microsecond resolution (the fault backend's injected delays).
@@ -100,6 +106,11 @@ class Reactor {
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
   std::vector<std::function<void()>> posted_swap_;
+  struct Poller {
+    PollFn fn;
+    void* owner;
+  };
+  std::vector<Poller> pollers_;  ///< Removed ones have fn == nullptr until the end of the turn
   std::vector<std::function<void()>> deferred_;
   std::vector<std::function<void()>> deferred_swap_;
 };

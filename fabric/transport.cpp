@@ -3,7 +3,7 @@
 namespace nvmf::fabric {
 
 std::string ListenAddress::to_string() const {
-  std::string kind = trtype == TransportType::rdma ? "rdma" : "tcp";
+  std::string kind = trtype == TransportType::rdma ? "rdma" : trtype == TransportType::ofi ? "ofi:" + provider : "tcp";
   return kind + ":" + (ipv6 ? "[" + traddr + "]" : traddr) + ":" + trsvcid;
 }
 

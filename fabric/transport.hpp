@@ -37,13 +37,17 @@ class ControllerQueue;
 
 enum class DataDirection : std::uint8_t { none, host_to_controller, controller_to_host };
 
-/// Transport types as the discovery log names them (libnvme's NVMF_TRTYPE_* values).
-enum class TransportType : std::uint8_t { rdma = 1, tcp = 3 };
+/// Transport types as the discovery log names them (libnvme's NVMF_TRTYPE_* values). `ofi` (NVMe/RDMA capsules
+/// over libfabric, fabric/ofi/) has no NVMe transport type: its value is reserved in the spec, never sent, and the
+/// discovery log leaves ofi listeners out.
+enum class TransportType : std::uint8_t { rdma = 1, tcp = 3, ofi = 0xFF };
 
 /// Whether the transport's hosts describe data with Keyed SGL Data Block descriptors (memory the controller reads
 /// and writes remotely), which Identify Controller SGLS bit 2 advertises (NVMe base spec 5.17.2.1; nvmet sets it
 /// on RDMA ports only).
-constexpr bool uses_keyed_sgls(TransportType type) { return type == TransportType::rdma; }
+constexpr bool uses_keyed_sgls(TransportType type) {
+  return type == TransportType::rdma || type == TransportType::ofi;
+}
 
 struct ControllerRequest {
   nvme::Sqe sqe{};
@@ -123,7 +127,8 @@ struct ListenAddress {
   std::string traddr;    ///< "127.0.0.1", "::1"
   std::string trsvcid;   ///< "4420"
   TlsPolicy tls = TlsPolicy::none;  ///< NVMe/TCP only
-  std::string to_string() const;  ///< "tcp:127.0.0.1:4420", "tcp:[::1]:4420"
+  std::string provider{};  ///< ofi only: the libfabric provider ("tcp", "verbs")
+  std::string to_string() const;  ///< "tcp:127.0.0.1:4420", "tcp:[::1]:4420", "ofi:tcp:127.0.0.1:4420"
 };
 
 /// Limits a controller-side transport enforces and advertises (ICResp, Identify IOCCSZ/MDTS).

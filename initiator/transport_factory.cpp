@@ -4,14 +4,29 @@
 #if NVMF_WITH_RDMA
 #include "fabric/rdma/host_queue.hpp"
 #endif
+#if NVMF_WITH_OFI
+#include "fabric/ofi/host_queue.hpp"
+#endif
 
 namespace nvmf::initiator {
 
+namespace {
+// "ofi" (provider tcp) or "ofi:PROVIDER": NVMe/RDMA capsules over libfabric (fabric/ofi/). Empty when not ofi.
+std::string ofi_provider(const std::string& transport) {
+  if (transport == "ofi") return "tcp";
+  if (transport.rfind("ofi:", 0) == 0 && transport.size() > 4) return transport.substr(4);
+  return {};
+}
+}  // namespace
+
 bool transport_supported(const std::string& transport) {
-  return transport == "tcp" || (NVMF_WITH_RDMA && transport == "rdma");
+  return transport == "tcp" || (NVMF_WITH_RDMA && transport == "rdma") ||
+         (NVMF_WITH_OFI && !ofi_provider(transport).empty());
 }
 
-const char* supported_transports() { return NVMF_WITH_RDMA ? "tcp, rdma" : "tcp"; }
+const char* supported_transports() {
+  return NVMF_WITH_OFI ? "tcp, rdma, ofi[:PROVIDER]" : NVMF_WITH_RDMA ? "tcp, rdma" : "tcp";
+}
 
 std::unique_ptr<fabric::HostQueue> connect_host_queue(const std::string& transport, fabric::Reactor& reactor,
                                                       const fabric::HostQueueOptions& options, std::uint16_t qid,
@@ -31,10 +46,17 @@ std::unique_ptr<fabric::HostQueue> connect_host_queue(const std::string& transpo
     if (queue) queue->set_in_capsule_limit(0);
     return queue;
   }
-#else
+#endif
+#if NVMF_WITH_OFI
+  if (const std::string provider = ofi_provider(transport); !provider.empty()) {
+    auto queue = fabric::ofi::connect_ofi_host_queue(reactor, provider, options, qid, cntlid, error);
+    // As over RDMA: no in-capsule data until the controller's IOCCSZ is known.
+    if (queue) queue->set_in_capsule_limit(0);
+    return queue;
+  }
+#endif
   (void)qid;
   (void)cntlid;
-#endif
   if (error) *error = "transport '" + transport + "' is not supported by this build (supported: " +
                       supported_transports() + ")";
   return nullptr;

@@ -1,4 +1,5 @@
-// Picks the host transport by name ("tcp"; "rdma" when built with rdma-core) and connects one queue.
+// Picks the host transport by name ("tcp"; "rdma" when built with rdma-core; "ofi" or "ofi:PROVIDER" when built
+// with libfabric) and connects one queue.
 // Everything above this file sees only fabric::HostQueue.
 #pragma once
 #include <cstddef>

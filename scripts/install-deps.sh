@@ -22,6 +22,8 @@ packages=(
   debhelper lintian
   # DH-HMAC-CHAP in-band authentication and NVMe/TCP TLS (TP 8011): OpenSSL 3
   libssl-dev
+  # the ofi transport (fabric/ofi/): libfabric 1.17 with its tcp and verbs providers
+  libfabric-dev
   # TLS interop suites: keyctl for the .nvme keyring; tlshd (scripts/fetch-tlshd.sh) from the next release's
   # ktls-utils source package, built with these (its Build-Depends)
   keyutils libgnutls28-dev libkeyutils-dev libglib2.0-dev libnl-3-dev libnl-genl-3-dev

@@ -296,7 +296,8 @@ fabric::ListenAddress parse_listen_address(const std::string& full_text) {
 
 fabric::ListenAddress parse_plain_listen_address(const std::string& text) {
   const std::string usage =
-      "listen address '" + text + "': expected tcp:ADDR:PORT or rdma:ADDR:PORT (IPv6: tcp:[ADDR]:PORT)";
+      "listen address '" + text +
+      "': expected tcp:ADDR:PORT, rdma:ADDR:PORT or ofi:PROVIDER:ADDR:PORT (IPv6: tcp:[ADDR]:PORT)";
   fabric::ListenAddress a;
   std::string rest;
   if (text.rfind("tcp:", 0) == 0) {
@@ -304,6 +305,14 @@ fabric::ListenAddress parse_plain_listen_address(const std::string& text) {
   } else if (text.rfind("rdma:", 0) == 0) {
     a.trtype = fabric::TransportType::rdma;
     rest = text.substr(5);
+  } else if (text.rfind("ofi:", 0) == 0) {
+    // NVMe/RDMA capsules over the named libfabric provider (fabric/ofi/): ofi:tcp:127.0.0.1:4420
+    a.trtype = fabric::TransportType::ofi;
+    const auto colon = text.find(':', 4);
+    a.provider = colon == std::string::npos ? "" : text.substr(4, colon - 4);
+    if (a.provider.empty() || a.provider.find_first_of("[]") != std::string::npos)
+      throw std::invalid_argument(usage + " (no libfabric provider named)");
+    rest = text.substr(colon + 1);
   } else {
     throw std::invalid_argument(usage);
   }

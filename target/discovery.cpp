@@ -56,6 +56,8 @@ nvmf_disc_log_entry make_entry(const Port& port, const std::string& nqn, std::ui
 std::vector<std::uint8_t> build_discovery_log(const DiscoverySnapshot& snapshot, const std::string& host_nqn) {
   std::vector<nvmf_disc_log_entry> entries;
   for (const Port& port : snapshot.ports) {
+    // NVMe-oF has no transport type for libfabric: an ofi port cannot be named to other hosts.
+    if (port.address.trtype == fabric::TransportType::ofi) continue;
     for (const auto& subsystem : snapshot.subsystems)
       if (port.serves(subsystem->nqn()) && subsystem->host_allowed(host_nqn))
         entries.push_back(make_entry(port, subsystem->nqn(), NVME_NQN_NVME));

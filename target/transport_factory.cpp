@@ -9,6 +9,9 @@
 #ifdef NVMF_HAVE_RDMA
 #include "fabric/rdma/listener.hpp"
 #endif
+#ifdef NVMF_HAVE_OFI
+#include "fabric/ofi/listener.hpp"
+#endif
 
 namespace nvmf::target {
 
@@ -21,6 +24,13 @@ std::unique_ptr<fabric::Listener> listen_on(fabric::ReactorGroup& group, const f
     return fabric::listen_rdma(group, address, limits, factory);
 #else
     throw std::runtime_error("cannot listen on " + address.to_string() + ": built without the RDMA transport");
+#endif
+  }
+  if (address.trtype == fabric::TransportType::ofi) {
+#ifdef NVMF_HAVE_OFI
+    return fabric::listen_ofi(group, address, limits, factory);
+#else
+    throw std::runtime_error("cannot listen on " + address.to_string() + ": built without the ofi transport");
 #endif
   }
 #ifdef NVMF_TARGET_HAVE_TCP

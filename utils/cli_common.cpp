@@ -31,6 +31,12 @@ void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spell
                                                  : "transport '" + t + "' is not supported by this build";
       })
       ->capture_default_str();
+  // After --transport, so its callback sees the transport already set (CLI11 runs callbacks in definition order).
+  cmd->add_option("--ofi-provider", "libfabric provider of the ofi transport (tcp, verbs, ...; default tcp)")
+      ->each([&o](const std::string& provider) {
+        if (o.transport != "ofi") throw CLI::ValidationError("--ofi-provider", "needs --transport ofi");
+        o.transport = "ofi:" + provider;
+      });
   cmd->add_option("-a,--traddr", o.traddr, "Transport address")->capture_default_str();
   cmd->add_option("-s,--trsvcid", o.trsvcid, discovery ? "Transport service id (default 8009)"
                                                         : "Transport service id (default 4420)");

@@ -81,7 +81,7 @@ static struct fio_option options[] = {
         .type = FIO_OPT_STR_STORE,
         .off1 = offsetof(struct nvmf_fio_options, transport),
         .def = "tcp",
-        .help = "NVMe-oF transport: tcp or rdma",
+        .help = "NVMe-oF transport: tcp, rdma, ofi or ofi:PROVIDER (libfabric)",
         .category = FIO_OPT_C_ENGINE,
         .group = FIO_OPT_G_INVALID,
     },

@@ -48,7 +48,7 @@ typedef struct nvmf_qpair nvmf_qpair; /* one I/O queue pair, owned by one thread
 /* Connection options. Initialise with nvmf_ctrl_opts_init(), then change what you need. Strings are copied. */
 struct nvmf_ctrl_opts {
   size_t opts_size;            /* sizeof(struct nvmf_ctrl_opts), set by nvmf_ctrl_opts_init */
-  const char *transport;       /* "tcp" (default) or "rdma" */
+  const char *transport;       /* "tcp" (default), "rdma", "ofi" or "ofi:PROVIDER" */
   const char *traddr;          /* default "127.0.0.1" */
   const char *trsvcid;         /* NULL: 4420 (8009 for the discovery NQN) */
   const char *subnqn;          /* required */

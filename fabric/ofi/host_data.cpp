@@ -1,0 +1,182 @@
+// The data path of the ofi host queue (host_queue.hpp): a request becomes a command capsule in its slot's send
+// buffer, its data in-capsule (small writes) or named by a Keyed SGL over the registered application buffer or a
+// bounce buffer; completions drained from the CQ match responses to slots by CID.
+#include <rdma/fi_errno.h>
+
+#include <cstring>
+
+#include "fabric/host_status.hpp"
+#include "fabric/log.hpp"
+#include "fabric/ofi/host_queue.hpp"
+#include "fabric/rdma/capsule.hpp"
+#include "fabric/reactor.hpp"
+
+namespace nvmf::fabric::ofi {
+
+using nvme::Status;
+
+namespace {
+constexpr std::uint32_t kHostCapsuleSize = rdma::kCommandCapsuleHeader + rdma::kHostMaxInCapsule;
+
+std::uint32_t iov_total(const HostRequest& req) {
+  std::uint64_t total = 0;
+  for (std::uint32_t i = 0; i < req.iovcnt; ++i) total += req.iov[i].iov_len;
+  return total > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(total);
+}
+void gather(const HostRequest& req, std::byte* out) {
+  for (std::uint32_t i = 0; i < req.iovcnt; ++i) {
+    std::memcpy(out, req.iov[i].iov_base, req.iov[i].iov_len);
+    out += req.iov[i].iov_len;
+  }
+}
+void scatter(const std::byte* in, const HostRequest& req) {
+  for (std::uint32_t i = 0; i < req.iovcnt; ++i) {
+    std::memcpy(req.iov[i].iov_base, in, req.iov[i].iov_len);
+    in += req.iov[i].iov_len;
+  }
+}
+}  // namespace
+
+bool OfiHostQueue::submit(HostRequest& req) {
+  if (!alive_ || free_slots_.empty() || outstanding_ >= depth_) return false;
+  const std::uint32_t length = req.direction == DataDirection::none ? 0 : iov_total(req);
+  const std::uint16_t index = free_slots_.back();
+  Slot& slot = slots_[index];
+  std::byte* capsule = capsules_.data() + std::size_t(index) * kHostCapsuleSize;
+  nvme::Sqe sqe = req.sqe;
+  sqe.cid = index;
+  std::uint32_t send_length = rdma::kCommandCapsuleHeader;
+  slot.registration = nullptr;
+  slot.bounce = {};
+  std::string why;
+  if (length == 0) {
+    rdma::set_null_sgl(sqe);
+  } else if (req.direction == DataDirection::host_to_controller && length <= in_capsule_limit_) {
+    gather(req, capsule + rdma::kCommandCapsuleHeader);
+    rdma::set_in_capsule_sgl(sqe, length);
+    send_length += length;
+  } else if (length > rdma::kMaxKeyedLength || (req.iovcnt > 1 && length > bounce_pool_->buffer_size())) {
+    why = "transfer of " + std::to_string(length) + " bytes in " + std::to_string(req.iovcnt) +
+          " buffers exceeds the keyed SGL limit";
+  } else if (req.iovcnt == 1) {
+    slot.registration = cache_->acquire(req.iov[0].iov_base, length, &why);
+    if (slot.registration)
+      rdma::set_keyed_sgl(sqe,
+                          OfiRegistrar::remote_address(endpoint_->mr_mode(), slot.registration->region.start,
+                                                       req.iov[0].iov_base),
+                          length, slot.registration->region.rkey, false);
+  } else {
+    slot.bounce = bounce_pool_->get();
+    if (slot.bounce) {
+      if (req.direction == DataDirection::host_to_controller) gather(req, slot.bounce.data);
+      // Each bounce buffer is a registration of its own (one per chunk), so it starts its region.
+      const auto start = reinterpret_cast<std::uintptr_t>(slot.bounce.data);
+      rdma::set_keyed_sgl(sqe, OfiRegistrar::remote_address(endpoint_->mr_mode(), start, slot.bounce.data), length,
+                          slot.bounce.rkey, false);
+    } else {
+      why = bounce_pool_->last_error();
+    }
+  }
+  if (!why.empty()) {
+    if (slot.registration) cache_->release(slot.registration);
+    bounce_pool_->put(slot.bounce);
+    slot.registration = nullptr;
+    slot.bounce = {};
+    NVMF_LOG(error, "ofi: qid %u: cannot map request data: %s", qid_, why.c_str());
+    HostRequest* r = &req;
+    r->cqe = nvme::Cqe{};
+    r->cqe.cid = index;
+    r->cqe.set_status(Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL, true));
+    reactor_.defer([r] { r->on_complete(*r); });
+    return true;
+  }
+  std::memcpy(capsule, &sqe, sizeof sqe);
+  slot.req = &req;
+  slot.busy = true;
+  slot.send_done = false;
+  slot.response_done = false;
+  free_slots_.pop_back();
+  ++outstanding_;
+  const ssize_t ret = fi_send(endpoint_->ep(), capsule, send_length, OfiRegistrar::descriptor(capsule_region_.handle),
+                              0, &slot.send_op.provider);
+  if (ret != 0) fail(error_text("fi_send", static_cast<int>(ret)), host_path_error());
+  return true;
+}
+
+void OfiHostQueue::drain_cq(void* self_ptr) {
+  auto* self = static_cast<OfiHostQueue*>(self_ptr);
+  fi_cq_msg_entry entries[16];
+  for (;;) {
+    const ssize_t n = fi_cq_read(self->endpoint_->cq(), entries, 16);
+    if (n > 0) {
+      for (ssize_t i = 0; i < n && self->alive_; ++i) {
+        const OpContext& op = *op_of(entries[i].op_context);
+        if (op.kind == OpKind::recv) {
+          self->on_response(op.index, entries[i].len);
+        } else if (op.kind == OpKind::send) {
+          self->slots_[op.index].send_done = true;
+          self->try_finish(self->slots_[op.index]);
+        }
+      }
+      continue;
+    }
+    if (n == -FI_EAGAIN) return;
+    if (n == -FI_EAVAIL) {
+      fi_cq_err_entry err{};
+      if (fi_cq_readerr(self->endpoint_->cq(), &err, 0) <= 0) return;
+      self->fail(std::string("completion error: ") + fi_strerror(err.err), host_path_error());
+      continue;
+    }
+    self->fail(error_text("fi_cq_read", static_cast<int>(n)), host_path_error());
+    return;
+  }
+}
+
+void OfiHostQueue::on_response(std::uint32_t recv_index, std::size_t length) {
+  if (length < rdma::kResponseCapsuleSize) {
+    fail("response capsule of " + std::to_string(length) + " bytes", host_path_error());
+    return;
+  }
+  const nvme::Cqe cqe = responses_[recv_index];
+  if (!post_recv(recv_index)) {
+    fail("fi_recv failed", host_path_error());
+    return;
+  }
+  if (cqe.cid >= slots_.size() || !slots_[cqe.cid].busy || slots_[cqe.cid].response_done) {
+    fail("response for command identifier " + std::to_string(cqe.cid) + " that is not outstanding", host_path_error());
+    return;
+  }
+  Slot& slot = slots_[cqe.cid];
+  slot.response = cqe;
+  slot.response_done = true;
+  try_finish(slot);
+}
+
+void OfiHostQueue::try_finish(Slot& slot) {
+  if (slot.busy && slot.send_done && slot.response_done) finish(slot, Status::success());
+}
+
+void OfiHostQueue::finish(Slot& slot, Status transport_status) {
+  HostRequest& req = *slot.req;
+  const auto index = static_cast<std::uint16_t>(&slot - slots_.data());
+  if (transport_status.ok()) {
+    if (slot.bounce && req.direction == DataDirection::controller_to_host && slot.response.get_status().ok())
+      scatter(slot.bounce.data, req);
+    req.cqe = slot.response;
+  } else {
+    req.cqe = nvme::Cqe{};
+    req.cqe.cid = index;
+    req.cqe.set_status(transport_status);
+  }
+  if (slot.registration) cache_->release(slot.registration);
+  bounce_pool_->put(slot.bounce);
+  slot.registration = nullptr;
+  slot.bounce = {};
+  slot.busy = false;
+  slot.req = nullptr;
+  free_slots_.push_back(index);
+  --outstanding_;
+  req.on_complete(req);
+}
+
+}  // namespace nvmf::fabric::ofi
