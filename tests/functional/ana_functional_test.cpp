@@ -78,6 +78,12 @@ TEST_F(AnaFunctional, InaccessiblePortFailsIoWhileTheOtherServesIt) {
   ASSERT_TRUE(listeners[0].is_object()) << listeners.dump();
   EXPECT_EQ(listeners[0]["ana_groups"], (json{{{"grpid", 1}, {"state", "inaccessible"}}})) << listeners.dump();
   EXPECT_TRUE(listeners[1].is_string()) << listeners.dump();
+  // `target-ctl list` shows the port's state.
+  json ports = target::control_request(socket(), {{"op", "list"}}).at("ports");
+  ASSERT_GE(ports.size(), 2u) << ports.dump();
+  EXPECT_EQ(ports[0]["portid"], 1);
+  EXPECT_EQ(ports[0]["ana_groups"], (json{{{"grpid", 1}, {"state", "inaccessible"}}})) << ports.dump();
+  EXPECT_FALSE(ports[1].contains("ana_groups")) << ports.dump();
 
   ASSERT_EQ(set_state("1", "1", "optimized").exit_code, 0);
   EXPECT_EQ(read_through(0).exit_code, 0);
