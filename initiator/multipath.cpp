@@ -1,0 +1,189 @@
+#include "initiator/multipath.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace nvmf::initiator {
+
+namespace {
+/// How good a path in this ANA state is; 0: never used (NVMe Base 2.0, 8.1.1: only optimized and
+/// non-optimized paths process I/O).
+int rank_of(std::uint8_t state) {
+  switch (state) {
+    case NVME_ANA_STATE_OPTIMIZED: return 2;
+    case NVME_ANA_STATE_NONOPTIMIZED: return 1;
+    default: return 0;
+  }
+}
+
+bool is_ana_notice(std::uint32_t dw0) {
+  return (dw0 & 0x7) == NVME_AER_NOTICE && ((dw0 >> 8) & 0xFF) == NVME_AER_NOTICE_ANA;
+}
+
+/// The identifier the Linux host matches paths on: the NGUID, else the EUI-64 (nvme_ns_ids_equal).
+std::vector<std::uint8_t> identity_of(const nvme_id_ns& id) {
+  static const std::uint8_t zero[16] = {};
+  if (std::memcmp(id.nguid, zero, sizeof id.nguid) != 0) return {id.nguid, id.nguid + sizeof id.nguid};
+  if (std::memcmp(id.eui64, zero, sizeof id.eui64) != 0) return {id.eui64, id.eui64 + sizeof id.eui64};
+  return {};
+}
+}  // namespace
+
+MultipathSet::~MultipathSet() {
+  for (auto& p : paths_) p.queue.reset();  // I/O queues go before their controller
+}
+
+std::unique_ptr<MultipathSet> MultipathSet::connect(const std::vector<ControllerOptions>& options, Error* error) {
+  auto fail = [&](std::size_t i, const std::string& what) {
+    if (error) error->message = "path " + std::to_string(i + 1) + " (" + options[i].traddr + ":" +
+                                options[i].trsvcid + "): " + what;
+    return nullptr;
+  };
+  if (options.empty()) {
+    if (error) error->message = "no path given";
+    return nullptr;
+  }
+  std::unique_ptr<MultipathSet> set(new MultipathSet());
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    Error e;
+    Path path;
+    path.controller = Controller::connect(options[i], &e);
+    if (!path.controller) return fail(i, e.to_string());
+    path.queue = path.controller->create_io_queue(path.controller->reactor(), &e);
+    if (!path.queue) return fail(i, e.to_string());
+    set->paths_.push_back(std::move(path));
+    Path& added = set->paths_.back();
+    const std::string subnqn(added.controller->id().subnqn,
+                             strnlen(added.controller->id().subnqn, sizeof added.controller->id().subnqn));
+    const auto& first = set->paths_.front().controller->id();
+    if (subnqn != std::string(first.subnqn, strnlen(first.subnqn, sizeof first.subnqn)))
+      return fail(i, "leads to subsystem " + subnqn + ", not the first path's");
+    // Same NSID, same identifier on every path, or it is not the same namespace.
+    for (const auto& ns : added.controller->namespaces()) {
+      nvme_id_ns here{}, there{};
+      if (!added.controller->identify_namespace(ns.nsid, &here).ok()) return fail(i, "Identify Namespace failed");
+      if (i == 0) continue;
+      if (!set->paths_.front().controller->find_namespace(ns.nsid)) continue;
+      if (!set->paths_.front().controller->identify_namespace(ns.nsid, &there).ok())
+        return fail(0, "Identify Namespace failed");
+      if (identity_of(here).empty() || identity_of(here) != identity_of(there))
+        return fail(i, "namespace " + std::to_string(ns.nsid) + " has other identifiers (NGUID/EUI-64) than on path 1");
+    }
+    if (Error a = set->read_ana_log(added)) return fail(i, a.to_string());
+  }
+  // Only now, with the vector settled: the callbacks find their path by index.
+  for (std::size_t i = 0; i < set->paths_.size(); ++i) {
+    MultipathSet* self = set.get();
+    set->paths_[i].controller->set_event_callback([self, i](const ControllerEvent& ev) {
+      if (ev.type == ControllerEvent::Type::other_aen && is_ana_notice(ev.aen_dw0)) self->paths_[i].ana_due = true;
+      if (ev.type == ControllerEvent::Type::reconnected) self->paths_[i].ana_due = true;
+    });
+  }
+  return set;
+}
+
+Error MultipathSet::read_ana_log(Path& path) {
+  path.ana_due = false;
+  path.ana.clear();
+  path.ana_read_at = std::chrono::steady_clock::now();
+  const nvme_id_ctrl& id = path.controller->id();
+  if (!(id.cmic & NVME_CTRL_CMIC_MULTI_ANA_REPORTING)) return {};  // no ANA: every path optimized
+  // The size the Linux host reads: header, NANAGRPID descriptors and MNAN NSIDs (nvme_mpath_init_identify).
+  const std::size_t size = sizeof(nvme_ana_log) + std::size_t(id.nanagrpid) * sizeof(nvme_ana_group_desc) +
+                           std::size_t(id.mnan ? id.mnan : id.nn) * sizeof(std::uint32_t);
+  std::vector<std::uint8_t> log((size + 3) & ~std::size_t(3));
+  nvme::Status s = path.controller->get_log_page(NVME_LOG_LID_ANA, NVME_NSID_ALL, log.data(),
+                                                 static_cast<std::uint32_t>(log.size()));
+  if (!s.ok()) return step_failed("Get Log Page ANA", s);
+  nvme_ana_log header;
+  std::memcpy(&header, log.data(), sizeof header);
+  std::size_t at = sizeof header;
+  for (std::uint16_t g = 0; g < header.ngrps; ++g) {
+    nvme_ana_group_desc desc;
+    if (at + sizeof desc > log.size()) return Error{{}, "ANA log: descriptor " + std::to_string(g) + " past the end"};
+    std::memcpy(&desc, log.data() + at, sizeof desc);
+    at += sizeof desc;
+    if (at + std::size_t(desc.nnsids) * 4 > log.size())
+      return Error{{}, "ANA log: NSID list of group " + std::to_string(desc.grpid) + " past the end"};
+    for (std::uint32_t n = 0; n < desc.nnsids; ++n) {
+      std::uint32_t nsid;
+      std::memcpy(&nsid, log.data() + at + 4 * n, 4);
+      path.ana[nsid] = desc.state;
+    }
+    at += std::size_t(desc.nnsids) * 4;
+  }
+  return {};
+}
+
+const Namespace* MultipathSet::find_namespace(std::uint32_t nsid) const {
+  return paths_.front().controller->find_namespace(nsid);
+}
+
+std::uint8_t MultipathSet::ana_state(std::size_t path, std::uint32_t nsid) const {
+  const auto& ana = paths_.at(path).ana;
+  auto it = ana.find(nsid);
+  return it == ana.end() ? std::uint8_t(NVME_ANA_STATE_OPTIMIZED) : it->second;
+}
+
+void MultipathSet::poll() {
+  constexpr auto kUnusableRecheck = std::chrono::seconds(1);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& p : paths_) {
+    p.controller->poll(std::chrono::milliseconds(0));
+    const bool unusable = std::any_of(p.ana.begin(), p.ana.end(), [](const auto& e) { return rank_of(e.second) == 0; });
+    if (unusable && now - p.ana_read_at >= kUnusableRecheck) p.ana_due = true;
+    if (p.ana_due && p.controller->alive()) (void)read_ana_log(p);  // a failure leaves it due
+  }
+}
+
+std::size_t MultipathSet::choose(std::uint32_t nsid, const std::vector<bool>& tried) {
+  std::size_t best = paths_.size();
+  int best_rank = 0;
+  // Round-robin: start after the path used last, keep the first of the best rank.
+  for (std::size_t k = 0; k < paths_.size(); ++k) {
+    const std::size_t i = (next_ + k) % paths_.size();
+    const Path& p = paths_[i];
+    if (tried[i] || !p.queue->connected() || !p.controller->find_namespace(nsid)) continue;
+    const int rank = rank_of(ana_state(i, nsid));
+    if (rank > best_rank) best = i, best_rank = rank;
+  }
+  if (best < paths_.size()) next_ = best + 1;
+  return best;
+}
+
+template <typename Run>
+nvme::Status MultipathSet::run(std::uint32_t nsid, Run&& run_on) {
+  if (!find_namespace(nsid)) return nvme::Status::generic(NVME_SC_INVALID_NS);
+  std::vector<bool> tried(paths_.size(), false);
+  // With no usable path, the answer a path would give: transport / path error, retryable.
+  nvme::Status last = nvme::Status::make(NVME_SCT_PATH, NVME_SC_ANA_INACCESSIBLE);
+  poll();
+  for (;;) {
+    const std::size_t i = choose(nsid, tried);
+    if (i == paths_.size()) return last;
+    Path& p = paths_[i];
+    last = run_on(*p.queue, *p.controller->find_namespace(nsid));
+    // A path-related failure (NVMe Base 2.0, 3.3.2.4: retry on another path) unless DNR forbids retrying.
+    if (last.ok() || last.sct() != NVME_SCT_PATH || last.dnr()) {
+      last_path_ = i;
+      return last;
+    }
+    tried[i] = true;
+    p.ana_due = true;
+    // The status says what the path is now, before the log is read again.
+    if (last.sc() == NVME_SC_ANA_INACCESSIBLE) p.ana[nsid] = NVME_ANA_STATE_INACCESSIBLE;
+    if (last.sc() == NVME_SC_ANA_PERSISTENT_LOSS) p.ana[nsid] = NVME_ANA_STATE_PERSISTENT_LOSS;
+    if (last.sc() == NVME_SC_ANA_TRANSITION) p.ana[nsid] = NVME_ANA_STATE_CHANGE;
+    ++retries_;
+  }
+}
+
+nvme::Status MultipathSet::read_sync(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, void* buf) {
+  return run(nsid, [&](IoQueue& q, const Namespace& ns) { return q.read_sync(ns, slba, nlb, buf); });
+}
+
+nvme::Status MultipathSet::write_sync(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, const void* buf) {
+  return run(nsid, [&](IoQueue& q, const Namespace& ns) { return q.write_sync(ns, slba, nlb, buf); });
+}
+
+}  // namespace nvmf::initiator
