@@ -20,12 +20,34 @@ bool is_ana_notice(std::uint32_t dw0) {
   return (dw0 & 0x7) == NVME_AER_NOTICE && ((dw0 >> 8) & 0xFF) == NVME_AER_NOTICE_ANA;
 }
 
-/// The identifier the Linux host matches paths on: the NGUID, else the EUI-64 (nvme_ns_ids_equal).
-std::vector<std::uint8_t> identity_of(const nvme_id_ns& id) {
-  static const std::uint8_t zero[16] = {};
-  if (std::memcmp(id.nguid, zero, sizeof id.nguid) != 0) return {id.nguid, id.nguid + sizeof id.nguid};
-  if (std::memcmp(id.eui64, zero, sizeof id.eui64) != 0) return {id.eui64, id.eui64 + sizeof id.eui64};
-  return {};
+/// What the Linux host matches paths on (nvme_ns_ids_equal): UUID (from the Namespace Identification Descriptor
+/// list, CNS 03h), NGUID and EUI-64 together; empty when the namespace has none of them.
+std::vector<std::uint8_t> identity_of(Controller& c, std::uint32_t nsid, Error* error) {
+  nvme_id_ns id{};
+  if (nvme::Status s = c.identify_namespace(nsid, &id); !s.ok()) {
+    *error = step_failed("Identify Namespace", s);
+    return {};
+  }
+  std::vector<std::uint8_t> out(id.nguid, id.nguid + sizeof id.nguid);
+  out.insert(out.end(), id.eui64, id.eui64 + sizeof id.eui64);
+  std::uint8_t uuid[16] = {};
+  std::vector<std::uint8_t> list(NVME_IDENTIFY_DATA_SIZE);
+  nvme::Sqe sqe{};
+  sqe.opcode = nvme_admin_identify;
+  sqe.nsid = nsid;
+  sqe.cdw10 = NVME_IDENTIFY_CNS_NS_DESC_LIST;
+  // A controller without the list (before NVMe 1.3) answers Invalid Field: then NGUID and EUI-64 alone.
+  if (c.admin_command(sqe, list.data(), static_cast<std::uint32_t>(list.size()), fabric::DataDirection::controller_to_host).ok()) {
+    for (std::size_t off = 0; off + 4 <= list.size();) {
+      const std::uint8_t type = list[off], length = list[off + 1];
+      if (type == 0 || off + 4 + length > list.size()) break;
+      if (type == NVME_NIDT_UUID && length == sizeof uuid) std::memcpy(uuid, &list[off + 4], sizeof uuid);
+      off += 4 + std::size_t(length);
+    }
+  }
+  out.insert(out.end(), uuid, uuid + sizeof uuid);
+  if (std::all_of(out.begin(), out.end(), [](std::uint8_t b) { return b == 0; })) out.clear();
+  return out;
 }
 }  // namespace
 
@@ -60,14 +82,13 @@ std::unique_ptr<MultipathSet> MultipathSet::connect(const std::vector<Controller
       return fail(i, "leads to subsystem " + subnqn + ", not the first path's");
     // Same NSID, same identifier on every path, or it is not the same namespace.
     for (const auto& ns : added.controller->namespaces()) {
-      nvme_id_ns here{}, there{};
-      if (!added.controller->identify_namespace(ns.nsid, &here).ok()) return fail(i, "Identify Namespace failed");
-      if (i == 0) continue;
-      if (!set->paths_.front().controller->find_namespace(ns.nsid)) continue;
-      if (!set->paths_.front().controller->identify_namespace(ns.nsid, &there).ok())
-        return fail(0, "Identify Namespace failed");
-      if (identity_of(here).empty() || identity_of(here) != identity_of(there))
-        return fail(i, "namespace " + std::to_string(ns.nsid) + " has other identifiers (NGUID/EUI-64) than on path 1");
+      if (i == 0 || !set->paths_.front().controller->find_namespace(ns.nsid)) continue;
+      Error e1, e2;
+      const auto here = identity_of(*added.controller, ns.nsid, &e1);
+      const auto there = identity_of(*set->paths_.front().controller, ns.nsid, &e2);
+      if (e1 || e2) return fail(e1 ? i : 0, (e1 ? e1 : e2).to_string());
+      if (here.empty() || here != there)
+        return fail(i, "namespace " + std::to_string(ns.nsid) + " has other identifiers (UUID/NGUID/EUI-64) than on path 1");
     }
     if (Error a = set->read_ana_log(added)) return fail(i, a.to_string());
   }
@@ -91,7 +112,8 @@ Error MultipathSet::read_ana_log(Path& path) {
   // The size the Linux host reads: header, NANAGRPID descriptors and MNAN NSIDs (nvme_mpath_init_identify).
   const std::size_t size = sizeof(nvme_ana_log) + std::size_t(id.nanagrpid) * sizeof(nvme_ana_group_desc) +
                            std::size_t(id.mnan ? id.mnan : id.nn) * sizeof(std::uint32_t);
-  std::vector<std::uint8_t> log((size + 3) & ~std::size_t(3));
+  // A controller claiming absurd counts costs at most 1 MiB (a real log: 16 + 32 per group + 4 per namespace).
+  std::vector<std::uint8_t> log((std::min<std::size_t>(size, 1u << 20) + 3) & ~std::size_t(3));
   nvme::Status s = path.controller->get_log_page(NVME_LOG_LID_ANA, NVME_NSID_ALL, log.data(),
                                                  static_cast<std::uint32_t>(log.size()));
   if (!s.ok()) return step_failed("Get Log Page ANA", s);
