@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 namespace nvmf::initiator {
 
@@ -152,6 +153,8 @@ void MultipathSet::poll() {
   const auto now = std::chrono::steady_clock::now();
   for (auto& p : paths_) {
     p.controller->poll(std::chrono::milliseconds(0));
+    // A queue reconnects itself from its own maintenance: run it even while no command goes to this path.
+    if (!p.queue->connected()) p.queue->process_completions(std::chrono::milliseconds(0));
     const bool unusable = std::any_of(p.ana.begin(), p.ana.end(), [](const auto& e) { return rank_of(e.second) == 0; });
     if (unusable && now - p.ana_read_at >= kUnusableRecheck) p.ana_due = true;
     if (p.ana_due && p.controller->alive()) (void)read_ana_log(p);  // a failure leaves it due
@@ -181,7 +184,17 @@ nvme::Status MultipathSet::run(std::uint32_t nsid, Run&& run_on) {
   nvme::Status last = nvme::Status::make(NVME_SCT_PATH, NVME_SC_ANA_INACCESSIBLE);
   poll();
   for (;;) {
-    const std::size_t i = choose(nsid, tried);
+    std::size_t i = choose(nsid, tried);
+    // No path usable now but one reconnecting: wait for it (the Linux host queues I/O on the multipath node
+    // while a path may come back), until it is back or given up (ctrl-loss-tmo).
+    while (i == paths_.size() &&
+           std::any_of(paths_.begin(), paths_.end(), [](const Path& p) {
+             return p.controller->state() == Controller::State::reconnecting || p.queue->reconnecting();
+           })) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      poll();
+      i = choose(nsid, tried);
+    }
     if (i == paths_.size()) return last;
     Path& p = paths_[i];
     last = run_on(*p.queue, *p.controller->find_namespace(nsid));

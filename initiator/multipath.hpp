@@ -16,6 +16,7 @@
 //   optimized.
 //
 // Threading: the set and everything in it is driven by one thread (the caller's), like Controller and IoQueue.
+// With no usable path but one reconnecting, a command waits for it (until ctrl-loss-tmo gives it up).
 // Limits of this first version: synchronous I/O only; a command caught by a connection loss waits for that
 // path's reconnect (IoQueue's own recovery) instead of moving to another path.
 #pragma once

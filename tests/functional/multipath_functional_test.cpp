@@ -34,7 +34,9 @@ class MultipathFunctional : public ::testing::Test {
     std::string error;
     ASSERT_TRUE(target_.start(spec, &error)) << error;
     Error e;
-    set_ = MultipathSet::connect({target_.options(kNqn, 0), target_.options(kNqn, 1)}, &e);
+    std::vector<ControllerOptions> paths = {target_.options(kNqn, 0), target_.options(kNqn, 1)};
+    for (auto& p : paths) p.reconnect_delay = std::chrono::milliseconds(200);
+    set_ = MultipathSet::connect(paths, &e);
     ASSERT_TRUE(set_) << e.to_string();
   }
   void TearDown() override { set_.reset(); }
@@ -130,6 +132,26 @@ TEST_F(MultipathFunctional, NoUsablePathFailsWithThePathStatus) {
   nvme::Status st = set_->read_sync(1, 0, 8, back.data());
   EXPECT_EQ(st.sct(), NVME_SCT_PATH) << st.to_string();
   EXPECT_TRUE(set_->read_sync(7, 0, 8, back.data()).same_code(nvme::Status::generic(NVME_SC_INVALID_NS)));
+}
+
+TEST_F(MultipathFunctional, WithEveryPathDownIoWaitsForOneToComeBack) {
+  auto data = pattern(3);
+  ASSERT_TRUE(set_->write_sync(1, 200, 8, data.data()).ok());
+  const auto a = target::parse_listen_address("tcp:" + target_.endpoints()[0].traddr + ":" + target_.endpoints()[0].trsvcid);
+  const auto b = target::parse_listen_address("tcp:" + target_.endpoints()[1].traddr + ":" + target_.endpoints()[1].trsvcid);
+  target_.target().remove_listener(a);
+  target_.target().remove_listener(b);
+  // Path 2's port comes back while the read waits.
+  std::thread back([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    target_.target().add_listener(b);
+  });
+  std::vector<std::uint8_t> out(4096);
+  nvme::Status st = set_->read_sync(1, 200, 8, out.data());
+  back.join();
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  EXPECT_EQ(out, data);
+  EXPECT_EQ(set_->last_path(), 1u);
 }
 
 TEST_F(MultipathFunctional, PathsToAnotherSubsystemAreRefused) {
