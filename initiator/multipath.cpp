@@ -70,10 +70,16 @@ std::unique_ptr<MultipathSet> MultipathSet::connect(const std::vector<Controller
   for (std::size_t i = 0; i < options.size(); ++i) {
     Error e;
     Path path;
-    path.controller = Controller::connect(options[i], &e);
+    ControllerOptions o = options[i];
+    // A command caught by a lost connection fails at once (host path error, no DNR) so it moves to another
+    // path, as the Linux host's nvme_failover_req, unless the caller chose a fast-io-fail-tmo.
+    if (o.fast_io_fail_timeout.count() < 0) o.fast_io_fail_timeout = std::chrono::milliseconds(0);
+    path.controller = Controller::connect(o, &e);
     if (!path.controller) return fail(i, e.to_string());
     path.queue = path.controller->create_io_queue(path.controller->reactor(), &e);
     if (!path.queue) return fail(i, e.to_string());
+    // One thread drives both: a queue waiting for its controller runs the controller's maintenance.
+    path.queue->set_admin_hook([c = path.controller.get()] { c->maintain(); });
     set->paths_.push_back(std::move(path));
     Path& added = set->paths_.back();
     const std::string subnqn(added.controller->id().subnqn,
@@ -193,6 +199,7 @@ nvme::Status MultipathSet::run(std::uint32_t nsid, Run&& run_on) {
            })) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       poll();
+      std::fill(tried.begin(), tried.end(), false);  // a path that failed the command may be back
       i = choose(nsid, tried);
     }
     if (i == paths_.size()) return last;

@@ -16,9 +16,10 @@
 //   optimized.
 //
 // Threading: the set and everything in it is driven by one thread (the caller's), like Controller and IoQueue.
-// With no usable path but one reconnecting, a command waits for it (until ctrl-loss-tmo gives it up).
-// Limits of this first version: synchronous I/O only; a command caught by a connection loss waits for that
-// path's reconnect (IoQueue's own recovery) instead of moving to another path.
+// - A command caught by a connection loss fails on that path at once (fast-io-fail-tmo 0 unless the options
+//   set one) and moves to another path; with no usable path but one reconnecting, it waits for it (until
+//   ctrl-loss-tmo gives it up).
+// Limits of this first version: synchronous I/O only, round-robin only (no least-queued policy).
 #pragma once
 #include <array>
 #include <cstdint>

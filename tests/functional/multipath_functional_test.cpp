@@ -19,6 +19,7 @@ using namespace nvmf::initiator;
 namespace {
 constexpr const char* kNqn = "nqn.2024-01.io.nvmf.test:multipath";
 constexpr const char* kOtherNqn = "nqn.2024-01.io.nvmf.test:multipath-other";
+constexpr const char* kSlowNqn = "nqn.2024-01.io.nvmf.test:multipath-slow";
 
 class MultipathFunctional : public ::testing::Test {
  protected:
@@ -29,7 +30,10 @@ class MultipathFunctional : public ::testing::Test {
     s.namespaces = {test::NamespaceSpec{16ull << 20, 512}};
     test::SubsystemSpec other;
     other.nqn = kOtherNqn;
-    spec.subsystems = {s, other};
+    test::SubsystemSpec slow;
+    slow.nqn = kSlowNqn;
+    slow.namespaces = {test::NamespaceSpec{16ull << 20, 512, "delay_us=400000@lba:5000"}};
+    spec.subsystems = {s, other, slow};
     spec.listeners = 2;
     std::string error;
     ASSERT_TRUE(target_.start(spec, &error)) << error;
@@ -152,6 +156,28 @@ TEST_F(MultipathFunctional, WithEveryPathDownIoWaitsForOneToComeBack) {
   ASSERT_TRUE(st.ok()) << st.to_string();
   EXPECT_EQ(out, data);
   EXPECT_EQ(set_->last_path(), 1u);
+}
+
+TEST_F(MultipathFunctional, CommandCaughtByALostConnectionMovesToAnotherPath) {
+  // Path 2 non-optimized: the read goes to path 1, whose connection goes away while the backend delays it.
+  target_.target().set_ana_state(2, 1, target::AnaState::non_optimized);
+  std::vector<ControllerOptions> paths = {target_.options(kSlowNqn, 0), target_.options(kSlowNqn, 1)};
+  for (auto& p : paths) p.reconnect_delay = std::chrono::milliseconds(200);
+  Error e;
+  auto set = MultipathSet::connect(paths, &e);
+  ASSERT_TRUE(set) << e.to_string();
+  ASSERT_EQ(set->ana_state(1, 1), NVME_ANA_STATE_NONOPTIMIZED);
+  const auto a = target::parse_listen_address("tcp:" + target_.endpoints()[0].traddr + ":" + target_.endpoints()[0].trsvcid);
+  std::thread drop([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    target_.target().remove_listener(a);
+  });
+  std::vector<std::uint8_t> out(4096);
+  nvme::Status st = set->read_sync(1, 5000, 8, out.data());
+  drop.join();
+  EXPECT_TRUE(st.ok()) << st.to_string();
+  EXPECT_EQ(set->last_path(), 1u);
+  EXPECT_GE(set->retries(), 1u);
 }
 
 TEST_F(MultipathFunctional, PathsToAnotherSubsystemAreRefused) {
