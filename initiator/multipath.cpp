@@ -7,7 +7,7 @@
 namespace nvmf::initiator {
 
 namespace {
-/// How good a path in this ANA state is; 0: never used (NVMe Base 2.0, 8.1.1: only optimized and
+/// How good a path in this ANA state is; 0: never used (NVMe Base 2.0, Asymmetric Namespace Access: only optimized and
 /// non-optimized paths process I/O).
 int rank_of(std::uint8_t state) {
   switch (state) {
@@ -205,7 +205,7 @@ nvme::Status MultipathSet::run(std::uint32_t nsid, Run&& run_on) {
     if (i == paths_.size()) return last;
     Path& p = paths_[i];
     last = run_on(*p.queue, *p.controller->find_namespace(nsid));
-    // A path-related failure (NVMe Base 2.0, 3.3.2.4: retry on another path) unless DNR forbids retrying.
+    // A path-related failure (NVMe Base 2.0, Path Related Status: may be retried on another path) unless DNR forbids retrying.
     if (last.ok() || last.sct() != NVME_SCT_PATH || last.dnr()) {
       last_path_ = i;
       return last;

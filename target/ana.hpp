@@ -44,7 +44,7 @@ std::optional<AnaState> parse_ana_state(const std::string& text);
 const char* ana_state_name(AnaState state);
 
 /// What an I/O command through a path in `state` completes with: success (run it) for optimized and
-/// non-optimized; otherwise the Path Related status (SCT 3h) of NVMe Base 2.0 figure 104: 01h Asymmetric Access
+/// non-optimized; otherwise the Path Related status (SCT 3h, NVMe Base 2.0 Path Related Status values): 01h Asymmetric Access
 /// Persistent Loss, 02h Asymmetric Access Inaccessible, 03h Asymmetric Access Transition. DNR stays clear: the
 /// host may retry the command on another path (the Linux host fails over only without DNR).
 nvme::Status ana_io_status(AnaState state);

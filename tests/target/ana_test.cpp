@@ -155,7 +155,7 @@ TEST_F(AnaTest, IoGetsThePathStatusOfEveryState) {
     auto log = ana_log(0);
     EXPECT_EQ(std::to_integer<int>(log.data[32]), static_cast<int>(c.state));
   }
-  // Status codes as NVMe Base 2.0 figure 104 numbers them.
+  // Status codes as the NVMe Base spec's Path Related Status values number them.
   EXPECT_EQ(target::ana_io_status(target::AnaState::persistent_loss).sc(), 0x01);
   EXPECT_EQ(target::ana_io_status(target::AnaState::inaccessible).sc(), 0x02);
   EXPECT_EQ(target::ana_io_status(target::AnaState::change).sc(), 0x03);
