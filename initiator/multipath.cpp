@@ -38,7 +38,8 @@ std::vector<std::uint8_t> identity_of(Controller& c, std::uint32_t nsid, Error* 
   sqe.nsid = nsid;
   sqe.cdw10 = NVME_IDENTIFY_CNS_NS_DESC_LIST;
   // A controller without the list (before NVMe 1.3) answers Invalid Field: then NGUID and EUI-64 alone.
-  if (c.admin_command(sqe, list.data(), static_cast<std::uint32_t>(list.size()), fabric::DataDirection::controller_to_host).ok()) {
+  const auto length = static_cast<std::uint32_t>(list.size());
+  if (c.admin_command(sqe, list.data(), length, fabric::DataDirection::controller_to_host).ok()) {
     for (std::size_t off = 0; off + 4 <= list.size();) {
       const std::uint8_t type = list[off], length = list[off + 1];
       if (type == 0 || off + 4 + length > list.size()) break;
@@ -95,7 +96,8 @@ std::unique_ptr<MultipathSet> MultipathSet::connect(const std::vector<Controller
       const auto there = identity_of(*set->paths_.front().controller, ns.nsid, &e2);
       if (e1 || e2) return fail(e1 ? i : 0, (e1 ? e1 : e2).to_string());
       if (here.empty() || here != there)
-        return fail(i, "namespace " + std::to_string(ns.nsid) + " has other identifiers (UUID/NGUID/EUI-64) than on path 1");
+        return fail(i, "namespace " + std::to_string(ns.nsid) +
+                           " has other identifiers (UUID/NGUID/EUI-64) than on path 1");
     }
     if (Error a = set->read_ana_log(added)) return fail(i, a.to_string());
   }
@@ -205,7 +207,8 @@ nvme::Status MultipathSet::run(std::uint32_t nsid, Run&& run_on) {
     if (i == paths_.size()) return last;
     Path& p = paths_[i];
     last = run_on(*p.queue, *p.controller->find_namespace(nsid));
-    // A path-related failure (NVMe Base 2.0, Path Related Status: may be retried on another path) unless DNR forbids retrying.
+    // A path-related failure (NVMe Base 2.0, Path Related Status: may be retried on another path) unless DNR
+    // forbids retrying.
     if (last.ok() || last.sct() != NVME_SCT_PATH || last.dnr()) {
       last_path_ = i;
       return last;

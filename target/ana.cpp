@@ -10,7 +10,8 @@
 namespace nvmf::target {
 
 namespace {
-// The wire layouts are libnvme's; check the offsets this file relies on (NVMe Base 2.0, Asymmetric Namespace Access log page).
+// The wire layouts are libnvme's; check the offsets this file relies on (NVMe Base 2.0, Asymmetric Namespace
+// Access log page).
 static_assert(sizeof(nvme_ana_log) == 16);
 static_assert(offsetof(nvme_ana_log, chgcnt) == 0);
 static_assert(offsetof(nvme_ana_log, ngrps) == 8);

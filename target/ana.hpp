@@ -44,9 +44,9 @@ std::optional<AnaState> parse_ana_state(const std::string& text);
 const char* ana_state_name(AnaState state);
 
 /// What an I/O command through a path in `state` completes with: success (run it) for optimized and
-/// non-optimized; otherwise the Path Related status (SCT 3h, NVMe Base 2.0 Path Related Status values): 01h Asymmetric Access
-/// Persistent Loss, 02h Asymmetric Access Inaccessible, 03h Asymmetric Access Transition. DNR stays clear: the
-/// host may retry the command on another path (the Linux host fails over only without DNR).
+/// non-optimized; otherwise the Path Related status (SCT 3h, NVMe Base 2.0 Path Related Status values):
+/// 01h Asymmetric Access Persistent Loss, 02h Asymmetric Access Inaccessible, 03h Asymmetric Access Transition.
+/// DNR stays clear: the host may retry the command on another path (the Linux host fails over only without DNR).
 nvme::Status ana_io_status(AnaState state);
 
 /// Bytes of the largest ANA log page this target can return: header, one descriptor per group and every NSID.

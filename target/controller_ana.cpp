@@ -10,7 +10,8 @@ void Controller::notify_ana_change() {
   admin_reactor_.post([weak] {
     auto self = weak.lock();
     if (!self || self->torn_down()) return;
-    // Asynchronous Event Information 03h (ANA change) of type Notice, log page 0Ch (NVMe Base 2.0, Asynchronous Event Request).
+    // Asynchronous Event Information 03h (ANA change) of type Notice, log page 0Ch (NVMe Base 2.0, Asynchronous
+    // Event Request).
     self->raise_notice(NVME_CTRL_OAES_ANA, self->ana_notice_masked_,
                        NVME_AER_NOTICE | NVME_AER_NOTICE_ANA << 8 | NVME_LOG_LID_ANA << 16);
   });

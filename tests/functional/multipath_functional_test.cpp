@@ -48,12 +48,18 @@ class MultipathFunctional : public ::testing::Test {
   /// Polls the set until `pred` holds (the ANA change notice arrives asynchronously).
   template <typename Pred>
   bool eventually(Pred pred) {
-    for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10); std::chrono::steady_clock::now() < end;) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < end) {
       set_->poll();
       if (pred()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return false;
+  }
+
+  fabric::ListenAddress address(std::size_t listener) {
+    const auto& e = target_.endpoints()[listener];
+    return target::parse_listen_address("tcp:" + e.traddr + ":" + e.trsvcid);
   }
 
   std::vector<std::uint8_t> pattern(std::uint32_t seed) {
@@ -141,8 +147,8 @@ TEST_F(MultipathFunctional, NoUsablePathFailsWithThePathStatus) {
 TEST_F(MultipathFunctional, WithEveryPathDownIoWaitsForOneToComeBack) {
   auto data = pattern(3);
   ASSERT_TRUE(set_->write_sync(1, 200, 8, data.data()).ok());
-  const auto a = target::parse_listen_address("tcp:" + target_.endpoints()[0].traddr + ":" + target_.endpoints()[0].trsvcid);
-  const auto b = target::parse_listen_address("tcp:" + target_.endpoints()[1].traddr + ":" + target_.endpoints()[1].trsvcid);
+  const auto a = address(0);
+  const auto b = address(1);
   target_.target().remove_listener(a);
   target_.target().remove_listener(b);
   // Path 2's port comes back while the read waits.
@@ -167,7 +173,7 @@ TEST_F(MultipathFunctional, CommandCaughtByALostConnectionMovesToAnotherPath) {
   auto set = MultipathSet::connect(paths, &e);
   ASSERT_TRUE(set) << e.to_string();
   ASSERT_EQ(set->ana_state(1, 1), NVME_ANA_STATE_NONOPTIMIZED);
-  const auto a = target::parse_listen_address("tcp:" + target_.endpoints()[0].traddr + ":" + target_.endpoints()[0].trsvcid);
+  const auto a = address(0);
   std::thread drop([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     target_.target().remove_listener(a);
