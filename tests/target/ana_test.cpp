@@ -215,6 +215,8 @@ TEST_F(AnaTest, SetAnaStateRefusalsNameTheField) {
     }
   };
   refused(9, 1, "port");
+  registry_->add_port(target::Port{3, target::parse_listen_address("tcp:127.0.0.1:8009"), false, {}});
+  refused(3, 1, "port");  // discovery only: no namespaces there
   refused(1, 0, "group");
   refused(1, target::kMaxAnaGroups + 1, "group");
   EXPECT_TRUE(read_status(0, 1).ok());  // nothing applied
