@@ -151,7 +151,9 @@ Error Controller::configure_async_events() {
   // Enable the notices both sides know (Set Features 0Bh, as the Linux host: namespace attribute changes on
   // I/O controllers, discovery log changes on a persistent discovery connection), then post the request.
   // A one-shot discovery (KATO 0, like `nvme discover`) asks for nothing.
-  std::uint32_t wanted = discovery_ ? (options_.keep_alive_timeout_ms ? NVME_CTRL_OAES_DL : 0) : NVME_CTRL_OAES_NA;
+  // ANA change notices too where the controller reports ANA (MultipathSet re-reads log 0Ch on them).
+  std::uint32_t wanted = discovery_ ? (options_.keep_alive_timeout_ms ? NVME_CTRL_OAES_DL : 0)
+                                    : std::uint32_t(NVME_CTRL_OAES_NA) | std::uint32_t(NVME_CTRL_OAES_ANA);
   wanted &= id_ctrl_->oaes;
   if (wanted == 0) return {};
   nvme::Status s = admin_command(make_set_features(NVME_FEAT_FID_ASYNC_EVENT, wanted), nullptr, 0, DataDirection::none);

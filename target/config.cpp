@@ -105,6 +105,9 @@ void validate_namespace(const NamespaceConfig& ns, const std::string& nfield) {
     refuse(nfield + ".block_size", std::to_string(ns.block_size), "must be 512 or 4096");
   if (ns.nsid > kMaxNsid)
     refuse(nfield + ".nsid", std::to_string(ns.nsid), "NSIDs go from 1 to " + std::to_string(kMaxNsid));
+  if (ns.ana_grpid < 1 || ns.ana_grpid > kMaxAnaGroups)
+    refuse(nfield + ".ana_grpid", std::to_string(ns.ana_grpid),
+           "ANA group IDs go from 1 to " + std::to_string(kMaxAnaGroups));
   switch (ns.kind) {
     case BackendKind::file:
     case BackendKind::blk:
@@ -188,6 +191,13 @@ void TargetConfig::validate() const {
     const std::string field = "hosts[" + std::to_string(h) + "]";
     validate_host(hosts[h], field);
     if (!host_nqns.insert(hosts[h].nqn).second) refuse(field + ".nqn", hosts[h].nqn, "configured twice");
+  }
+  for (const auto& [index, groups] : listener_ana_states) {
+    const std::string field = "listeners[" + std::to_string(index) + "].ana_groups";
+    if (index >= listeners.size()) refuse(field, "", "no such listener");
+    for (const auto& [grpid, state] : groups)
+      if (grpid < 1 || grpid > kMaxAnaGroups)
+        refuse(field, std::to_string(grpid), "ANA group IDs go from 1 to " + std::to_string(kMaxAnaGroups));
   }
   for (const auto& [index, names] : listener_subsystems) {
     const std::string field = "listeners[" + std::to_string(index) + "].subsystems";

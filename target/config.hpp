@@ -12,6 +12,7 @@
 
 #include "fabric/log.hpp"
 #include "fabric/transport.hpp"
+#include "target/ana.hpp"
 
 namespace nvmf::target {
 
@@ -55,6 +56,8 @@ struct NamespaceConfig {
   std::optional<std::array<std::uint8_t, 16>> uuid = std::nullopt;
   /// Fault injection (target/backends/fault_spec.hpp): "read_error=lba:100-199,delay_us=500@p:0.1"; empty: none.
   std::string faults = {};
+  /// ANA group (1..kMaxAnaGroups; nvmetcli's ana_grpid).
+  std::uint32_t ana_grpid = kDefaultAnaGroup;
 };
 
 struct SubsystemConfig {
@@ -94,6 +97,8 @@ struct TargetConfig {
   std::vector<fabric::ListenAddress> listeners;  ///< I/O ports; the discovery service answers on them too
   /// Listener index -> the only subsystems it serves (nvmetcli's ports[].subsystems); absent: every subsystem.
   std::map<std::size_t, std::vector<std::string>> listener_subsystems;
+  /// Listener index -> ANA group -> that port's state for it (nvmetcli's ports[].ana_groups); absent: optimized.
+  std::map<std::size_t, std::map<std::uint32_t, AnaState>> listener_ana_states;
   std::vector<ReferralConfig> referrals;
   std::uint16_t discovery_port = 8009;  ///< One extra discovery-only listener per listener address; 0: none
   std::vector<SubsystemConfig> subsystems;

@@ -49,7 +49,7 @@ std::array<std::uint8_t, 16> uuid_of(const JsonCursor& c) {
 }
 
 NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Origins& origins) {
-  c.only_keys({"nsid", "backend", "size", "path", "block_size", "hosts", "nguid", "uuid", "faults"});
+  c.only_keys({"nsid", "backend", "size", "path", "block_size", "hosts", "nguid", "uuid", "faults", "ana_grpid"});
   NamespaceConfig ns;
   origins[field] = c.pointer();
   auto note = [&](const char* key) {
@@ -67,7 +67,22 @@ NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Or
   if (c.has("nguid")) ns.nguid = uuid_of(note("nguid"));
   if (c.has("uuid")) ns.uuid = uuid_of(note("uuid"));
   if (c.has("faults")) ns.faults = note("faults").string();
+  if (c.has("ana_grpid")) ns.ana_grpid = static_cast<std::uint32_t>(note("ana_grpid").number(1, kMaxAnaGroups));
   return ns;
+}
+
+/// A listener's "ana_groups": [{"grpid": 2, "state": "non-optimized"}, ...].
+std::map<std::uint32_t, AnaState> read_ana_groups(const JsonCursor& list) {
+  std::map<std::uint32_t, AnaState> out;
+  for (std::size_t k = 0; k < list.array_size(); ++k) {
+    const JsonCursor g = list[k];
+    g.only_keys({"grpid", "state"});
+    const auto grpid = static_cast<std::uint32_t>(g.required("grpid").number(1, kMaxAnaGroups));
+    const auto state = parse_ana_state(g.required("state").string());
+    if (!state) g["state"].refuse("expected optimized, non-optimized, inaccessible, persistent-loss or change");
+    if (!out.emplace(grpid, *state).second) g["grpid"].refuse("ANA group listed twice for this listener");
+  }
+  return out;
 }
 
 HostConfig read_host(const JsonCursor& c, const std::string& field, Origins& origins) {
@@ -161,7 +176,11 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
       origins[field] = l.pointer();
       continue;
     }
-    l.only_keys({"address", "subsystems", "tls"});
+    l.only_keys({"address", "subsystems", "tls", "ana_groups"});
+    if (l.has("ana_groups")) {
+      cfg.listener_ana_states[i] = read_ana_groups(l["ana_groups"]);
+      origins[field + ".ana_groups"] = l["ana_groups"].pointer();
+    }
     cfg.listeners.push_back(address_of(l.required("address")));
     if (l.has("tls")) {
       const std::string t = l["tls"].string();
@@ -260,6 +279,7 @@ nlohmann::json namespace_to_json(const NamespaceConfig& ns) {
   if (ns.nguid) j["nguid"] = format_uuid(*ns.nguid);
   if (ns.uuid) j["uuid"] = format_uuid(*ns.uuid);
   if (!ns.faults.empty()) j["faults"] = ns.faults;
+  if (ns.ana_grpid != kDefaultAnaGroup) j["ana_grpid"] = ns.ana_grpid;
   return j;
 }
 
@@ -294,12 +314,18 @@ nlohmann::json to_json(const TargetConfig& cfg) {
   for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
     auto it = cfg.listener_subsystems.find(i);
     const fabric::TlsPolicy tls = cfg.listeners[i].tls;
-    if (it == cfg.listener_subsystems.end() && tls == fabric::TlsPolicy::none) {
+    auto ana = cfg.listener_ana_states.find(i);
+    if (it == cfg.listener_subsystems.end() && tls == fabric::TlsPolicy::none && ana == cfg.listener_ana_states.end()) {
       j["listeners"].push_back(cfg.listeners[i].to_string());
     } else {
       json l{{"address", cfg.listeners[i].to_string()}};
       if (it != cfg.listener_subsystems.end()) l["subsystems"] = it->second;
       if (tls != fabric::TlsPolicy::none) l["tls"] = tls == fabric::TlsPolicy::required ? "required" : "allowed";
+      if (ana != cfg.listener_ana_states.end()) {
+        l["ana_groups"] = json::array();
+        for (const auto& [grpid, state] : ana->second)
+          l["ana_groups"].push_back(json{{"grpid", grpid}, {"state", ana_state_name(state)}});
+      }
       j["listeners"].push_back(l);
     }
   }

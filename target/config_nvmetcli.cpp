@@ -89,6 +89,10 @@ NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Or
   origins[field] = c.pointer();
   ns.nsid = static_cast<std::uint32_t>(c.required("nsid").number(1, kMaxNsid));
   origins[field + ".nsid"] = c["nsid"].pointer();
+  if (c.has("ana_grpid")) {
+    ns.ana_grpid = static_cast<std::uint32_t>(c["ana_grpid"].number(1, kMaxAnaGroups));
+    origins[field + ".ana_grpid"] = c["ana_grpid"].pointer();
+  }
   const JsonCursor device = c.required("device");
   device.expect_object();
   const JsonCursor path = device.required("path");
@@ -251,6 +255,21 @@ LoadedConfig parse_nvmetcli_config(const nlohmann::json& document) {
       }
     }
     cfg.listener_subsystems[index] = served;  // empty: discovery only, as an nvmet port without subsystems
+    if (port.has("ana_groups")) {
+      // nvmetcli: [{"ana": {"state": "optimized"}, "grpid": 1}, ...] (configfs ports/<p>/ana_groups/<g>/ana_state)
+      const JsonCursor list = port["ana_groups"];
+      auto& states = cfg.listener_ana_states[index];
+      for (std::size_t k = 0; k < list.array_size(); ++k) {
+        const JsonCursor g = list[k];
+        g.expect_object();
+        const auto grpid = static_cast<std::uint32_t>(g.required("grpid").number(1, kMaxAnaGroups));
+        const JsonCursor state_field = g.required("ana").required("state");
+        const auto state = parse_ana_state(state_field.string());
+        if (!state) state_field.refuse("expected optimized, non-optimized, inaccessible, persistent-loss or change");
+        if (!states.emplace(grpid, *state).second) g["grpid"].refuse("ANA group listed twice for this port");
+      }
+      origins[field + ".ana_groups"] = list.pointer();
+    }
     if (port.has("referrals")) {
       const JsonCursor list = port["referrals"];
       for (std::size_t k = 0; k < list.array_size(); ++k) {

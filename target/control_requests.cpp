@@ -44,6 +44,9 @@ json list(Target& target) {
   for (const auto& p : target.registry()->ports()) {
     json port{{"portid", p.portid}, {"address", p.address.to_string()}, {"serves_nvm", p.serves_nvm}};
     if (!p.only.empty()) port["subsystems"] = p.only;
+    const auto ana = target.registry()->ana().port(p.portid);  // groups set on the port; the rest are optimized
+    for (std::uint32_t grpid : ana->configured_groups())
+      port["ana_groups"].push_back(json{{"grpid", grpid}, {"state", ana_state_name(ana->state(grpid))}});
     ports.push_back(port);
   }
   out["ports"] = ports;
@@ -122,6 +125,13 @@ json dispatch(Target& target, const JsonCursor& req) {
   if (op == "set-host-dhchap")
     return target.set_host_dhchap(parse_host_json(req.required("host").json(), "/host")), json::object();
   if (op == "remove-referral") return target.remove_referral(address("address")), json::object();
+  if (op == "set-ana-state") {
+    const auto portid = static_cast<std::uint16_t>(req.required("port").number(1, 65535));
+    const auto grpid = static_cast<std::uint32_t>(req.required("group").number(1, kMaxAnaGroups));
+    const auto state = parse_ana_state(req.required("state").string());
+    if (!state) req["state"].refuse("expected optimized, non-optimized, inaccessible, persistent-loss or change");
+    return target.set_ana_state(portid, grpid, *state), json::object();
+  }
   req["op"].refuse("unknown request");
 }
 }  // namespace

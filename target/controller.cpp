@@ -39,7 +39,8 @@ Controller::Controller(std::shared_ptr<Registry> registry, std::shared_ptr<Subsy
       granted_cq_(granted_sq_),
       visible_(subsystem_->namespaces()->visible_to(host_.nqn)),
       kato_ms_(kato_ms),
-      timestamp_origin_(std::chrono::steady_clock::now()) {}
+      timestamp_origin_(std::chrono::steady_clock::now()),
+      ana_(!is_discovery() && ana_fits(limits().max_io_size) ? registry_->ana().port(host_.portid) : nullptr) {}
 
 Controller::~Controller() = default;
 
@@ -328,7 +329,7 @@ std::uint32_t Controller::supported_async_events() const {
   // SMART critical warnings (bits 4:0) may be enabled even though nothing raises them here, as nvmet allows.
   constexpr std::uint32_t kSmartWarnings = 0x1F;
   if (is_discovery()) return NVME_CTRL_OAES_DL;
-  return kSmartWarnings | NVME_CTRL_OAES_NA;
+  return kSmartWarnings | NVME_CTRL_OAES_NA | (ana_reported() ? std::uint32_t(NVME_CTRL_OAES_ANA) : 0u);
 }
 
 nvme::Status Controller::set_async_event_config(std::uint32_t config) {

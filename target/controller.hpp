@@ -156,6 +156,17 @@ class Controller : public std::enable_shared_from_this<Controller> {
   /// Any admin command: the host is alive.
   void keep_alive() { host_seen_ = true; }
 
+  // --- asymmetric namespace access (target/controller_ana.cpp)
+  /// ANA is reported (Identify CMIC bit 3, OAES bit 11, log page 0Ch) and enforced on I/O: an I/O controller
+  /// whose MDTS holds the whole ANA log (target/ana.hpp).
+  bool ana_reported() const { return ana_ != nullptr; }
+  /// The ANA states of this controller's port; null when ANA is not reported.
+  const std::shared_ptr<const PortAnaStates>& ana_states() const { return ana_; }
+  /// Any thread: an ANA state of this controller's port changed; raises the ANA change notice when enabled.
+  void notify_ana_change();
+  /// Admin reactor: the ANA log page (0Ch); the change notice is unmasked unless `rae`.
+  std::vector<std::uint8_t> ana_log(bool rae, bool groups_only);
+
   // --- errors and statistics (any reactor)
   void record_error(const ErrorRecord& record);
   const ErrorLog& error_log() const { return error_log_; }
@@ -213,6 +224,7 @@ class Controller : public std::enable_shared_from_this<Controller> {
   std::vector<std::uint32_t> changed_nsids_;  ///< Log page 04h, sorted; more than 1024: FFFFFFFFh alone
   bool ns_notice_masked_ = false;             ///< Until log 04h is read (NVMe base spec, AER)
   bool discovery_notice_masked_ = false;      ///< Until the discovery log is read
+  bool ana_notice_masked_ = false;            ///< Until log 0Ch is read
   std::uint64_t timestamp_base_ms_ = 0;
   bool timestamp_set_ = false;
   std::chrono::steady_clock::time_point timestamp_origin_;
@@ -221,6 +233,7 @@ class Controller : public std::enable_shared_from_this<Controller> {
   std::shared_ptr<Controller> shutdown_self_;  ///< Keeps the controller alive until the flushes finish
 
   ErrorLog error_log_;
+  const std::shared_ptr<const PortAnaStates> ana_;  ///< Set in the constructor; null without ANA
 };
 
 }  // namespace nvmf::target

@@ -29,6 +29,18 @@ std::uint8_t mdts_for(std::uint32_t max_io_size) {
   return mdts;
 }
 
+/// ANA reporting as the Linux host requires it to use ANA (nvme_mpath_init_identify): CMIC bit 3, MNAN non-zero
+/// and at most NN, and a log of header + NANAGRPID descriptors + MNAN NSIDs that fits MDTS (ana_fits).
+void report_ana(nvme_id_ctrl& id) {
+  id.cmic |= NVME_CTRL_CMIC_MULTI_ANA_REPORTING;
+  id.anatt = kAnaTransitionTime;
+  id.anacap = NVME_CTRL_ANACAP_OPT | NVME_CTRL_ANACAP_NON_OPT | NVME_CTRL_ANACAP_INACCESSIBLE |
+              NVME_CTRL_ANACAP_PERSISTENT_LOSS | NVME_CTRL_ANACAP_CHANGE;
+  id.anagrpmax = kMaxAnaGroups;
+  id.nanagrpid = kMaxAnaGroups;
+  id.mnan = kMaxNsid;  // NN is at least kMaxNsid
+}
+
 void build_identify_controller(const Controller& c, nvme_id_ctrl& id) {
   std::memset(&id, 0, sizeof id);
   const auto& subsystem = c.subsystem().identity();
@@ -42,7 +54,7 @@ void build_identify_controller(const Controller& c, nvme_id_ctrl& id) {
   id.mdts = mdts_for(c.limits().max_io_size);
   id.cntlid = c.cntlid();
   id.ver = Controller::kVersion;
-  id.oaes = c.supported_async_events() & (NVME_CTRL_OAES_NA | NVME_CTRL_OAES_DL);
+  id.oaes = c.supported_async_events() & (NVME_CTRL_OAES_NA | NVME_CTRL_OAES_DL | NVME_CTRL_OAES_ANA);
   id.ctratt = NVME_CTRL_CTRATT_128_ID;  // the 128-bit host identifier of Connect (Get Features 81h)
   id.cntrltype = discovery ? NVME_CTRL_CNTRLTYPE_DISCOVERY : NVME_CTRL_CNTRLTYPE_IO;
   id.acl = Controller::kAbortLimit;
@@ -73,10 +85,11 @@ void build_identify_controller(const Controller& c, nvme_id_ctrl& id) {
   id.icdoff = 0;
   id.fcatt = 0;  // dynamic controller model
   id.msdbd = 1;
+  if (c.ana_reported()) report_ana(id);
 }
 
 /// An NVMe passthrough namespace reports the drive's own data (LBA formats, DLFEAT, optimal and atomic write
-/// sizes, ...) under the exported namespace's identity: our NGUID/EUI-64, shared (NMIC), no ANA group, NVM set
+/// sizes, ...) under the exported namespace's identity: our NGUID/EUI-64, shared (NMIC), our ANA group, no NVM set
 /// or endurance group of the drive's controller (this controller reports none of those).
 void build_identify_drive_namespace(const Namespace& ns, const nvme_id_ns& drive, nvme_id_ns& id) {
   id = drive;
@@ -85,7 +98,7 @@ void build_identify_drive_namespace(const Namespace& ns, const nvme_id_ns& drive
   id.nuse = std::min<std::uint64_t>(drive.nuse, ns.blocks);
   id.nmic = NVME_NS_NMIC_SHARED;
   id.rescap = 0;  // reservations are admin-side state this target does not forward
-  id.anagrpid = 0;
+  id.anagrpid = ns.anagrpid;
   id.nvmsetid = 0;
   id.endgid = 0;
   std::memcpy(id.nguid, ns.ids.nguid.data(), sizeof id.nguid);
@@ -101,6 +114,7 @@ void build_identify_namespace(const Namespace& ns, nvme_id_ns& id) {
   id.lbaf[0].ds = ns.lba_shift;
   id.nmic = NVME_NS_NMIC_SHARED;  // reachable through several controllers
   id.dlfeat = ns.backend->deallocate_reads_zeroes() ? 1 : 0;  // deallocated blocks read as zeroes
+  id.anagrpid = ns.anagrpid;
   std::memcpy(id.nguid, ns.ids.nguid.data(), sizeof id.nguid);
   std::memcpy(id.eui64, ns.ids.eui64.data(), sizeof id.eui64);
 }

@@ -27,7 +27,8 @@ IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> con
       depth_(depth),
       max_transfer_(controller_->limits().max_io_size),
       contexts_(queue.max_depth()),
-      stats_(std::make_shared<QueueStats>(controller_->cntlid(), qid)) {
+      stats_(std::make_shared<QueueStats>(controller_->cntlid(), qid)),
+      ana_(controller_->ana_states()) {
   index_stats();
   for (auto& ctx : contexts_) {
     ctx.owner = this;
@@ -156,6 +157,10 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
       return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE), stats);
   }
   if (!ns) return finish(req, nvme::Status::generic(NVME_SC_INVALID_NS), stats);
+  // nvmet_check_ana_state: a path that is not optimized / non-optimized for the namespace's group fails the
+  // command with the ANA path status, so the host retries it elsewhere.
+  if (ana_)
+    if (nvme::Status st = ana_io_status(ana_->state(ns->anagrpid)); !st.ok()) return finish(req, st, stats);
 
   Context& ctx = contexts_[req.slot];
   ctx.req = &req;

@@ -10,6 +10,7 @@
 
 #include "fabric/transport.hpp"
 #include "target/backends/backend.hpp"
+#include "target/ana.hpp"
 #include "target/backend_status.hpp"
 #include "target/queue_stats.hpp"
 #include "target/namespace.hpp"
@@ -105,6 +106,8 @@ class IoQueue {
   std::uint64_t token_ = 0;
   bool attached_ = false;
   bool enabled_ = true;
+  /// This controller's port's ANA states, read once per command; null when ANA is not reported.
+  std::shared_ptr<const PortAnaStates> ana_;
 };
 
 }  // namespace nvmf::target

@@ -107,8 +107,13 @@ void AdminQueue::get_log_page(fabric::ControllerRequest& req) {
       case NVME_LOG_LID_CMD_EFFECTS:
         page = command_effects_log();
         break;
+      case NVME_LOG_LID_ANA:
+        if (!controller_->ana_reported()) return finish(req, nvme::Status::generic(NVME_SC_INVALID_FIELD));
+        // LSP bit 0 (CDW10 bit 8) is RGO: return groups only, no NSID lists.
+        page = controller_->ana_log(rae, req.sqe.cdw10 & (1u << 8));
+        break;
       default:
-        // nvmet answers unsupported log pages (ANA 0Ch included, we report no ANA) with Invalid Field.
+        // nvmet answers unsupported log pages with Invalid Field.
         return finish(req, nvme::Status::generic(NVME_SC_INVALID_FIELD));
     }
   }

@@ -31,6 +31,7 @@ struct Namespace {
   std::shared_ptr<Backend> backend;
   NamespaceIds ids;
   std::vector<std::string> hosts;  ///< Host NQNs that see it; empty: every host of the subsystem
+  std::uint32_t anagrpid = 1;      ///< ANA group (Identify Namespace ANAGRPID; target/ana.hpp)
 
   bool visible_to(const std::string& host_nqn) const;
 };

@@ -58,6 +58,7 @@ std::shared_ptr<const Namespace> make_namespace(const std::string& subsystem_nqn
   if (nc.nguid) ns->ids.nguid = *nc.nguid;
   if (nc.uuid) ns->ids.uuid = *nc.uuid;
   ns->hosts = nc.hosts;
+  ns->anagrpid = nc.ana_grpid;
   NVMF_LOG(info, "subsystem %s: namespace %u = %s, %llu blocks of %u bytes%s", subsystem_nqn.c_str(), ns->nsid,
            ns->backend->describe().c_str(), static_cast<unsigned long long>(ns->blocks), ns->block_size,
            ns->hosts.empty() ? "" : " (masked to listed hosts)");

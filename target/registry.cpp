@@ -56,6 +56,7 @@ bool Registry::remove_port(std::uint16_t portid) {
   auto it = std::find_if(ports_.begin(), ports_.end(), [&](const Port& p) { return p.portid == portid; });
   if (it == ports_.end()) return false;
   ports_.erase(it);
+  ana_.remove_port(portid);  // a later port with this ID starts all optimized
   changed_locked();
   return true;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fabric/transport.hpp"
+#include "target/ana.hpp"
 #include "target/config.hpp"
 #include "target/subsystem.hpp"
 
@@ -88,6 +89,8 @@ class Registry {
   bool remove_host(const std::string& nqn);
   std::vector<HostConfig> hosts() const;
   std::uint64_t generation() const;
+  /// Every port's ANA group states (own locking; I/O queues read their port's states lock-free).
+  AnaStates& ana() { return ana_; }
 
  private:
   /// Bumps GENCTR and sends the discovery log change notice to discovery controllers that asked for it.
@@ -102,6 +105,7 @@ class Registry {
   std::vector<Referral> referrals_;
   std::map<std::string, HostConfig> hosts_;
   std::uint64_t generation_ = 0;
+  AnaStates ana_;
 };
 
 }  // namespace nvmf::target

@@ -60,6 +60,8 @@ void Target::start() {
   std::uint16_t portid = 1;
   for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
     Port p{portid++, config_.listeners[i], true, {}};
+    if (auto a = config_.listener_ana_states.find(i); a != config_.listener_ana_states.end())
+      for (const auto& [grpid, state] : a->second) registry_->ana().set(p.portid, grpid, state);
     if (auto it = config_.listener_subsystems.find(i); it != config_.listener_subsystems.end()) {
       p.only = it->second;
       p.serves_nvm = !p.only.empty();  // an nvmetcli port without subsystems serves discovery only
@@ -133,9 +135,14 @@ TargetConfig Target::current_config() const {
   // Listeners as bound (ephemeral ports resolved), without the implicit discovery-only ones.
   out.listeners.clear();
   out.listener_subsystems.clear();
+  out.listener_ana_states.clear();
   for (const auto& l : listeners_) {
     if (l.implicit_discovery) continue;
     if (!l.port.serves_nvm || !l.port.only.empty()) out.listener_subsystems[out.listeners.size()] = l.port.only;
+    // ANA states as they are now (set-ana-state included), for the groups ever set on the port.
+    const auto ana = registry_->ana().port(l.port.portid);
+    for (std::uint32_t grpid : ana->configured_groups())
+      out.listener_ana_states[out.listeners.size()][grpid] = ana->state(grpid);
     out.listeners.push_back(l.port.address);
   }
   return out;

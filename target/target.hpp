@@ -75,6 +75,10 @@ class Target {
   void set_host_config(const HostConfig& host);
   /// Forgets a host's entry: it connects from then on as a host without credentials. False when it had none.
   bool remove_host_config(const std::string& host_nqn);
+  /// Sets port `portid`'s state for ANA group `grpid`; every controller connected through that port gets the
+  /// ANA change notice (when it enabled it), and its I/O follows the new state at once (ana_control.cpp).
+  /// Refusals: ConfigError naming "port", "group" or "state".
+  void set_ana_state(std::uint16_t portid, std::uint32_t grpid, AnaState state);
 
   // --- reload (config_reload.cpp): SIGHUP, `nvmf target-ctl reload`, systemd's ExecReload.
   /// Where the configuration comes from: `read` reads it again (the file and the command line the target was

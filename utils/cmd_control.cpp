@@ -191,6 +191,15 @@ void add_control_commands(CLI::App& app) {
   CLI::App* rm_r = ctl->add_subcommand("remove-referral", "Remove a referral");
   rm_r->add_option("ADDRESS", a->address)->required();
   rm_r->callback([a] { send(*a, json{{"op", "remove-referral"}, {"address", a->address}}, false); });
+
+  // ANA (docs/paths-and-reservations.md): one port's state for one ANA group; its controllers get the notice.
+  CLI::App* ana = ctl->add_subcommand("set-ana-state", "Set a port's ANA state for an ANA group");
+  ana->add_option("--port", a->portid, "Port ID (`target-ctl list`)")->required();
+  ana->add_option("--group", a->nsid, "ANA group ID (1-128)")->required();
+  ana->add_option("--state", a->spec, "optimized, non-optimized, inaccessible, persistent-loss or change")->required();
+  ana->callback([a] {
+    send(*a, json{{"op", "set-ana-state"}, {"port", a->portid}, {"group", a->nsid}, {"state", a->spec}}, false);
+  });
 }
 
 }  // namespace nvmf::cli

@@ -290,7 +290,7 @@ TEST_F(ForwardingTest, IdentifyNamespaceIsTheDrivesUnderOurIdentity) {
   EXPECT_EQ(id.nsze, FakeDrive::kBlocks);
   EXPECT_EQ(id.nows, 7);
   EXPECT_EQ(id.dlfeat, 1);
-  EXPECT_EQ(id.anagrpid, 0u);
+  EXPECT_EQ(id.anagrpid, 1u);  // ours (the default group), not the drive's 5
   EXPECT_EQ(id.nmic, NVME_NS_NMIC_SHARED);
   EXPECT_EQ(std::memcmp(id.nguid, ids_.nguid.data(), 16), 0);
   EXPECT_EQ(std::memcmp(id.eui64, ids_.eui64.data(), 8), 0);
