@@ -520,6 +520,24 @@ void Controller::deliver_events() {
   }
 }
 
+void Controller::notify_reservation(ReservationEvent event, std::uint32_t nsid) {
+  if (is_discovery() || !reservation_log_.add(event, nsid)) return;
+  std::weak_ptr<Controller> weak = weak_from_this();
+  admin_reactor_.post([weak] {
+    auto self = weak.lock();
+    if (!self || self->torn_down() || self->reservation_notice_masked_) return;
+    // Not an AEC bit: the Reservation Notification Mask (82h) decides which events make a page, and a page makes
+    // the event (NVMe Base spec, Asynchronous Event Information - I/O Command Specific Status).
+    self->reservation_notice_masked_ = true;
+    self->queue_event(NVME_AER_CSS | NVME_AER_CSS_NVM_RESERVATION << 8 | NVME_LOG_LID_RESERVATION << 16);
+  });
+}
+
+std::vector<std::uint8_t> Controller::reservation_log_page(bool rae) {
+  if (!rae) reservation_notice_masked_ = false;
+  return reservation_log_.next_page();
+}
+
 void Controller::record_error(const ErrorRecord& record) {
   error_log_.record(record, static_cast<std::uint8_t>(transport_type_));
 }

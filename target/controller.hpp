@@ -39,6 +39,7 @@
 #include "nvme/status.hpp"
 #include "target/error_log.hpp"
 #include "target/registry.hpp"
+#include "target/reservation_log.hpp"
 #include "target/subsystem.hpp"
 
 namespace nvmf::target {
@@ -156,6 +157,14 @@ class Controller : public std::enable_shared_from_this<Controller> {
   /// Any admin command: the host is alive.
   void keep_alive() { host_seen_ = true; }
 
+  // --- reservations
+  /// Any thread: a reservation event for this controller's host on `nsid`: a Reservation Notification log page
+  /// unless masked (feature 82h), and the Reservation Log Page Available event once per reading of the log.
+  void notify_reservation(ReservationEvent event, std::uint32_t nsid);
+  ReservationLog& reservation_log() { return reservation_log_; }
+  /// Admin reactor: log page 80h (one page, removed); the event is unmasked unless `rae`.
+  std::vector<std::uint8_t> reservation_log_page(bool rae);
+
   // --- errors and statistics (any reactor)
   void record_error(const ErrorRecord& record);
   const ErrorLog& error_log() const { return error_log_; }
@@ -221,6 +230,8 @@ class Controller : public std::enable_shared_from_this<Controller> {
   std::shared_ptr<Controller> shutdown_self_;  ///< Keeps the controller alive until the flushes finish
 
   ErrorLog error_log_;
+  ReservationLog reservation_log_;
+  bool reservation_notice_masked_ = false;  ///< Admin reactor: until log 80h is read
 };
 
 }  // namespace nvmf::target

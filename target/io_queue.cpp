@@ -72,6 +72,7 @@ void IoQueue::index_stats() {
   no_namespace_stats_ = stats_->block(0);
   stats_by_index_.clear();
   for (const auto& ns : namespaces_->all()) stats_by_index_.push_back(stats_->block(ns->nsid));
+  reservation_by_index_.assign(namespaces_->all().size(), ReservationView{});
 }
 
 namespace {
@@ -151,11 +152,21 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
     case nvme_cmd_flush:
     case nvme_cmd_write_zeroes:
     case nvme_cmd_dsm:
+    case nvme_cmd_resv_register:
+    case nvme_cmd_resv_report:
+    case nvme_cmd_resv_acquire:
+    case nvme_cmd_resv_release:
       break;
     default:
       return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE), stats);
   }
   if (!ns) return finish(req, nvme::Status::generic(NVME_SC_INVALID_NS), stats);
+  // An NVMe passthrough namespace reports no reservation capabilities (RESCAP 0): the commands are unknown to it.
+  if (ns->backend->forwards_commands() && (req.sqe.opcode == nvme_cmd_resv_register || req.sqe.opcode == nvme_cmd_resv_report ||
+                                           req.sqe.opcode == nvme_cmd_resv_acquire || req.sqe.opcode == nvme_cmd_resv_release))
+    return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE), stats);
+  if (nvme::Status st = check_reservation(static_cast<std::size_t>(ns_index), *ns, req.sqe.opcode); !st.ok())
+    return finish(req, st, stats);
 
   Context& ctx = contexts_[req.slot];
   ctx.req = &req;
@@ -168,6 +179,11 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
   if (ns->backend->forwards_commands()) return handle_forwarded(ctx);
   nvme::Status st;
   switch (req.sqe.opcode) {
+    case nvme_cmd_resv_register:
+    case nvme_cmd_resv_report:
+    case nvme_cmd_resv_acquire:
+    case nvme_cmd_resv_release:
+      return handle_reservation(ctx);
     case nvme_cmd_read:
       if (st = check_rw(req, *ns, ctx.bytes); !st.ok()) return complete(ctx, st);
       return start_read(ctx);
@@ -235,6 +251,8 @@ void IoQueue::on_data(fabric::ControllerRequest& req) {
       return start_dsm(ctx);
     case Stage::forward:
       return start_forward(ctx);
+    case Stage::reservation:
+      return run_reservation(ctx);
     default:
       return complete(ctx, nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
   }
@@ -354,6 +372,7 @@ void IoQueue::backend_done(Context& ctx, int result) {
       return next_dsm_range(ctx);
     case Stage::forward:
       return complete(ctx, forwarded_status(result));
+    case Stage::reservation:
     case Stage::idle:
       break;
   }

@@ -51,7 +51,8 @@ class IoQueue {
   const QueueStats& stats() const { return *stats_; }
 
  private:
-  enum class Stage : std::uint8_t { idle, read, write, flush, write_zeroes, write_zeroes_flush, dsm, compare_read, forward };
+  enum class Stage : std::uint8_t { idle, read, write, flush, write_zeroes, write_zeroes_flush, dsm, compare_read, forward,
+                               reservation };
 
   struct Context {
     BackendIo io;
@@ -76,6 +77,12 @@ class IoQueue {
   void start_dsm(Context& ctx);
   /// NVMe passthrough namespaces: the command goes to the drive whole, its status comes back unchanged.
   void handle_forwarded(Context& ctx);
+  /// Reservation conflict when the namespace's reservation forbids this host the command's group; the verdict
+  /// is cached per namespace until the reservation changes (NamespaceReservations::epoch).
+  nvme::Status check_reservation(std::size_t ns_index, const Namespace& ns, std::uint8_t opcode);
+  /// Reservation Register / Report / Acquire / Release (reservation_commands.cpp).
+  void handle_reservation(Context& ctx);
+  void run_reservation(Context& ctx);
   void start_forward(Context& ctx);
   void fetch_data(Context& ctx);
   void next_dsm_range(Context& ctx);
@@ -101,7 +108,12 @@ class IoQueue {
   std::vector<Context> contexts_;
   std::shared_ptr<QueueStats> stats_;
   std::vector<IoStats*> stats_by_index_;  ///< Parallel to namespaces_->all()
-  IoStats* no_namespace_stats_ = nullptr;  ///< NSID 0: commands naming no namespace of the table
+  IoStats* no_namespace_stats_ = nullptr;
+  struct ReservationView {
+    std::uint64_t epoch = ~std::uint64_t(0);  ///< Not asked yet
+    ReservationAccess access;
+  };
+  std::vector<ReservationView> reservation_by_index_;  ///< Parallel to namespaces_->all()  ///< NSID 0: commands naming no namespace of the table
   std::uint64_t token_ = 0;
   bool attached_ = false;
   bool enabled_ = true;
