@@ -11,7 +11,9 @@
 #      its writes conflict; the Reservation Notification log (80h) read through A's controller holds one
 #      "registration preempted" page for NSID 1, then none; B's log has none;
 #   3. A registers again; B clears (resv-release -a 1): no registrant, no reservation, A's log says "reservation
-#      preempted" and A writes again.
+#      preempted" and A writes again;
+#   4. the block layer's persistent-reservation ioctls: IOC_PR_REGISTER is refused (the kernel always asks for
+#      PTPL, which this target does not offer); reserve, preempt and abort, release and clear work as above.
 # Exit: 0 pass, 77 skip (no VM), else fail (the target's log and dmesg are printed).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -108,6 +110,57 @@ expect_eq "A's notification after the clear: count" "${page[0]}" 2
 expect_eq "A's notification after the clear: type (reservation preempted)" "${page[8]}" 3
 expect_eq "A's write after the clear" "$(nvme_write "$dev_a")" 0x000
 say "cleared: no registrant, A told \"reservation preempted\", A writes again"
+
+# ---- 4: the block layer's persistent-reservation ioctls (linux/pr.h), which the kernel turns into the same
+# commands. Its IOC_PR_REGISTER always asks for Persist Through Power Loss (CPTPL 11b), which this target cannot
+# keep (RESCAP bit 0 clear): refused with Invalid Field, as SPDK refuses it without a PTPL file. The keys are
+# registered with nvme-cli; reserve, preempt and abort, release and clear go through the ioctls.
+nvme resv-register "$dev_a" -n 1 -k 0xC1 -r 0
+nvme resv-register "$dev_b" -n 1 -k 0xC2 -r 0
+# One python process for the whole sequence: a process start costs seconds under emulation.
+python3 - "$dev_a" "$dev_b" <<'PY'
+import fcntl, mmap, os, struct, sys
+dev_a, dev_b = sys.argv[1], sys.argv[2]
+layouts = {'register': (200, '<QQII'), 'reserve': (201, '<QII'), 'release': (202, '<QII'),
+           'preempt-abort': (204, '<QQII'), 'clear': (205, '<QII')}
+def pr(dev, op, *args):
+    nr, fmt = layouts[op]
+    fields = list(args) + [0] * (len(fmt) - 1 - len(args))
+    buf = bytearray(struct.pack(fmt, *fields))
+    fd = os.open(dev, os.O_RDONLY)
+    try:
+        return fcntl.ioctl(fd, 0x40000000 | len(buf) << 16 | ord('p') << 8 | nr, buf, True)
+    finally:
+        os.close(fd)
+def writes(dev):  # a 4 KiB O_DIRECT write at offset 0 through the block layer
+    block = mmap.mmap(-1, 4096)
+    fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
+    try:
+        os.pwrite(fd, block, 0)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+def expect(what, got, want):
+    if got != want:
+        sys.exit(f"{what}: got {got!r}, want {want!r}")
+r = pr(dev_a, 'register', 0xC1, 0xC5)
+if r == 0:
+    sys.exit("IOC_PR_REGISTER (CPTPL 11b) succeeded without PTPL support")
+print(f"IOC_PR_REGISTER refused with NVMe status {r:#x}: the kernel asks for PTPL, not supported here")
+expect("IOC_PR_RESERVE (Write Exclusive) by A", pr(dev_a, 'reserve', 0xC1, 1), 0)
+expect("B's write under A's reservation", writes(dev_b), False)
+expect("A's write as holder", writes(dev_a), True)
+expect("IOC_PR_PREEMPT_ABORT by B", pr(dev_b, 'preempt-abort', 0xC2, 0xC1, 1), 0)
+expect("A's write once preempted", writes(dev_a), False)
+expect("IOC_PR_RELEASE by B", pr(dev_b, 'release', 0xC2, 1), 0)
+expect("A's write after the release", writes(dev_a), True)
+expect("IOC_PR_CLEAR by B", pr(dev_b, 'clear', 0xC2), 0)
+PY
+report=$(nvme resv-report "$dev_a" -n 1 -e -o json)
+jq -e '.rtype == 0 and .regctl == 0' <<< "$report" > /dev/null || { echo "unexpected report after IOC_PR_CLEAR: $report"; exit 1; }
+say "block-layer PR ioctls: reserve, preempt and abort, release, clear behave as the NVMe commands"
 
 nvme disconnect -n "$nqn"
 wait_for "! find_ctrl '$nqn' >/dev/null" 30
