@@ -164,6 +164,11 @@ class Controller : public std::enable_shared_from_this<Controller> {
   ReservationLog& reservation_log() { return reservation_log_; }
   /// Admin reactor: log page 80h (one page, removed); the event is unmasked unless `rae`.
   std::vector<std::uint8_t> reservation_log_page(bool rae);
+  /// Any thread: calls `done` (from any reactor) once every command on `nsid` that this controller's I/O queues
+  /// had in flight when asked has completed (IoQueue::when_drained).
+  void drain_namespace(std::uint32_t nsid, std::function<void()> done);
+  /// On `reactor`, which must be the queue's: `fn` with the I/O queue `token` names, skipped if it is gone.
+  void with_io_queue(std::uint64_t token, const std::function<void(IoQueue&)>& fn);
 
   // --- errors and statistics (any reactor)
   void record_error(const ErrorRecord& record);

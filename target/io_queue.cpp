@@ -37,6 +37,8 @@ IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> con
 }
 
 IoQueue::~IoQueue() {
+  // Commands still here never complete: whoever waits for them waits no longer.
+  for (auto& w : drain_waiters_) w.done();
   if (attached_) {
     controller_->detach_io_queue(token_);
     controller_->subsystem().retire_queue_stats(stats_);
@@ -113,6 +115,8 @@ void IoQueue::complete(Context& ctx, nvme::Status status) {
   ctx.stage = Stage::idle;
   ctx.req = nullptr;
   ctx.ns = nullptr;
+  ++ctx.use;
+  if (!drain_waiters_.empty()) note_completion(static_cast<std::uint16_t>(&ctx - contexts_.data()));
   // The last command on a replaced table is done: its namespaces (and a removed one's backend) may go.
   set_in_flight(in_flight_ - 1);
   if (in_flight_ == 0 && !retired_tables_.empty()) retired_tables_.clear();

@@ -2,7 +2,10 @@
 // Acquire 11h, Release 15h) and the reservation conflict check every other command passes. The state machine is
 // NamespaceReservations; this file parses the commands, moves their data and delivers the notifications to the
 // controllers of the hosts concerned.
+#include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <memory>
 
 #include "fabric/log.hpp"
 #include "target/controller.hpp"
@@ -94,7 +97,65 @@ void IoQueue::run_reservation(Context& ctx) {
   }
   NVMF_LOG(debug, "controller %u nsid %u: reservation opcode 0x%02x cdw10 0x%08x: %s", controller_->cntlid(),
            ctx.ns->nsid, req.sqe.opcode, cdw10, result.status.to_string().c_str());
+  if (result.status.ok() && req.sqe.opcode == nvme_cmd_resv_acquire && action_of(cdw10) == 2)
+    return drain_preempted(ctx, result.notices);
   complete(ctx, result.status);
+}
+
+void IoQueue::drain_preempted(Context& ctx, const std::vector<ReservationNotice>& notices) {
+  // Preempt and Abort: the target cannot recall I/O handed to the backend, so, as nvmet, the command completes
+  // once every command the preempted hosts had in flight on the namespace has: after it, none of theirs is left.
+  std::vector<std::shared_ptr<Controller>> victims;
+  for (const auto& c : controller_->subsystem().controllers())
+    for (const ReservationNotice& n : notices)
+      if (n.event == ReservationEvent::registration_preempted && c->host().id == n.host) {
+        victims.push_back(c);
+        break;
+      }
+  if (victims.empty()) return complete(ctx, nvme::Status::success());
+  const auto slot = static_cast<std::uint16_t>(&ctx - contexts_.data());
+  const std::uint32_t use = ctx.use;
+  auto left = std::make_shared<std::atomic<std::size_t>>(victims.size());
+  std::weak_ptr<Controller> owner = controller_;
+  fabric::Reactor* reactor = &reactor_;
+  const std::uint64_t token = token_;
+  for (const auto& victim : victims)
+    victim->drain_namespace(ctx.ns->nsid, [left, owner, reactor, token, slot, use] {
+      if (left->fetch_sub(1) != 1) return;
+      reactor->post([owner, token, slot, use] {
+        if (auto c = owner.lock())
+          c->with_io_queue(token, [&](IoQueue& q) { q.finish_preempt_abort(slot, use, nvme::Status::success()); });
+      });
+    });
+}
+
+void IoQueue::finish_preempt_abort(std::uint16_t slot, std::uint32_t use, nvme::Status status) {
+  Context& ctx = contexts_[slot];
+  if (ctx.use != use || !ctx.req) return;  // completed otherwise meanwhile
+  complete(ctx, status);
+}
+
+void IoQueue::when_drained(std::uint32_t nsid, std::function<void()> done) {
+  DrainWaiter waiter;
+  for (std::size_t i = 0; i < contexts_.size(); ++i)
+    if (contexts_[i].req && contexts_[i].ns && contexts_[i].ns->nsid == nsid)
+      waiter.slots.emplace_back(static_cast<std::uint16_t>(i), contexts_[i].use);
+  if (waiter.slots.empty()) return done();
+  waiter.done = std::move(done);
+  drain_waiters_.push_back(std::move(waiter));
+}
+
+void IoQueue::note_completion(std::uint16_t slot) {
+  for (auto it = drain_waiters_.begin(); it != drain_waiters_.end();) {
+    std::erase_if(it->slots, [&](const auto& s) { return s.first == slot && s.second != contexts_[slot].use; });
+    if (!it->slots.empty()) {
+      ++it;
+      continue;
+    }
+    auto done = std::move(it->done);
+    it = drain_waiters_.erase(it);
+    done();  // only counts down and posts: it cannot reenter this queue
+  }
 }
 
 }  // namespace nvmf::target

@@ -1,6 +1,7 @@
 // Reservations through the command seam: two hosts, each with an admin and an I/O queue on one namespace.
 // Register / Acquire / Release / Report on the I/O queue, the conflict status on reads and writes, the
 // Reservation Notification log (80h) with its event, the notification mask (82h), PTPL (83h), Identify.
+#include <chrono>
 #include <cstring>
 
 #include "target_fixture.hpp"
@@ -19,7 +20,10 @@ struct Host {
 class ReservationIoTest : public TargetTest {
  protected:
   void SetUp() override {
-    make_registry({ram_subsystem()});
+    target::SubsystemConfig s = ram_subsystem();
+    // Writes to LBA 100 complete 50 ms late: a command a Preempt and Abort must wait for.
+    s.namespaces[0] = target::parse_namespace("fault:ram:1M?delay_us=50000@lba:100", kBlock);
+    make_registry({s});
     a_ = attach(kHostNqn, 0xA0);
     b_ = attach(kOtherHostNqn, 0xB0);
   }
@@ -139,6 +143,47 @@ TEST_F(ReservationIoTest, PreemptAndAbortNotifiesThePreemptedHostWithALogPageAnd
   EXPECT_EQ(read(a_).sc(), NVME_SC_RESERVATION_CONFLICT);
   EXPECT_EQ(write(a_).sc(), NVME_SC_RESERVATION_CONFLICT);
   EXPECT_TRUE(write(b_).ok());
+}
+
+TEST_F(ReservationIoTest, PreemptAndAbortCompletesAfterThePreemptedHostsCommands) {
+  ASSERT_TRUE(do_register(a_, 0xA).ok());
+  ASSERT_TRUE(do_register(b_, 0xB).ok());
+  ASSERT_TRUE(acquire(a_, 0, WE, 0xA).ok());
+  constexpr std::uint16_t kDelayedCid = 77;
+  auto a_write_done = [&] {
+    for (const auto& c : a_.io->completions())
+      if (c.cqe.cid == kDelayedCid) return c.status().ok();
+    return false;
+  };
+  std::vector<std::byte> data(kBlock, std::byte{1});
+  nvme::Sqe delayed = io_sqe(nvme_cmd_write, 1, 100, 1);
+  delayed.cid = kDelayedCid;
+  a_.io->submit(delayed, kBlock, data.data());  // held 50 ms by the backend
+  std::uint64_t keys[2] = {0xB, 0xA};
+  const std::size_t b_before = b_.io->completions().size();
+  b_.io->submit(admin_sqe(nvme_cmd_resv_acquire, 1, 2 | std::uint32_t(WE) << 8), 16, keys);
+  for (int i = 0; i < 5; ++i) reactor_.run_once(std::chrono::milliseconds(1));
+  ASSERT_FALSE(a_write_done()) << "the delayed write was not in flight";
+  EXPECT_EQ(b_.io->completions().size(), b_before) << "Preempt and Abort completed before A's write";
+  // The preemption itself is done at once: A's next command conflicts.
+  EXPECT_EQ(write(a_).sc(), NVME_SC_RESERVATION_CONFLICT);
+  for (int i = 0; i < 2000 && b_.io->completions().size() == b_before; ++i) {
+    const bool a_done_before_turn = a_write_done();
+    reactor_.run_once(std::chrono::milliseconds(1));
+    if (b_.io->completions().size() > b_before) {
+      EXPECT_TRUE(a_done_before_turn || a_write_done());
+    }
+  }
+  ASSERT_EQ(b_.io->completions().size(), b_before + 1);
+  EXPECT_TRUE(b_.io->completions().back().status().ok());
+  EXPECT_TRUE(a_write_done());  // admitted before the preemption, it completed normally
+}
+
+TEST_F(ReservationIoTest, PreemptAndAbortWithNothingInFlightCompletesAtOnce) {
+  ASSERT_TRUE(do_register(a_, 0xA).ok());
+  ASSERT_TRUE(do_register(b_, 0xB).ok());
+  ASSERT_TRUE(acquire(a_, 0, WE, 0xA).ok());
+  ASSERT_TRUE(acquire(b_, 2, WE, 0xB, 0xA).ok());
 }
 
 TEST_F(ReservationIoTest, MaskedEventsMakeNoPage) {
