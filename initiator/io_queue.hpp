@@ -100,6 +100,9 @@ class IoQueue {
   nvme::Status flush_sync(const Namespace& ns);
   nvme::Status write_zeroes_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, bool deallocate = false);
   nvme::Status deallocate_sync(const Namespace& ns, const nvme_dsm_range* ranges, std::uint32_t count);
+  /// Any other I/O command, as built by the caller (opcode, NSID, CDW10-15) with one data buffer of `length`
+  /// bytes moving in `dir` (none: no buffer): the reservation commands of `nvmf resv-*`.
+  nvme::Status command_sync(const nvme::Sqe& sqe, void* buf, std::uint32_t length, fabric::DataDirection dir);
 
   std::uint16_t qid() const { return qid_; }
   std::uint16_t depth() const { return queue_->depth(); }

@@ -101,4 +101,11 @@ nvme::Status IoQueue::deallocate_sync(const Namespace& ns, const nvme_dsm_range*
   return run_sync([&](IoCallback cb, void* arg) { return deallocate(ns, ranges, count, cb, arg); });
 }
 
+nvme::Status IoQueue::command_sync(const nvme::Sqe& sqe, void* buf, std::uint32_t length, fabric::DataDirection dir) {
+  return run_sync([&](IoCallback cb, void* arg) {
+    if (dir == fabric::DataDirection::none) return submit(sqe, nullptr, 0, dir, cb, arg);
+    return submit_single(sqe, buf, length, dir, cb, arg);
+  });
+}
+
 }  // namespace nvmf::initiator

@@ -31,6 +31,9 @@ class AdminQueue {
   void get_features(fabric::ControllerRequest& req);
   void set_features(fabric::ControllerRequest& req);
   void set_features_with_data(fabric::ControllerRequest& req);
+  /// Features 82h (Reservation Notification Mask) and 83h (Reservation Persistence): reservation_features.cpp.
+  void get_reservation_feature(fabric::ControllerRequest& req);
+  void set_reservation_feature(fabric::ControllerRequest& req);
   void async_event_request(fabric::ControllerRequest& req);
   /// Abort (08h): answered after a round trip to the I/O queue's reactor (Controller::abort_io_command).
   void abort(fabric::ControllerRequest& req);

@@ -521,6 +521,58 @@ void Controller::deliver_events() {
   }
 }
 
+void Controller::notify_reservation(ReservationEvent event, std::uint32_t nsid) {
+  if (is_discovery() || !reservation_log_.add(event, nsid)) return;
+  std::weak_ptr<Controller> weak = weak_from_this();
+  admin_reactor_.post([weak] {
+    auto self = weak.lock();
+    if (!self || self->torn_down() || self->reservation_notice_masked_) return;
+    // Not an AEC bit: the Reservation Notification Mask (82h) decides which events make a page, and a page makes
+    // the event (NVMe Base spec, Asynchronous Event Information - I/O Command Specific Status).
+    self->reservation_notice_masked_ = true;
+    self->queue_event(NVME_AER_CSS | NVME_AER_CSS_NVM_RESERVATION << 8 | NVME_LOG_LID_RESERVATION << 16);
+  });
+}
+
+std::vector<std::uint8_t> Controller::reservation_log_page(bool rae) {
+  if (!rae) reservation_notice_masked_ = false;
+  return reservation_log_.next_page();
+}
+
+void Controller::drain_namespace(std::uint32_t nsid, std::function<void()> done) {
+  std::vector<std::pair<std::uint64_t, fabric::Reactor*>> queues;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [token, link] : io_queues_) queues.emplace_back(token, link.reactor);
+  }
+  if (queues.empty()) return done();
+  auto left = std::make_shared<std::atomic<std::size_t>>(queues.size());
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  for (const auto& [token, reactor] : queues) {
+    reactor->post([self = shared_from_this(), token = token, nsid, left, finish] {
+      auto one_done = [left, finish] {
+        if (left->fetch_sub(1) == 1) (*finish)();
+      };
+      bool found = false;
+      self->with_io_queue(token, [&](IoQueue& queue) {
+        found = true;
+        queue.when_drained(nsid, one_done);
+      });
+      if (!found) one_done();
+    });
+  }
+}
+
+void Controller::with_io_queue(std::uint64_t token, const std::function<void(IoQueue&)>& fn) {
+  IoQueue* queue = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = io_queues_.find(token); it != io_queues_.end()) queue = it->second.queue;
+  }
+  // Safe without the lock: a queue is destroyed only on its own reactor, which is running this.
+  if (queue) fn(*queue);
+}
+
 void Controller::record_error(const ErrorRecord& record) {
   error_log_.record(record, static_cast<std::uint8_t>(transport_type_));
 }

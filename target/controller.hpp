@@ -39,6 +39,7 @@
 #include "nvme/status.hpp"
 #include "target/error_log.hpp"
 #include "target/registry.hpp"
+#include "target/reservation_log.hpp"
 #include "target/subsystem.hpp"
 
 namespace nvmf::target {
@@ -166,6 +167,18 @@ class Controller : public std::enable_shared_from_this<Controller> {
   void notify_ana_change();
   /// Admin reactor: the ANA log page (0Ch); the change notice is unmasked unless `rae`.
   std::vector<std::uint8_t> ana_log(bool rae, bool groups_only);
+  // --- reservations
+  /// Any thread: a reservation event for this controller's host on `nsid`: a Reservation Notification log page
+  /// unless masked (feature 82h), and the Reservation Log Page Available event once per reading of the log.
+  void notify_reservation(ReservationEvent event, std::uint32_t nsid);
+  ReservationLog& reservation_log() { return reservation_log_; }
+  /// Admin reactor: log page 80h (one page, removed); the event is unmasked unless `rae`.
+  std::vector<std::uint8_t> reservation_log_page(bool rae);
+  /// Any thread: calls `done` (from any reactor) once every command on `nsid` that this controller's I/O queues
+  /// had in flight when asked has completed (IoQueue::when_drained).
+  void drain_namespace(std::uint32_t nsid, std::function<void()> done);
+  /// On `reactor`, which must be the queue's: `fn` with the I/O queue `token` names, skipped if it is gone.
+  void with_io_queue(std::uint64_t token, const std::function<void(IoQueue&)>& fn);
 
   // --- errors and statistics (any reactor)
   void record_error(const ErrorRecord& record);
@@ -234,6 +247,8 @@ class Controller : public std::enable_shared_from_this<Controller> {
 
   ErrorLog error_log_;
   const std::shared_ptr<const PortAnaStates> ana_;  ///< Set in the constructor; null without ANA
+  ReservationLog reservation_log_;
+  bool reservation_notice_masked_ = false;  ///< Admin reactor: until log 80h is read
 };
 
 }  // namespace nvmf::target

@@ -51,6 +51,9 @@ void AdminQueue::get_features(fabric::ControllerRequest& req) {
     case NVME_FEAT_FID_TIMESTAMP:
     case NVME_FEAT_FID_HOST_ID:
       break;
+    case NVME_FEAT_FID_RESV_MASK:
+    case NVME_FEAT_FID_RESV_PERSIST:
+      return get_reservation_feature(req);
     default:
       return finish(req, nvme::Status::generic(NVME_SC_INVALID_FIELD));
   }
@@ -99,6 +102,9 @@ void AdminQueue::set_features(fabric::ControllerRequest& req) {
     case NVME_FEAT_FID_TIMESTAMP:
     case NVME_FEAT_FID_HOST_ID:
       break;
+    case NVME_FEAT_FID_RESV_MASK:
+    case NVME_FEAT_FID_RESV_PERSIST:
+      return set_reservation_feature(req);
     default:
       return finish(req, nvme::Status::generic(NVME_SC_INVALID_FIELD));
   }

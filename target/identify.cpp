@@ -70,6 +70,7 @@ void build_identify_controller(const Controller& c, nvme_id_ctrl& id) {
     // NN bounds every NSID that may appear later too (live changes), as nvmet reports NVMET_MAX_NAMESPACES.
     id.nn = std::max(kMaxNsid, c.namespaces()->max_nsid());
     id.oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES | NVME_CTRL_ONCS_TIMESTAMP;
+    id.oncs |= NVME_CTRL_ONCS_RESERVATIONS;  // reservations.hpp; RESCAP per namespace
     // A volatile write cache the host controls with Set Features 06h; Flush with NSID FFFFFFFFh is not
     // supported (VWC bits 2:1 = 10b).
     id.vwc = NVME_CTRL_VWC_PRESENT | 2 << 1;
@@ -115,6 +116,9 @@ void build_identify_namespace(const Namespace& ns, nvme_id_ns& id) {
   id.nmic = NVME_NS_NMIC_SHARED;  // reachable through several controllers
   id.dlfeat = ns.backend->deallocate_reads_zeroes() ? 1 : 0;  // deallocated blocks read as zeroes
   id.anagrpid = ns.anagrpid;
+  // All six reservation types, IEKEY as NVMe 1.3 defines it; no Persist Through Power Loss (bit 0).
+  id.rescap = NVME_NS_RESCAP_WE | NVME_NS_RESCAP_EA | NVME_NS_RESCAP_WERO | NVME_NS_RESCAP_EARO |
+              NVME_NS_RESCAP_WEAR | NVME_NS_RESCAP_EAAR | NVME_NS_RESCAP_IEK_13;
   std::memcpy(id.nguid, ns.ids.nguid.data(), sizeof id.nguid);
   std::memcpy(id.eui64, ns.ids.eui64.data(), sizeof id.eui64);
 }

@@ -38,6 +38,8 @@ IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> con
 }
 
 IoQueue::~IoQueue() {
+  // Commands still here never complete: whoever waits for them waits no longer.
+  for (auto& w : drain_waiters_) w.done();
   if (attached_) {
     controller_->detach_io_queue(token_);
     controller_->subsystem().retire_queue_stats(stats_);
@@ -73,6 +75,7 @@ void IoQueue::index_stats() {
   no_namespace_stats_ = stats_->block(0);
   stats_by_index_.clear();
   for (const auto& ns : namespaces_->all()) stats_by_index_.push_back(stats_->block(ns->nsid));
+  reservation_by_index_.assign(namespaces_->all().size(), ReservationView{});
 }
 
 namespace {
@@ -113,6 +116,8 @@ void IoQueue::complete(Context& ctx, nvme::Status status) {
   ctx.stage = Stage::idle;
   ctx.req = nullptr;
   ctx.ns = nullptr;
+  ++ctx.use;
+  if (!drain_waiters_.empty()) note_completion(static_cast<std::uint16_t>(&ctx - contexts_.data()));
   // The last command on a replaced table is done: its namespaces (and a removed one's backend) may go.
   set_in_flight(in_flight_ - 1);
   if (in_flight_ == 0 && !retired_tables_.empty()) retired_tables_.clear();
@@ -152,6 +157,10 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
     case nvme_cmd_flush:
     case nvme_cmd_write_zeroes:
     case nvme_cmd_dsm:
+    case nvme_cmd_resv_register:
+    case nvme_cmd_resv_report:
+    case nvme_cmd_resv_acquire:
+    case nvme_cmd_resv_release:
       break;
     default:
       return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE), stats);
@@ -161,6 +170,12 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
   // command with the ANA path status, so the host retries it elsewhere.
   if (ana_)
     if (nvme::Status st = ana_io_status(ana_->state(ns->anagrpid)); !st.ok()) return finish(req, st, stats);
+  // An NVMe passthrough namespace reports no reservation capabilities (RESCAP 0): the commands are unknown to it.
+  if (ns->backend->forwards_commands() && (req.sqe.opcode == nvme_cmd_resv_register || req.sqe.opcode == nvme_cmd_resv_report ||
+                                           req.sqe.opcode == nvme_cmd_resv_acquire || req.sqe.opcode == nvme_cmd_resv_release))
+    return finish(req, nvme::Status::generic(NVME_SC_INVALID_OPCODE), stats);
+  if (nvme::Status st = check_reservation(static_cast<std::size_t>(ns_index), *ns, req.sqe.opcode); !st.ok())
+    return finish(req, st, stats);
 
   Context& ctx = contexts_[req.slot];
   ctx.req = &req;
@@ -173,6 +188,11 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
   if (ns->backend->forwards_commands()) return handle_forwarded(ctx);
   nvme::Status st;
   switch (req.sqe.opcode) {
+    case nvme_cmd_resv_register:
+    case nvme_cmd_resv_report:
+    case nvme_cmd_resv_acquire:
+    case nvme_cmd_resv_release:
+      return handle_reservation(ctx);
     case nvme_cmd_read:
       if (st = check_rw(req, *ns, ctx.bytes); !st.ok()) return complete(ctx, st);
       return start_read(ctx);
@@ -240,6 +260,8 @@ void IoQueue::on_data(fabric::ControllerRequest& req) {
       return start_dsm(ctx);
     case Stage::forward:
       return start_forward(ctx);
+    case Stage::reservation:
+      return run_reservation(ctx);
     default:
       return complete(ctx, nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
   }
@@ -359,6 +381,7 @@ void IoQueue::backend_done(Context& ctx, int result) {
       return next_dsm_range(ctx);
     case Stage::forward:
       return complete(ctx, forwarded_status(result));
+    case Stage::reservation:
     case Stage::idle:
       break;
   }

@@ -4,6 +4,7 @@
 // controller.hpp.
 #pragma once
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -47,12 +48,19 @@ class IoQueue {
   /// (ControllerQueue::cancel). Returns whether it was aborted; a command at the backend runs to its end.
   bool abort(std::uint16_t cid);
 
+  /// On this queue's reactor: calls `done` once every command on `nsid` in flight now has completed (at once when
+  /// none is), or when the queue goes away. Preempt and Abort waits so for the preempted hosts' commands.
+  void when_drained(std::uint32_t nsid, std::function<void()> done);
+  /// On this queue's reactor: the Preempt and Abort in `slot` (use count `use`) may complete now.
+  void finish_preempt_abort(std::uint16_t slot, std::uint32_t use, nvme::Status status);
+
   std::uint16_t qid() const { return qid_; }
   std::uint16_t depth() const { return depth_; }
   const QueueStats& stats() const { return *stats_; }
 
  private:
-  enum class Stage : std::uint8_t { idle, read, write, flush, write_zeroes, write_zeroes_flush, dsm, compare_read, forward };
+  enum class Stage : std::uint8_t { idle, read, write, flush, write_zeroes, write_zeroes_flush, dsm, compare_read, forward,
+                               reservation };
 
   struct Context {
     BackendIo io;
@@ -67,6 +75,11 @@ class IoQueue {
     std::byte* scratch = nullptr;  ///< Compare: the blocks read back, from the reactor's buffer pool
     IoStats* stats = nullptr;      ///< The block of (this queue, the command's NSID)
     std::chrono::steady_clock::time_point started;  ///< The reactor turn that received the command
+    std::uint32_t use = 0;  ///< Completions of this context so far: tells a new command from an old one
+  };
+  struct DrainWaiter {
+    std::vector<std::pair<std::uint16_t, std::uint32_t>> slots;  ///< (context, use) still to complete
+    std::function<void()> done;
   };
 
   /// Checks SLBA/NLB against the namespace and the transfer against MDTS and the SGL length.
@@ -77,6 +90,12 @@ class IoQueue {
   void start_dsm(Context& ctx);
   /// NVMe passthrough namespaces: the command goes to the drive whole, its status comes back unchanged.
   void handle_forwarded(Context& ctx);
+  /// Reservation conflict when the namespace's reservation forbids this host the command's group; the verdict
+  /// is cached per namespace until the reservation changes (NamespaceReservations::epoch).
+  nvme::Status check_reservation(std::size_t ns_index, const Namespace& ns, std::uint8_t opcode);
+  /// Reservation Register / Report / Acquire / Release (reservation_commands.cpp).
+  void handle_reservation(Context& ctx);
+  void run_reservation(Context& ctx);
   void start_forward(Context& ctx);
   void fetch_data(Context& ctx);
   void next_dsm_range(Context& ctx);
@@ -102,7 +121,16 @@ class IoQueue {
   std::vector<Context> contexts_;
   std::shared_ptr<QueueStats> stats_;
   std::vector<IoStats*> stats_by_index_;  ///< Parallel to namespaces_->all()
-  IoStats* no_namespace_stats_ = nullptr;  ///< NSID 0: commands naming no namespace of the table
+  IoStats* no_namespace_stats_ = nullptr;
+  struct ReservationView {
+    std::uint64_t epoch = ~std::uint64_t(0);  ///< Not asked yet
+    ReservationAccess access;
+  };
+  std::vector<ReservationView> reservation_by_index_;  ///< Parallel to namespaces_->all()
+  std::vector<DrainWaiter> drain_waiters_;  ///< when_drained() calls not answered yet
+  /// Preempt and Abort: waits until the preempted hosts' commands on the namespace are done (as nvmet).
+  void drain_preempted(Context& ctx, const std::vector<ReservationNotice>& notices);
+  void note_completion(std::uint16_t slot);  ///< NSID 0: commands naming no namespace of the table
   std::uint64_t token_ = 0;
   bool attached_ = false;
   bool enabled_ = true;

@@ -65,6 +65,8 @@ std::vector<std::uint8_t> command_effects_log() {
                  nvme_admin_get_features, nvme_admin_async_event, nvme_admin_keep_alive})
     log.acs[op] = NVME_CMD_EFFECTS_CSUPP;
   for (int op : {nvme_cmd_flush, nvme_cmd_read, nvme_cmd_compare}) log.iocs[op] = NVME_CMD_EFFECTS_CSUPP;
+  for (int op : {nvme_cmd_resv_register, nvme_cmd_resv_report, nvme_cmd_resv_acquire, nvme_cmd_resv_release})
+    log.iocs[op] = NVME_CMD_EFFECTS_CSUPP;
   for (int op : {nvme_cmd_write, nvme_cmd_write_zeroes, nvme_cmd_dsm})
     log.iocs[op] = NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC;
   std::vector<std::uint8_t> out(sizeof log);
@@ -111,6 +113,9 @@ void AdminQueue::get_log_page(fabric::ControllerRequest& req) {
         if (!controller_->ana_reported()) return finish(req, nvme::Status::generic(NVME_SC_INVALID_FIELD));
         // LSP bit 0 (CDW10 bit 8) is RGO: return groups only, no NSID lists.
         page = controller_->ana_log(rae, req.sqe.cdw10 & (1u << 8));
+        break;
+      case NVME_LOG_LID_RESERVATION:
+        page = controller_->reservation_log_page(rae);
         break;
       default:
         // nvmet answers unsupported log pages with Invalid Field.

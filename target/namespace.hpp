@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "target/backends/backend.hpp"
+#include "target/reservations.hpp"
 
 namespace nvmf::target {
 
@@ -32,6 +33,8 @@ struct Namespace {
   NamespaceIds ids;
   std::vector<std::string> hosts;  ///< Host NQNs that see it; empty: every host of the subsystem
   std::uint32_t anagrpid = 1;      ///< ANA group (Identify Namespace ANAGRPID; target/ana.hpp)
+  /// Shared by every copy of the namespace (a resize keeps the registrations and the reservation).
+  std::shared_ptr<NamespaceReservations> reservations = std::make_shared<NamespaceReservations>();
 
   bool visible_to(const std::string& host_nqn) const;
 };

@@ -15,5 +15,6 @@ void add_demo_command(CLI::App& app);
 void add_dhchap_commands(CLI::App& app);  // gen-dhchap-key, check-dhchap-key
 void add_tls_key_commands(CLI::App& app);  // gen-tls-key, check-tls-key
 void add_attach_commands(CLI::App& app);   // attach, detach, list-attached
+void add_resv_commands(CLI::App& app);     // resv-register, resv-acquire, resv-release, resv-report
 
 }  // namespace nvmf::cli

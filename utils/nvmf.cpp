@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   nvmf::cli::add_dhchap_commands(app);
   nvmf::cli::add_tls_key_commands(app);
   nvmf::cli::add_attach_commands(app);
+  nvmf::cli::add_resv_commands(app);
 
   try {
     app.parse(argc, argv);

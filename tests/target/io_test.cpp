@@ -160,8 +160,7 @@ TEST_P(IoTest, Refusals) {
   EXPECT_TRUE(inv.status().dnr());
   EXPECT_EQ(io_->run(io_sqe(nvme_cmd_flush, NVME_NSID_ALL, 0, 1)).status().sc(), NVME_SC_INVALID_NS);
   // Unsupported opcodes.
-  for (std::uint8_t op : {std::uint8_t(nvme_cmd_write_uncor), std::uint8_t(nvme_cmd_verify),
-                          std::uint8_t(nvme_cmd_resv_register), std::uint8_t(0x7E)})
+  for (std::uint8_t op : {std::uint8_t(nvme_cmd_write_uncor), std::uint8_t(nvme_cmd_verify), std::uint8_t(0x7E)})
     EXPECT_EQ(io_->run(io_sqe(op, 1, 0, 1)).status().sc(), NVME_SC_INVALID_OPCODE) << int(op);
   // Transfer length that does not match NLB: Data SGL Length Invalid.
   EXPECT_EQ(io_->run(io_sqe(nvme_cmd_read, 1, 0, 2), block_).status().sc(), NVME_SC_SGL_INVALID_DATA);
