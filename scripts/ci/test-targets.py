@@ -18,6 +18,8 @@ def main():
     if len(sys.argv) < 3:
         sys.exit('usage: test-targets.py BUILD_DIR SUITE...')
     build_dir, suites = sys.argv[1], set(sys.argv[2:])
+    # Regenerate first when a meson.build changed since the last build: the introspection files would be stale.
+    subprocess.run(['ninja', '-C', build_dir, 'build.ninja'], check=True, stdout=subprocess.DEVNULL)
     targets = {t['id']: t for t in introspect(build_dir, '--targets')}
     needed = set()
     for test in introspect(build_dir, '--tests'):
