@@ -82,15 +82,13 @@ struct OfiListenCore {
     Reactor& target = group.next();
     auto shared_info = std::shared_ptr<fi_info>(info.release(), ofi::InfoDeleter{});
     auto fabric_ref = fabric;
-    fid_pep* listening = pep;
     rdma::CmConnectParams params = v.params;
     TransportLimits l = limits;
     QueueHandlerFactory* f = &factory;
     std::string where = address.to_string();
-    target.post([&target, fabric_ref, shared_info, listening, params, l, f, where] {
+    target.post([&target, fabric_ref, shared_info, params, l, f, where] {
       ofi::OfiControllerQueue::accept(target, fabric_ref, *shared_info, params, l, *f, where);
     });
-    (void)listening;
   }
 };
 
