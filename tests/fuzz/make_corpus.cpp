@@ -21,6 +21,7 @@
 #include "nvme/crc32c.hpp"
 #include "nvme/tls_psk.hpp"
 #include "target/config_json.hpp"
+#include "tls_key_fixture.hpp"
 
 using namespace nvmf;
 using namespace nvmf::fabric::tcp;
@@ -463,16 +464,10 @@ void tls_key() {
     b.insert(b.end(), text.begin(), text.end());
     return b;
   };
-  // The harness's configured keys (mode bits 1-2): the same fixed bytes, so version-1 digests here are right.
-  const std::uint8_t hh[] = {tls::kHashNone, tls::kHashSha256, tls::kHashSha384, tls::kHashNone};
-  const std::size_t len[] = {32, 32, 48, 48};
   const std::string host = "nqn.2014-08.org.nvmexpress:uuid:12345678-1234-4234-8234-123456789abc";
   const std::string sub = "nqn.2024-01.io.nvmf:fuzz";
-  for (unsigned k = 0; k < 4; ++k) {
-    tls::ConfiguredPsk key;
-    key.hmac = hh[k];
-    key.key = tls::SecretBytes(len[k]);
-    for (std::size_t i = 0; i < key.key.size(); ++i) key.key.data()[i] = static_cast<std::uint8_t>(0x5a ^ i * 7);
+  for (unsigned k = 0; k < fuzz::kTlsFuzzKeys; ++k) {
+    const tls::ConfiguredPsk key = fuzz::tls_fuzz_key(k);
     const std::string n = std::to_string(k);
     write("tls_key", "interchange_" + n, seed(0, tls::format_interchange(key)));
     for (int version = 0; version <= 1; ++version) {

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "nvme/tls_psk.hpp"
+#include "tls_key_fixture.hpp"
 
 using namespace nvmf::nvme::tls;
 
@@ -57,17 +58,6 @@ void interchange(std::string_view text) {
     finding("format -> parse changed the key", text);
 }
 
-/// Four configured keys: HH 00/01/02 and a 48-byte HH 00, fixed bytes so every run is the same.
-ConfiguredPsk configured_key(unsigned which) {
-  ConfiguredPsk k;
-  static constexpr std::uint8_t kHh[] = {kHashNone, kHashSha256, kHashSha384, kHashNone};
-  static constexpr std::size_t kLen[] = {32, 32, 48, 48};
-  k.hmac = kHh[which];
-  k.key = SecretBytes(kLen[which]);
-  for (std::size_t i = 0; i < k.key.size(); ++i) k.key.data()[i] = static_cast<std::uint8_t>(0x5a ^ i * 7);
-  return k;
-}
-
 void identity(std::string_view text, unsigned which_key) {
   const auto id = parse_identity(text);
   if (!id) return;
@@ -77,7 +67,7 @@ void identity(std::string_view text, unsigned which_key) {
       again->subnqn != id->subnqn || again->digest != id->digest)
     finding("to_string -> parse changed the identity", text);
 
-  const ConfiguredPsk key = configured_key(which_key);
+  const ConfiguredPsk key = nvmf::fuzz::tls_fuzz_key(which_key);
   std::string why;
   const auto psk = psk_for_identity(*id, key, &why);
   if (!psk) {
