@@ -32,7 +32,7 @@ UringFeatures probe_features(io_uring& ring) {
 }  // namespace
 
 Reactor::Reactor(unsigned index, const ReactorOptions& options)
-    : index_(index), options_(options), buffers_(options.buffer_size) {
+    : index_(index), options_(options), buffers_(options.buffer_size), adaptive_(options.adaptive_poll) {
   // COOP_TASKRUN avoids interrupting the reactor thread for completions it will reap anyway (5.19+);
   // TASKRUN_FLAG tells a busy-polling reactor when such deferred work waits for it to enter the kernel
   // (without it a spinning thread only runs socket completions at its next timer tick).
@@ -147,18 +147,62 @@ unsigned Reactor::reap() {
   return count;
 }
 
+namespace {
+/// Completions waiting as task work (COOP_TASKRUN) or in the overflow list only appear once the thread enters
+/// the kernel; the ring's flags say when there are any.
+bool completions_held_in_kernel(const io_uring& ring) {
+  return IO_URING_READ_ONCE(*ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
+}
+
+/// Tells the core (and its hyperthread sibling) that this is a spin loop.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+}  // namespace
+
+bool Reactor::poll_for(TimerWheel::Clock::duration budget) {
+  io_uring_submit(&ring_);  // what this turn queued (responses, sends) goes out before the poll, not after
+  const auto deadline = TimerWheel::Clock::now() + budget;
+  for (;;) {
+    if (io_uring_cq_ready(&ring_) > 0) return true;
+    if (completions_held_in_kernel(ring_)) {
+      io_uring_get_events(&ring_);
+      continue;
+    }
+    if (TimerWheel::Clock::now() >= deadline) return false;
+    cpu_relax();
+  }
+}
+
 unsigned Reactor::run_once(std::chrono::milliseconds timeout) {
   Reactor* previous = t_current;
   t_current = this;
   run_deferred();
   auto now = TimerWheel::Clock::now();
   auto wait = std::min<TimerWheel::Clock::duration>(timeout, timers_.until_next(now));
-  if (options_.busy_poll || wait <= TimerWheel::Clock::duration::zero()) {
+  bool no_sleep = options_.busy_poll || wait <= TimerWheel::Clock::duration::zero();
+  if (!no_sleep && io_uring_cq_ready(&ring_) == 0) {
+    // Adaptive polling: work that arrives within the window is taken without a wake-up.
+    const auto budget = std::min(wait, adaptive_.budget(now));
+    if (budget > TimerWheel::Clock::duration::zero()) {
+      no_sleep = poll_for(budget);
+      if (no_sleep) {
+        ++poll_catches_;
+      } else {
+        wait -= TimerWheel::Clock::now() - now;
+        no_sleep = wait <= TimerWheel::Clock::duration::zero();
+      }
+    }
+  }
+  if (no_sleep) {
     io_uring_submit(&ring_);
-    // Completions waiting as task work only appear once the thread enters the kernel.
-    if (io_uring_cq_ready(&ring_) == 0 && (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
-      io_uring_get_events(&ring_);
+    if (io_uring_cq_ready(&ring_) == 0 && completions_held_in_kernel(ring_)) io_uring_get_events(&ring_);
   } else {
+    ++sleeps_;
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
     __kernel_timespec ts{ns / 1000000000, ns % 1000000000};
     io_uring_cqe* cqe = nullptr;
@@ -169,6 +213,7 @@ unsigned Reactor::run_once(std::chrono::milliseconds timeout) {
   // Read once per turn, before the completions: the arrival time of what they deliver, and the timers' now.
   turn_time_ = TimerWheel::Clock::now();
   unsigned n = reap();
+  if (n > 0) adaptive_.note_work(turn_time_);
   if (!pollers_.empty()) {
     // By index: a poll may add pollers (a queue accepted); removed ones are dropped after the round.
     for (std::size_t i = 0; i < pollers_.size(); ++i)

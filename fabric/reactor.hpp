@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "fabric/adaptive_poll.hpp"
 #include "fabric/buffer_pool.hpp"
 #include "fabric/io_op.hpp"
 #include "fabric/timer_wheel.hpp"
@@ -28,6 +29,9 @@ struct UringFeatures {
 struct ReactorOptions {
   unsigned ring_entries = 1024;
   bool busy_poll = false;          ///< Spin on the completion queue instead of sleeping in io_uring_enter
+  /// Without busy_poll: the largest window to keep polling after work before sleeping (fabric/adaptive_poll.hpp);
+  /// zero: sleep at once (pure interrupt mode).
+  std::chrono::microseconds adaptive_poll{kDefaultAdaptivePoll};
   int cpu = -1;                    ///< Pin the reactor thread to this CPU (-1: leave unpinned)
   std::size_t buffer_size = 128 * 1024;  ///< Size of each data buffer in the reactor's pool (the MDTS)
 };
@@ -79,6 +83,10 @@ class Reactor {
   BufferPool& buffers() { return buffers_; }
   io_uring& ring() { return ring_; }
   bool busy_poll() const { return options_.busy_poll; }
+  /// Adaptive polling's counts: turns whose work polling caught before sleeping, and sleeps in io_uring_enter.
+  std::uint64_t poll_catches() const { return poll_catches_; }
+  std::uint64_t sleeps() const { return sleeps_; }
+  const AdaptivePoll& adaptive_poll() const { return adaptive_; }
   int cpu() const { return options_.cpu; }
 
   /// The reactor running on the calling thread, or nullptr.
@@ -90,6 +98,8 @@ class Reactor {
   void run_posted();
   void run_deferred();
   unsigned reap();
+  /// Submits, then polls the completion queue for up to `budget`; true when something became ready.
+  bool poll_for(TimerWheel::Clock::duration budget);
 
   unsigned index_;
   ReactorOptions options_;
@@ -98,6 +108,9 @@ class Reactor {
   BufferPool buffers_;
   TimerWheel timers_;
   std::chrono::steady_clock::time_point turn_time_ = std::chrono::steady_clock::now();
+  AdaptivePoll adaptive_;
+  std::uint64_t poll_catches_ = 0;
+  std::uint64_t sleeps_ = 0;
 
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;

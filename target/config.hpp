@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fabric/adaptive_poll.hpp"
 #include "fabric/log.hpp"
 #include "fabric/transport.hpp"
 #include "target/ana.hpp"
@@ -24,6 +25,8 @@ inline constexpr const char* kDefaultFirmware = "0.1.0";
 /// NSIDs above this are refused; Identify Controller NN reports it, so namespaces added later fit (nvmet's
 /// NVMET_MAX_NAMESPACES).
 inline constexpr std::uint32_t kMaxNsid = 1024;
+/// The largest adaptive-polling window accepted (10 ms: beyond it polling only burns the core).
+inline constexpr std::uint32_t kMaxAdaptivePollUs = 10000;
 
 /// A refused configuration value. `field` names it in the configuration's terms ("subsystems[0].nqn", or a
 /// JSON pointer once located in a file); what() is "field: 'value': reason".
@@ -107,6 +110,8 @@ struct TargetConfig {
   fabric::TransportLimits limits;
   std::uint16_t max_io_queues = 16;    ///< Per controller (Set Features Number of Queues grants at most this)
   bool busy_poll = false;
+  /// Without busy_poll: the largest adaptive-polling window in microseconds (fabric/adaptive_poll.hpp); 0: none
+  std::uint32_t adaptive_poll_us = static_cast<std::uint32_t>(fabric::kDefaultAdaptivePoll.count());
   log::Level log_level = log::Level::info;
   std::string control_socket;          ///< UNIX socket path for live changes; empty: none
   std::optional<fabric::ListenAddress> metrics;  ///< Prometheus endpoint (tcp:ADDR:PORT); absent: none

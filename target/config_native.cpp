@@ -159,8 +159,8 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
   Origins& origins = out.origins;
   JsonCursor root(document, "");
   root.only_keys({"listeners", "discovery_port", "subsystems", "hosts", "referrals", "cores", "max_io_size",
-                  "in_capsule_data_size", "queue_depth", "max_r2t_commands", "max_io_queues", "busy_poll", "log_level",
-                  "control_socket", "send_timeout_ms", "metrics"});
+                  "in_capsule_data_size", "queue_depth", "max_r2t_commands", "max_io_queues", "busy_poll",
+                  "adaptive_poll_us", "log_level", "control_socket", "send_timeout_ms", "metrics"});
   auto note = [&](const char* key, const std::string& field) {
     origins[field] = root[key].pointer();
     return root[key];
@@ -255,6 +255,9 @@ LoadedConfig parse_native_config(const nlohmann::json& document) {
   if (root.has("max_io_queues"))
     cfg.max_io_queues = static_cast<std::uint16_t>(note("max_io_queues", "max_io_queues").number(1, 1024));
   if (root.has("busy_poll")) cfg.busy_poll = note("busy_poll", "busy_poll").boolean();
+  if (root.has("adaptive_poll_us"))
+    cfg.adaptive_poll_us =
+        static_cast<std::uint32_t>(note("adaptive_poll_us", "adaptive_poll_us").number(0, kMaxAdaptivePollUs));
   if (root.has("log_level")) {
     JsonCursor c = note("log_level", "log_level");
     const std::string name = c.string();
@@ -347,6 +350,7 @@ nlohmann::json to_json(const TargetConfig& cfg) {
   j["send_timeout_ms"] = cfg.limits.send_timeout_ms;
   j["max_io_queues"] = cfg.max_io_queues;
   j["busy_poll"] = cfg.busy_poll;
+  j["adaptive_poll_us"] = cfg.adaptive_poll_us;
   j["log_level"] = level_name(cfg.log_level);
   if (!cfg.control_socket.empty()) j["control_socket"] = cfg.control_socket;
   if (cfg.metrics) j["metrics"] = cfg.metrics->to_string();

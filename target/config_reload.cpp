@@ -65,6 +65,8 @@ void check_start_only(const TargetConfig& running, const TargetConfig& wanted) {
   if (running.max_io_queues != wanted.max_io_queues)
     refuse_start_only("max_io_queues", std::to_string(wanted.max_io_queues));
   if (running.busy_poll != wanted.busy_poll) refuse_start_only("busy_poll", wanted.busy_poll ? "true" : "false");
+  if (running.adaptive_poll_us != wanted.adaptive_poll_us)
+    refuse_start_only("adaptive_poll_us", std::to_string(wanted.adaptive_poll_us));
   if (running.discovery_port != wanted.discovery_port)
     refuse_start_only("discovery_port", std::to_string(wanted.discovery_port));
   if (running.control_socket != wanted.control_socket) refuse_start_only("control_socket", wanted.control_socket);

@@ -52,6 +52,7 @@ void Target::start() {
   started_ = true;
   fabric::ReactorOptions options;
   options.busy_poll = config_.busy_poll;
+  options.adaptive_poll = std::chrono::microseconds(config_.adaptive_poll_us);
   options.buffer_size = config_.limits.max_io_size;
   reactors_ = std::make_unique<fabric::ReactorGroup>(config_.cores, options);
   reactors_->start();

@@ -42,6 +42,7 @@ struct TargetArgs {
   std::uint16_t max_r2t_commands = 0;
   std::uint32_t send_timeout_ms = 30000;
   bool busy_poll = false;
+  std::uint32_t adaptive_poll_us = target::TargetConfig{}.adaptive_poll_us;
   int verbose = 0;
   std::string ready_file;
   std::string control_socket = "/run/nvmf/target.sock";
@@ -145,6 +146,7 @@ target::TargetConfig build_config(const TargetArgs& a, std::optional<target::Loa
   if (a.has("--max-r2t-commands")) c.limits.max_r2t_commands = a.max_r2t_commands;
   if (a.has("--send-timeout")) c.limits.send_timeout_ms = a.send_timeout_ms;
   if (a.has("--busy-poll")) c.busy_poll = a.busy_poll;
+  if (a.has("--adaptive-poll")) c.adaptive_poll_us = a.adaptive_poll_us;
   for (const auto& item : a.tls_psks) {
     const auto eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -346,6 +348,11 @@ void add_target_command(CLI::App& app) {
                   "stopped reading; 0: kernel default)")
       ->capture_default_str();
   cmd->add_flag("--busy-poll", args->busy_poll, "Spin on the completion queues instead of sleeping");
+  cmd->add_option("--adaptive-poll", args->adaptive_poll_us,
+                  "Without --busy-poll: after work, poll for up to this many microseconds (self-tuning) before "
+                  "sleeping (0: sleep at once, pure interrupt mode)")
+      ->check(CLI::Range(0u, target::kMaxAdaptivePollUs))
+      ->capture_default_str();
   cmd->add_flag("-v,--verbose", args->verbose, "Debug logs (repeatable)");
   cmd->add_option("--dhchap-key", args->dhchap_keys,
                   "HOSTNQN=DHHC-1:HH:...: the host must authenticate with DH-HMAC-CHAP (repeatable; a --config "
