@@ -35,7 +35,7 @@ namespace {
 constexpr const char* kNqn = "nqn.2024-01.io.nvmf.test:fused";
 constexpr std::uint32_t kBlock = 512;
 constexpr std::uint64_t kCounterLba = 0;
-constexpr std::uint64_t kSharedLba = 64, kSharedBlocks = 64;  // NSID 2: pairs and plain writes on the same blocks
+constexpr std::uint64_t kSharedLba = 64, kSharedBlocks = 8;  // NSID 2: pairs and plain writes; 4 KiB: in-capsule
 constexpr std::uint64_t kNeighbourLba = 200;                 // plain writes only, not delayed
 
 /// I/O queues per target reactor, from the in-process target's registry.
@@ -197,7 +197,7 @@ TEST_F(FusedFunctional, CounterHasNoLostUpdateAndNeighboursVerify) {
 // and be overwritten by a pair that still succeeds. With the lock the write either runs first (the pair then
 // miscompares) or waits for the pair and completes after it. The range is whole after every round.
 TEST_F(FusedFunctional, PlainWriteNeverLandsInsideAPair) {
-  constexpr unsigned kRounds = 40;
+  constexpr unsigned kRounds = 60;
   std::string error;
   Association a, b;
   ASSERT_TRUE(a.connect(options_, &error)) << error;
