@@ -344,5 +344,30 @@ TEST_F(FusedTest, OverlappingCommandsWaitForTheHeldLockOthersDoNot) {
   EXPECT_EQ(b.io->completions().back().data, next) << "the overlapping read ran inside the pair";
 }
 
+// Two overlapping pairs from two controllers: the second waits for the first's lock (and is retried when it
+// goes), then compares against what the first wrote. Both comparing the same old block: exactly one succeeds.
+TEST_F(FusedTest, OverlappingPairsRunOneAfterTheOther) {
+  start("fault:ram:1M?delay_us=20000@lba:100");
+  Host b = attach(kOtherHostNqn, 0xB0);
+  write(a_, 100, block_of(0x0A));
+  auto expected = block_of(0x0A), from_a = block_of(0xA0), from_b = block_of(0xB0);
+  nvme::Sqe a1 = fused(nvme_cmd_compare, kFirst, 100), a2 = fused(nvme_cmd_write, kSecond, 100);
+  nvme::Sqe b1 = fused(nvme_cmd_compare, kFirst, 100), b2 = fused(nvme_cmd_write, kSecond, 100);
+  a1.cid = 1, a2.cid = 2, b1.cid = 3, b2.cid = 4;
+  a_.io->submit(a1, kBlock, expected.data());
+  a_.io->submit(a2, kBlock, from_a.data());
+  b.io->submit(b1, kBlock, expected.data());
+  b.io->submit(b2, kBlock, from_b.data());
+  ASSERT_TRUE(a_.io->wait_for(2));
+  ASSERT_TRUE(b.io->wait_for(2));
+  auto [ac, aw] = take(a_, 1, 2);
+  auto [bc, bw] = take(b, 3, 4);
+  EXPECT_EQ(ac, kSuccess);
+  EXPECT_EQ(aw, kSuccess);
+  EXPECT_EQ(bc, kCompareFailure) << "both pairs compared the old block";
+  EXPECT_EQ(bw, kFailedFused);
+  EXPECT_EQ(read(a_, 100), from_a);
+}
+
 }  // namespace
 }  // namespace nvmf::test
