@@ -29,6 +29,17 @@
 namespace nvmf::initiator {
 
 using IoCallback = void (*)(void* arg, nvme::Status status);
+/// A fused Compare and Write completed: the status of each half (both CQEs).
+using CompareWriteCallback = void (*)(void* arg, nvme::Status compare_status, nvme::Status write_status);
+
+/// The two completions of a fused Compare and Write. Written only when both succeeded; a miscompare is
+/// compare = Compare Failure (SCT 2h SC 85h), write = Command Aborted due to Failed Fused Command (SC 09h).
+struct CompareWriteStatus {
+  nvme::Status compare;
+  nvme::Status write;
+  bool ok() const { return compare.ok() && write.ok(); }
+  bool miscompare() const { return compare.same_code(nvme::Status::media(NVME_SC_COMPARE_FAILED)); }
+};
 
 enum class SubmitResult {
   ok,
@@ -79,6 +90,12 @@ class IoQueue {
   /// Compare: the controller reports Compare Failure (SCT 2h SC 85h) when the blocks differ from `buf`.
   SubmitResult compare(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf, IoCallback cb,
                        void* arg);
+  /// Fused Compare and Write (io_queue_fused.cpp): a Compare of `expected` (FUSE first) and a Write of `data`
+  /// (FUSE second) on the same blocks, sent back to back on this queue; the controller runs them as one
+  /// operation, atomic against every other command on those blocks. `cb` runs once, with both statuses. Needs
+  /// two free entries (queue_full otherwise) and nlb within one transfer.
+  SubmitResult compare_and_write(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* expected,
+                                 const void* data, CompareWriteCallback cb, void* arg, bool fua = false);
   SubmitResult flush(const Namespace& ns, IoCallback cb, void* arg);
   SubmitResult write_zeroes(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, IoCallback cb, void* arg,
                             bool deallocate = false);
@@ -97,6 +114,9 @@ class IoQueue {
   nvme::Status write_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf,
                           bool fua = false);
   nvme::Status compare_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, const void* buf);
+  /// Fused Compare and Write, waited for; `nlb` must fit one transfer (a fused pair cannot be split).
+  CompareWriteStatus compare_and_write_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb,
+                                            const void* expected, const void* data, bool fua = false);
   nvme::Status flush_sync(const Namespace& ns);
   nvme::Status write_zeroes_sync(const Namespace& ns, std::uint64_t slba, std::uint32_t nlb, bool deallocate = false);
   nvme::Status deallocate_sync(const Namespace& ns, const nvme_dsm_range* ranges, std::uint32_t count);
@@ -149,6 +169,17 @@ class IoQueue {
   void recover(Clock::time_point now);
   void resend_parked();
   void fail_parked(nvme::Status status);
+  /// One fused Compare and Write in flight: gathers the two completions (io_queue_fused.cpp).
+  struct FusedPair {
+    IoQueue* owner = nullptr;
+    CompareWriteCallback cb = nullptr;
+    void* arg = nullptr;
+    nvme::Status compare, write;
+    std::uint8_t left = 0;
+  };
+  static void on_fused_compare(void* arg, nvme::Status status);
+  static void on_fused_write(void* arg, nvme::Status status);
+  static void fused_half_done(FusedPair& pair);
   /// Submit through `start` (retrying while the queue is full) and wait for its callback.
   template <typename Start>
   nvme::Status run_sync(Start&& start);
@@ -172,6 +203,8 @@ class IoQueue {
   std::function<void()> admin_hook_;
   Reauthenticator reauthenticator_;
   bool reserve_entry_ = false;  ///< A re-authentication keeps the last free entry for itself
+  std::vector<FusedPair> fused_pairs_;   ///< Sized on the first compare_and_write (depth / 2 pairs at most)
+  std::vector<FusedPair*> fused_free_;
 };
 
 }  // namespace nvmf::initiator

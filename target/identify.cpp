@@ -71,6 +71,11 @@ void build_identify_controller(const Controller& c, nvme_id_ctrl& id) {
     id.nn = std::max(kMaxNsid, c.namespaces()->max_nsid());
     id.oncs = NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES | NVME_CTRL_ONCS_TIMESTAMP;
     id.oncs |= NVME_CTRL_ONCS_RESERVATIONS;  // reservations.hpp; RESCAP per namespace
+    // Fused Compare and Write (fused_commands.cpp), atomic through the namespaces' range locks; not on an NVMe
+    // passthrough namespace, whose commands go to the drive one by one.
+    const auto& all = c.namespaces()->all();
+    if (std::none_of(all.begin(), all.end(), [](const auto& ns) { return ns->backend->forwards_commands(); }))
+      id.fuses = NVME_CTRL_FUSES_COMPARE_AND_WRITE;
     // A volatile write cache the host controls with Set Features 06h; Flush with NSID FFFFFFFFh is not
     // supported (VWC bits 2:1 = 10b).
     id.vwc = NVME_CTRL_VWC_PRESENT | 2 << 1;

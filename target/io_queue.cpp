@@ -5,6 +5,7 @@
 #include "fabric/log.hpp"
 #include "fabric/reactor.hpp"
 #include "target/controller.hpp"
+#include "target/io_queue_registry.hpp"
 
 namespace nvmf::target {
 
@@ -35,9 +36,11 @@ IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> con
     ctx.io.context = &ctx;
     ctx.io.done = &IoQueue::on_backend_done;
   }
+  register_io_queue(reactor_, *this);  // range locks reach the queue through it (lba_range_lock.hpp)
 }
 
 IoQueue::~IoQueue() {
+  unregister_io_queue(reactor_, *this);
   // Commands still here never complete: whoever waits for them waits no longer.
   for (auto& w : drain_waiters_) w.done();
   if (attached_) {
@@ -57,6 +60,12 @@ nvme::Status IoQueue::attach() {
 
 void IoQueue::on_closed() {
   enabled_ = false;
+  // The second of a waiting first fused command will never come (every request must still be completed).
+  if (waiting_first_ != kNoSlot) {
+    Context& first = contexts_[waiting_first_];
+    waiting_first_ = kNoSlot;
+    complete(first, nvme::Status::generic(NVME_SC_FUSED_MISSING));
+  }
   if (attached_) controller_->detach_io_queue(token_);
 }
 
@@ -116,6 +125,7 @@ void IoQueue::complete(Context& ctx, nvme::Status status) {
   ctx.stage = Stage::idle;
   ctx.req = nullptr;
   ctx.ns = nullptr;
+  ctx.fused = FusedRole::none;
   ++ctx.use;
   if (!drain_waiters_.empty()) note_completion(static_cast<std::uint16_t>(&ctx - contexts_.data()));
   // The last command on a replaced table is done: its namespaces (and a removed one's backend) may go.
@@ -145,6 +155,8 @@ nvme::Status IoQueue::check_rw(const fabric::ControllerRequest& req, const Names
 }
 
 void IoQueue::handle(fabric::ControllerRequest& req) {
+  // Fused commands, and whatever follows a first fused command, go through the pairing (fused_commands.cpp).
+  if (((req.sqe.flags & nvme::kFuseMask) != 0 || waiting_first_ != kNoSlot) && fused_arrival(req)) return;
   const std::ptrdiff_t ns_index = namespaces_->index_of(req.sqe.nsid);
   const Namespace* ns = ns_index < 0 ? nullptr : namespaces_->all()[static_cast<std::size_t>(ns_index)].get();
   IoStats& stats = ns ? *stats_by_index_[static_cast<std::size_t>(ns_index)] : *no_namespace_stats_;
@@ -177,6 +189,10 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
   if (nvme::Status st = check_reservation(static_cast<std::size_t>(ns_index), *ns, req.sqe.opcode); !st.ok())
     return finish(req, st, stats);
 
+  dispatch(take_context(req, ns, stats));
+}
+
+IoQueue::Context& IoQueue::take_context(fabric::ControllerRequest& req, const Namespace* ns, IoStats& stats) {
   Context& ctx = contexts_[req.slot];
   ctx.req = &req;
   ctx.ns = ns;
@@ -185,6 +201,49 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
   ctx.started = reactor_.turn_time();
   set_in_flight(in_flight_ + 1);
   ctx.scratch = nullptr;
+  ctx.stage = Stage::idle;
+  ctx.fused = FusedRole::none;
+  return ctx;
+}
+
+void IoQueue::dispatch(Context& ctx) {
+  // The range-lock gate: one relaxed load, unless a fused Compare and Write locks blocks of the namespace now.
+  if (ctx.ns->range_lock->engaged() && !ctx.ns->range_lock->admit(command_range(ctx.req->sqe), reactor_)) {
+    ctx.stage = Stage::parked;  // retry_parked() runs it when the lock goes
+    return;
+  }
+  start_command(ctx);
+}
+
+void IoQueue::retry_parked() {
+  for (Context& ctx : contexts_) {
+    if (ctx.stage == Stage::parked) {
+      ctx.stage = Stage::idle;
+      dispatch(ctx);
+    } else if (ctx.stage == Stage::fused_locking && ctx.lock_id == 0) {
+      fused_lock(ctx);
+    }
+  }
+}
+
+void IoQueue::when_range_drained(const LbaRangeLock& lock, const LbaRange& range, std::function<void()> done) {
+  DrainWaiter waiter;
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    const Context& ctx = contexts_[i];
+    // Past the gate: not parked, and not a fused pair (which waits for its own lock, never holds the backend).
+    if (!ctx.req || !ctx.ns || ctx.ns->range_lock.get() != &lock || ctx.stage == Stage::parked ||
+        ctx.fused != FusedRole::none || !command_range(ctx.req->sqe).overlaps(range))
+      continue;
+    waiter.slots.emplace_back(static_cast<std::uint16_t>(i), ctx.use);
+  }
+  if (waiter.slots.empty()) return done();
+  waiter.done = std::move(done);
+  drain_waiters_.push_back(std::move(waiter));
+}
+
+void IoQueue::start_command(Context& ctx) {
+  fabric::ControllerRequest& req = *ctx.req;
+  const Namespace* ns = ctx.ns;
   if (ns->backend->forwards_commands()) return handle_forwarded(ctx);
   nvme::Status st;
   switch (req.sqe.opcode) {
@@ -236,6 +295,7 @@ void IoQueue::fetch_data(Context& ctx) {
 bool IoQueue::abort(std::uint16_t cid) {
   for (Context& ctx : contexts_) {
     if (!ctx.req || ctx.req->sqe.cid != cid) continue;
+    if (ctx.fused != FusedRole::none) return false;  // a pair runs as one, to its end
     // Every other stage has handed the command to the backend, which io_uring cannot recall (nvmet does not
     // either): only a command whose data has not started moving can still be withdrawn, if the transport agrees.
     if (!ctx.awaiting_data || !queue_.cancel(*ctx.req)) return false;
@@ -250,6 +310,7 @@ bool IoQueue::abort(std::uint16_t cid) {
 void IoQueue::on_data(fabric::ControllerRequest& req) {
   Context& ctx = contexts_[req.slot];
   ctx.awaiting_data = false;
+  if (ctx.fused != FusedRole::none) return fused_data(ctx);
   if (!req.status().ok()) return complete(ctx, req.status());  // the transfer itself failed
   switch (ctx.stage) {
     case Stage::write:
@@ -381,8 +442,16 @@ void IoQueue::backend_done(Context& ctx, int result) {
       return next_dsm_range(ctx);
     case Stage::forward:
       return complete(ctx, forwarded_status(result));
+    case Stage::fused_compare:
+    case Stage::fused_write:
+      return fused_backend_done(ctx, result);
     case Stage::reservation:
     case Stage::idle:
+    case Stage::parked:
+    case Stage::fused_waiting:
+    case Stage::fused_fetch:
+    case Stage::fused_locking:
+    case Stage::fused_partner:
       break;
   }
   complete(ctx, nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL));

@@ -51,6 +51,11 @@ class IoQueue {
   /// On this queue's reactor: calls `done` once every command on `nsid` in flight now has completed (at once when
   /// none is), or when the queue goes away. Preempt and Abort waits so for the preempted hosts' commands.
   void when_drained(std::uint32_t nsid, std::function<void()> done);
+  /// On this queue's reactor: calls `done` once every command now past the range-lock gate of `lock` whose blocks
+  /// overlap `range` has completed (lba_range_lock.hpp, step 2), or when the queue goes away.
+  void when_range_drained(const LbaRangeLock& lock, const LbaRange& range, std::function<void()> done);
+  /// On this queue's reactor: commands parked by a range lock, and fused pairs waiting for one, try again.
+  void retry_parked();
   /// On this queue's reactor: the Preempt and Abort in `slot` (use count `use`) may complete now.
   void finish_preempt_abort(std::uint16_t slot, std::uint32_t use, nvme::Status status);
 
@@ -60,7 +65,17 @@ class IoQueue {
 
  private:
   enum class Stage : std::uint8_t { idle, read, write, flush, write_zeroes, write_zeroes_flush, dsm, compare_read, forward,
-                               reservation };
+                               reservation,
+                               parked,         ///< Overlaps a range lock: waits for retry_parked()
+                               fused_waiting,  ///< A first fused command waiting for its second
+                               fused_fetch,    ///< A pair moving its data from the host
+                               fused_locking,  ///< A pair waiting for its range lock
+                               fused_compare,  ///< The first's blocks being read back, under the lock
+                               fused_write,    ///< The second's write, under the lock
+                               fused_partner,  ///< The half whose partner drives the pair
+  };
+  /// FUSE (CDW0 bits 1:0): 01b first, 10b second of a fused operation.
+  enum class FusedRole : std::uint8_t { none, first, second };
 
   struct Context {
     BackendIo io;
@@ -76,6 +91,12 @@ class IoQueue {
     IoStats* stats = nullptr;      ///< The block of (this queue, the command's NSID)
     std::chrono::steady_clock::time_point started;  ///< The reactor turn that received the command
     std::uint32_t use = 0;  ///< Completions of this context so far: tells a new command from an old one
+    // Fused Compare and Write (fused_commands.cpp); on the first half unless said otherwise.
+    FusedRole fused = FusedRole::none;
+    std::uint16_t partner = 0;        ///< The other half's slot
+    nvme::Status fused_status;        ///< This half's own verdict so far (validation, data transfer)
+    std::uint8_t fetches_left = 0;    ///< Data transfers of the pair not finished
+    std::uint64_t lock_id = 0;        ///< The pair's range lock, while held or pending
   };
   struct DrainWaiter {
     std::vector<std::pair<std::uint16_t, std::uint32_t>> slots;  ///< (context, use) still to complete
@@ -97,6 +118,26 @@ class IoQueue {
   void handle_reservation(Context& ctx);
   void run_reservation(Context& ctx);
   void start_forward(Context& ctx);
+  /// Everything after the checks of handle(): the range-lock gate, then the command's start.
+  void dispatch(Context& ctx);
+  void start_command(Context& ctx);
+  /// Sets up the context of a command that passed handle()'s checks.
+  Context& take_context(fabric::ControllerRequest& req, const Namespace* ns, IoStats& stats);
+  // Fused Compare and Write (fused_commands.cpp).
+  /// A command with FUSE set, or any command while a first fused command waits: true when it was taken care of.
+  bool fused_arrival(fabric::ControllerRequest& req);
+  /// What handle() would answer `req` before running it (namespace, ANA, reservation, range and length).
+  nvme::Status fused_checks(fabric::ControllerRequest& req, const Namespace*& ns, IoStats*& stats,
+                            std::uint32_t& bytes);
+  void fused_pair(Context& first, fabric::ControllerRequest& second_req);
+  void fused_data(Context& half);
+  void fused_lock(Context& first);
+  void fused_granted(std::uint16_t slot, std::uint32_t use);
+  void fused_backend_done(Context& ctx, int result);
+  /// Ends the pair: each half completes with its status (the lock, if held, is released first).
+  void fused_finish(Context& first, nvme::Status first_status, nvme::Status second_status);
+  static constexpr std::uint16_t kNoSlot = 0xFFFF;
+  std::uint16_t waiting_first_ = kNoSlot;  ///< A first fused command waiting for the next command
   void fetch_data(Context& ctx);
   void next_dsm_range(Context& ctx);
   static void on_backend_done(BackendIo& io, int result);

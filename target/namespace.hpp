@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "target/backends/backend.hpp"
+#include "target/lba_range_lock.hpp"
 #include "target/reservations.hpp"
 
 namespace nvmf::target {
@@ -35,6 +36,8 @@ struct Namespace {
   std::uint32_t anagrpid = 1;      ///< ANA group (Identify Namespace ANAGRPID; target/ana.hpp)
   /// Shared by every copy of the namespace (a resize keeps the registrations and the reservation).
   std::shared_ptr<NamespaceReservations> reservations = std::make_shared<NamespaceReservations>();
+  /// Shared likewise: the LBA range locks of fused Compare and Write (lba_range_lock.hpp).
+  std::shared_ptr<LbaRangeLock> range_lock = std::make_shared<LbaRangeLock>();
 
   bool visible_to(const std::string& host_nqn) const;
 };
