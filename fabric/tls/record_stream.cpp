@@ -82,8 +82,7 @@ RecordStream::RecordStream(Reactor& reactor, int fd, SSL* ssl, std::string peer)
   BIO* bio = BIO_new(bio_method());
   BIO_set_data(bio, this);
   BIO_set_init(bio, 1);
-  BIO_up_ref(bio);             // one reference for each direction:
-  SSL_set_bio(ssl_, bio, bio);  // frees the handshake's memory BIOs
+  SSL_set_bio(ssl_, bio, bio);  // takes our one reference (it adds the second itself); frees the handshake's BIOs
 }
 
 RecordStream::~RecordStream() { SSL_free(ssl_); }
