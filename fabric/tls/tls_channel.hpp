@@ -39,8 +39,9 @@ using Ready = std::function<void(int fd, const std::string& why, const std::stri
                                  std::unique_ptr<RecordStream> records)>;
 
 class TlsChannel;
-/// The host's handle on its channel: closing the queue closes the TCP connection at once, even when the
-/// reactor is not driven afterwards. Reactor thread only.
+/// The host's handle on its channel while the handshake runs: close() ends it and closes the TCP connection at
+/// once. Once the channel has handed the session over (Ready called) it is gone and close() does nothing: the
+/// PDU code owns the socket (and the RecordStream). Reactor thread only.
 struct TlsLink {
   TlsChannel* channel = nullptr;  ///< Cleared when the channel is gone
   void close();
