@@ -6,7 +6,7 @@
 #
 #   bench/tls.sh [--time SECONDS] [--rounds N]   # default 10 s per case, 3 rounds; target on core 0, perf on core 1
 #
-# Run it on a quiet machine. BUILD_DIR overrides build-release.
+# Run it on a quiet machine (it prints the load average before and after). BUILD_DIR overrides build-release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir="${BUILD_DIR:-build-release}"
@@ -49,6 +49,7 @@ run() {  # name port hostnqn key pattern size qd
     -w "$5" -o "$6" -q "$7" -T "$seconds" --cores 1 --quiet --output-format json > "$work/$1.json"
 }
 
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Interleaved: each round runs every case and channel once, so a slow stretch of the shared machine hits all of
 # them alike; the figure of a case is its best round, and the spread (worst/best) is printed beside it.
 cases=("randread 4096 1" "randread 4096 32" "read 131072 16")
@@ -61,6 +62,7 @@ for round in $(seq "$rounds"); do
     run "$name-aes256-$round" 4421 "$host384" "$work/k384" "$1" "$2" "$3"
   done
 done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -h "record layer" "$work/target.log" | sed 's/^/target: /' || true
 
 python3 - "$work" "$rounds" "${cases[@]}" <<'PY'

@@ -19,8 +19,9 @@ nvme::Status transport_error() { return nvme::Status::make(NVME_SCT_GENERIC, NVM
 }  // namespace
 
 TcpControllerQueue* TcpControllerQueue::start(Reactor& reactor, int fd, std::string peer,
-                                              const ControllerQueueConfig& config, QueueHandlerFactory& factory) {
-  auto* q = new TcpControllerQueue(reactor, fd, std::move(peer), config);
+                                              const ControllerQueueConfig& config, QueueHandlerFactory& factory,
+                                              std::unique_ptr<tls::RecordStream> records) {
+  auto* q = new TcpControllerQueue(reactor, fd, std::move(peer), config, std::move(records));
   q->handler_ = factory.make_handler(*q);
   NVMF_LOG(info, "tcp: connection up from %s", q->peer_.c_str());
   q->receiver_.start();
@@ -31,17 +32,19 @@ TcpControllerQueue* TcpControllerQueue::start(Reactor& reactor, int fd, std::str
   return q;
 }
 
-TcpControllerQueue::TcpControllerQueue(Reactor& reactor, int fd, std::string peer, const ControllerQueueConfig& config)
+TcpControllerQueue::TcpControllerQueue(Reactor& reactor, int fd, std::string peer, const ControllerQueueConfig& config,
+                                       std::unique_ptr<tls::RecordStream> records)
     : reactor_(reactor),
       fd_(fd),
+      records_(std::move(records)),
       peer_(std::move(peer)),
       config_(config),
       // A request's data lives in one pooled buffer: never promise more than a buffer holds.
       max_io_size_(static_cast<std::uint32_t>(
           std::min<std::size_t>(config.limits.max_io_size, reactor.buffers().buffer_size()))),
       max_h2c_data_(config.max_h2c_data ? std::min(config.max_h2c_data, max_io_size_) : max_io_size_),
-      receiver_(reactor, fd, *this, config.receive_buffer_size),
-      sender_(reactor, fd, *this),
+      receiver_(reactor, fd, *this, config.receive_buffer_size, records_.get()),
+      sender_(reactor, fd, *this, records_.get()),
       slots_(std::max<std::uint16_t>(config.limits.max_queue_depth, 1)) {
   config_.limits.admin_in_capsule_data_size = std::min(config_.limits.admin_in_capsule_data_size, max_io_size_);
   config_.limits.in_capsule_data_size = std::min(config_.limits.in_capsule_data_size, max_io_size_);

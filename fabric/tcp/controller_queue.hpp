@@ -31,6 +31,7 @@
 #include "fabric/tcp/codec.hpp"
 #include "fabric/tcp/pdu_receiver.hpp"
 #include "fabric/tcp/pdu_sender.hpp"
+#include "fabric/tls/record_stream.hpp"
 
 namespace nvmf::fabric::tls {
 class ServerContext;
@@ -59,9 +60,10 @@ struct ControllerQueueConfig {
 class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Owner, private PduSender::Owner {
  public:
   /// Takes ownership of the connected socket, asks the factory for a handler and starts receiving. The queue
-  /// owns itself from then on (see the life cycle above). Call on `reactor`'s thread.
+  /// owns itself from then on (see the life cycle above). Call on `reactor`'s thread. `records`: the user-space
+  /// TLS record layer of this connection (null: plain TCP or kernel TLS).
   static TcpControllerQueue* start(Reactor& reactor, int fd, std::string peer, const ControllerQueueConfig& config,
-                                   QueueHandlerFactory& factory);
+                                   QueueHandlerFactory& factory, std::unique_ptr<tls::RecordStream> records = nullptr);
 
   void fetch_data(ControllerRequest& req) override;
   void complete(ControllerRequest& req) override;
@@ -96,7 +98,8 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
   };
   enum Tag : std::uint32_t { kTagC2h = kMaxR2tPerCommand, kTagResp, kTagIcResp, kTagTermReq, kTagBits = 3 };
 
-  TcpControllerQueue(Reactor& reactor, int fd, std::string peer, const ControllerQueueConfig& config);
+  TcpControllerQueue(Reactor& reactor, int fd, std::string peer, const ControllerQueueConfig& config,
+                     std::unique_ptr<tls::RecordStream> records);
   ~TcpControllerQueue() override;
 
   // Receive side (controller_recv.cpp).
@@ -133,6 +136,7 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
 
   Reactor& reactor_;
   int fd_;
+  std::unique_ptr<tls::RecordStream> records_;  ///< Before receiver_ and sender_, which hold it
   std::string peer_;
   ControllerQueueConfig config_;
   std::uint32_t max_io_size_;

@@ -35,11 +35,13 @@ struct ConnectOp {
 };
 }  // namespace
 
-HostConnection::HostConnection(Reactor& reactor, int fd, const HostQueueOptions& options)
+HostConnection::HostConnection(Reactor& reactor, int fd, const HostQueueOptions& options,
+                               std::unique_ptr<tls::RecordStream> records)
     : reactor_(reactor),
       fd_(fd),
-      receiver_(reactor, fd, *this, kStagingSize),
-      sender_(reactor, fd, *this),
+      records_(std::move(records)),
+      receiver_(reactor, fd, *this, kStagingSize, records_.get()),
+      sender_(reactor, fd, *this, records_.get()),
       slots_(std::max<std::uint16_t>(options.queue_depth, 1)) {
   free_cids_.reserve(slots_.size());
   for (std::size_t i = slots_.size(); i-- > 0;) free_cids_.push_back(static_cast<std::uint16_t>(i));
@@ -86,30 +88,34 @@ HostConnection* HostConnection::open(Reactor& reactor, const HostQueueOptions& o
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  std::shared_ptr<tls::TlsLink> tls_link;
+  std::unique_ptr<tls::RecordStream> records;
   if (options.tls) {
-    // TLS 1.3 handshake before the ICReq (NVMe/TCP 3.6.1.1); the PDU code then talks to the plaintext side.
+    // TLS 1.3 handshake before the ICReq (NVMe/TCP 3.6.1.1); the PDU code then goes through the kernel's record
+    // layer on the socket or through the user-space one.
     struct Outcome {
       bool done = false;
       int fd = -1;
       std::string why;
+      std::unique_ptr<tls::RecordStream> records;
     };
     auto outcome = std::make_shared<Outcome>();
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    auto link = tls::connect_tls(reactor, fd, where, options.tls, std::max(left, std::chrono::milliseconds(1)),
-                     [outcome](int app_fd, const std::string& why, const std::string&) {
+    tls::connect_tls(reactor, fd, where, options.tls, std::max(left, std::chrono::milliseconds(1)),
+                     [outcome](int tcp_fd, const std::string& why, const std::string&,
+                               std::unique_ptr<tls::RecordStream> user_records) {
                        outcome->done = true;
-                       outcome->fd = app_fd;
+                       outcome->fd = tcp_fd;
                        outcome->why = why;
+                       outcome->records = std::move(user_records);
                      });
     while (!outcome->done) reactor.run_once(10ms);
     if (outcome->fd < 0) return failed("TLS: " + outcome->why);
     fd = outcome->fd;
-    tls_link = std::move(link);
+    records = std::move(outcome->records);
   }
   auto* conn = open_connected(reactor, fd, options,
                               std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()), &why,
-                              std::move(tls_link));
+                              std::move(records));
   if (!conn) return failed(why);
   NVMF_LOG(debug, "tcp: host queue connected to %s (hdgst %d, ddgst %d, MAXH2CDATA %u)", where.c_str(),
            conn->negotiated_.digests.header, conn->negotiated_.digests.data, conn->negotiated_.max_h2c_data);
@@ -118,9 +124,8 @@ HostConnection* HostConnection::open(Reactor& reactor, const HostQueueOptions& o
 
 HostConnection* HostConnection::open_connected(Reactor& reactor, int fd, const HostQueueOptions& options,
                                                std::chrono::milliseconds timeout, std::string* error,
-                                               std::shared_ptr<tls::TlsLink> tls_link) {
-  auto* conn = new HostConnection(reactor, fd, options);
-  conn->tls_link_ = std::move(tls_link);
+                                               std::unique_ptr<tls::RecordStream> records) {
+  auto* conn = new HostConnection(reactor, fd, options, std::move(records));
   std::string why;
   if (conn->wait_connected(timeout, &why)) return conn;
   // Nothing of the caller's is in flight yet: tear down here, driving the reactor until the ring let go of us.
@@ -446,7 +451,6 @@ void HostConnection::close(nvme::Status status, const std::string& why) {
   if (was_alive || error_.message.empty()) error_.message = why;
   receiver_.stop();
   ::shutdown(fd_, SHUT_RDWR);
-  if (tls_link_) tls_link_->close();
   sender_.abort();
   for (Slot& s : slots_) {
     if (s.state != SlotState::active) continue;

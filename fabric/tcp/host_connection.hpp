@@ -18,10 +18,7 @@
 #include "fabric/tcp/codec.hpp"
 #include "fabric/tcp/pdu_receiver.hpp"
 #include "fabric/tcp/pdu_sender.hpp"
-
-namespace nvmf::fabric::tls {
-struct TlsLink;
-}
+#include "fabric/tls/record_stream.hpp"
 
 namespace nvmf::fabric::tcp {
 
@@ -37,11 +34,11 @@ class HostConnection final : private PduReceiver::Owner, private PduSender::Owne
   /// Connect, exchange ICReq/ICResp; drives reactor.run_once() until done. nullptr with *error on failure.
   static HostConnection* open(Reactor& reactor, const HostQueueOptions& options, std::string* error);
   /// The ICReq/ICResp exchange on a socket already connected (owned from now on, closed on failure); open()
-  /// after its TCP connect (and TLS handshake: `tls_link` is the channel behind fd, kept as long as the
-  /// connection), and the fuzz harness over a socketpair (tests/fuzz/tcp_host_fuzz.cpp).
+  /// after its TCP connect (and TLS handshake: `records` is the user-space record layer over fd, null for kernel
+  /// TLS), and the fuzz harness over a socketpair (tests/fuzz/tcp_host_fuzz.cpp).
   static HostConnection* open_connected(Reactor& reactor, int fd, const HostQueueOptions& options,
                                         std::chrono::milliseconds timeout, std::string* error,
-                                        std::shared_ptr<tls::TlsLink> tls_link = nullptr);
+                                        std::unique_ptr<tls::RecordStream> records = nullptr);
 
   bool submit(HostRequest& req);
   void close(nvme::Status status, const std::string& why);
@@ -79,7 +76,8 @@ class HostConnection final : private PduReceiver::Owner, private PduSender::Owne
   };
   enum : std::uint32_t { kTagCmd = 0, kTagH2c = 1, kTagIcReq = 2, kTagTermReq = 3 };
 
-  HostConnection(Reactor& reactor, int fd, const HostQueueOptions& options);
+  HostConnection(Reactor& reactor, int fd, const HostQueueOptions& options,
+                 std::unique_ptr<tls::RecordStream> records);
   ~HostConnection() override;
 
   std::optional<FatalError> check_header(const pdu::CommonHeader& ch) override;
@@ -109,7 +107,7 @@ class HostConnection final : private PduReceiver::Owner, private PduSender::Owne
 
   Reactor& reactor_;
   int fd_;
-  std::shared_ptr<tls::TlsLink> tls_link_;  ///< TLS: the channel behind fd_
+  std::unique_ptr<tls::RecordStream> records_;  ///< User-space TLS over fd_; before receiver_ and sender_
   PduReceiver receiver_;
   PduSender sender_;
   std::vector<Slot> slots_;

@@ -99,15 +99,17 @@ class Acceptor {
       target.post([r, fd, peer, config, factory] { tcp::TcpControllerQueue::start(*r, fd, peer, config, *factory); });
       return;
     }
-    // TLS first (NVMe/TCP 3.6.1.1: the handshake precedes the ICReq); the PDU code gets the plaintext side.
+    // TLS first (NVMe/TCP 3.6.1.1: the handshake precedes the ICReq); the PDU code gets the socket (and, in user
+    // space, the record layer to go through).
     const bool allow_plain = tls_ == TlsPolicy::allowed;
     target.post([r, fd, peer, config, factory, allow_plain] {
       tls::accept_tls(*r, fd, peer, config.tls, allow_plain,
-                      [r, peer, config, factory](int app_fd, const std::string&, const std::string& host) {
-                        if (app_fd < 0) return;
+                      [r, peer, config, factory](int tcp_fd, const std::string&, const std::string& host,
+                                                 std::unique_ptr<tls::RecordStream> records) {
+                        if (tcp_fd < 0) return;
                         auto per_connection = config;
                         per_connection.secure_channel_host = host;
-                        tcp::TcpControllerQueue::start(*r, app_fd, peer, per_connection, *factory);
+                        tcp::TcpControllerQueue::start(*r, tcp_fd, peer, per_connection, *factory, std::move(records));
                       });
     });
   }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "fabric/reactor.hpp"
+#include "fabric/tls/record_stream.hpp"
 
 namespace nvmf::fabric::tcp {
 
@@ -26,9 +27,11 @@ void copy_to_iov(const iovec* iov, std::uint32_t iovcnt, std::size_t offset, con
 }
 }  // namespace
 
-PduReceiver::PduReceiver(Reactor& reactor, int fd, Owner& owner, std::size_t staging_size)
+PduReceiver::PduReceiver(Reactor& reactor, int fd, Owner& owner, std::size_t staging_size,
+                         tls::RecordStream* records)
     : reactor_(reactor),
       fd_(fd),
+      records_(records),
       owner_(owner),
       staging_(new std::uint8_t[staging_size]),
       staging_size_(staging_size) {
@@ -166,6 +169,10 @@ void PduReceiver::arm_staging() {
   in_flight_ = true;
   std::size_t room = staging_size_ - stage_end_;
   if (bulk_stream_) room = std::min(room, kBulkStreamRecv);
+  if (records_) {
+    stage_iov_ = {staging_.get() + stage_end_, room};
+    return records_->recv(&stage_iov_, 1, op_);
+  }
   io_uring_prep_recv(reactor_.sqe(op_), fd_, staging_.get() + stage_end_, room, 0);
 }
 
@@ -191,6 +198,7 @@ void PduReceiver::arm_direct() {
   direct_ = true;
   bulk_stream_ = true;
   in_flight_ = true;
+  if (records_) return records_->recv(direct_iov_, n, op_);
   // MSG_WAITALL: io_uring keeps receiving until the rest of this PDU's data is in (5.18+; older kernels return
   // what is there, and we re-arm). One completion per 128 KiB PDU instead of one per socket wake-up.
   io_uring_prep_recvmsg(reactor_.sqe(op_), fd_, &msg_, MSG_WAITALL);

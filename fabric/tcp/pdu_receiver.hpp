@@ -8,6 +8,7 @@
 // Bytes arrive in a per-connection staging buffer and are consumed from it; a large remainder of PDU data is
 // received straight into its destination (the command's data buffer or the caller's iovecs), so bulk data is
 // never copied. Only one recv is in flight; an idle connection has one recv parked in the kernel and costs no CPU.
+// Over user-space TLS the same requests go to the connection's RecordStream, which decrypts into those buffers.
 #pragma once
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -22,6 +23,9 @@
 
 namespace nvmf::fabric {
 class Reactor;
+}
+namespace nvmf::fabric::tls {
+class RecordStream;
 }
 
 namespace nvmf::fabric::tcp {
@@ -56,7 +60,9 @@ class PduReceiver {
     virtual void on_receiver_idle() = 0;
   };
 
-  PduReceiver(Reactor& reactor, int fd, Owner& owner, std::size_t staging_size);
+  /// `records`: the user-space TLS record layer to receive through (null: the socket itself).
+  PduReceiver(Reactor& reactor, int fd, Owner& owner, std::size_t staging_size,
+              tls::RecordStream* records = nullptr);
   PduReceiver(const PduReceiver&) = delete;
   PduReceiver& operator=(const PduReceiver&) = delete;
 
@@ -90,6 +96,7 @@ class PduReceiver {
 
   Reactor& reactor_;
   int fd_;
+  tls::RecordStream* records_;
   Owner& owner_;
   IoOp op_;
   State state_ = State::common_header;
@@ -115,6 +122,7 @@ class PduReceiver {
   std::uint32_t ddgst_filled_ = 0;
   msghdr msg_{};
   iovec direct_iov_[kMaxDirectIov]{};
+  iovec stage_iov_{};  ///< The staging room, for a RecordStream receive
 };
 
 }  // namespace nvmf::fabric::tcp

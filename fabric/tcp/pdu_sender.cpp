@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "fabric/reactor.hpp"
+#include "fabric/tls/record_stream.hpp"
 
 namespace nvmf::fabric::tcp {
 
@@ -42,7 +43,8 @@ void OutPdu::set(const PduLayout& layout, const iovec* iov, std::uint32_t iovcnt
   next = nullptr;
 }
 
-PduSender::PduSender(Reactor& reactor, int fd, Owner& owner) : reactor_(reactor), fd_(fd), owner_(owner) {
+PduSender::PduSender(Reactor& reactor, int fd, Owner& owner, tls::RecordStream* records)
+    : reactor_(reactor), fd_(fd), records_(records), owner_(owner) {
   op_.handler = &PduSender::on_send_done;
 }
 
@@ -104,10 +106,11 @@ unsigned PduSender::build_iov() {
 void PduSender::flush() {
   if (in_flight_ || aborted_ || !head_) return;
   unsigned n = build_iov();
+  in_flight_ = true;
+  if (records_) return records_->send(iov_, n, op_);
   msg_ = {};
   msg_.msg_iov = iov_;
   msg_.msg_iovlen = n;
-  in_flight_ = true;
   io_uring_prep_sendmsg(reactor_.sqe(op_), fd_, &msg_, MSG_NOSIGNAL);
 }
 

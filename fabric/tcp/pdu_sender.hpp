@@ -1,7 +1,8 @@
 // The send side of one NVMe/TCP connection, shared by both roles. PDUs queued during a reactor turn go out
 // together at the end of the turn in one sendmsg (io_uring) whose iovecs point at the pooled PDU headers and the
 // data buffers themselves: no copy of data, no allocation per I/O. A short send resumes where it stopped.
-// One sendmsg is in flight at a time, which keeps the byte stream in queue order.
+// One sendmsg is in flight at a time, which keeps the byte stream in queue order. Over user-space TLS the same
+// scatter list goes to the connection's RecordStream, which packs it into as few records as it can.
 #pragma once
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -14,6 +15,9 @@
 
 namespace nvmf::fabric {
 class Reactor;
+}
+namespace nvmf::fabric::tls {
+class RecordStream;
 }
 
 namespace nvmf::fabric::tcp {
@@ -55,7 +59,8 @@ class PduSender {
     virtual void on_sender_idle() = 0;
   };
 
-  PduSender(Reactor& reactor, int fd, Owner& owner);
+  /// `records`: the user-space TLS record layer to send through (null: the socket itself).
+  PduSender(Reactor& reactor, int fd, Owner& owner, tls::RecordStream* records = nullptr);
   PduSender(const PduSender&) = delete;
   PduSender& operator=(const PduSender&) = delete;
 
@@ -77,6 +82,7 @@ class PduSender {
 
   Reactor& reactor_;
   int fd_;
+  tls::RecordStream* records_;
   Owner& owner_;
   IoOp op_;
   msghdr msg_{};

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -25,8 +26,6 @@ TlsChannel::TlsChannel(Reactor& reactor, int fd, std::string peer, SSL* ssl, Rea
     : reactor_(reactor), fd_(fd), peer_(std::move(peer)), ssl_(ssl), ready_(std::move(ready)) {
   net_recv_op_.handler = &TlsChannel::on_net_recv;
   net_send_op_.handler = &TlsChannel::on_net_send;
-  app_recv_op_.handler = &TlsChannel::on_app_recv;
-  app_send_op_.handler = &TlsChannel::on_app_send;
   net_in_.reset(new std::uint8_t[kBuffer]);
   net_out_.reset(new std::uint8_t[kBuffer]);
   rbio_ = BIO_new(BIO_s_mem());
@@ -43,9 +42,8 @@ void TlsLink::close() {
 TlsChannel::~TlsChannel() {
   if (link_) link_->channel = nullptr;
   if (timer_) reactor_.cancel_timer(timer_);
-  SSL_free(ssl_);  // frees both BIOs
+  SSL_free(ssl_);  // frees both BIOs (null once a RecordStream took the session)
   if (fd_ >= 0) ::close(fd_);
-  if (app_fd_ >= 0) ::close(app_fd_);
 }
 
 void accept_tls(Reactor& reactor, int fd, std::string peer, std::shared_ptr<const ServerContext> context,
@@ -53,7 +51,7 @@ void accept_tls(Reactor& reactor, int fd, std::string peer, std::shared_ptr<cons
   SSL* ssl = context->new_ssl();
   if (!ssl) {
     ::close(fd);
-    ready(-1, "TLS: SSL_new failed", "");
+    ready(-1, "TLS: SSL_new failed", "", nullptr);
     return;
   }
   auto* channel = new TlsChannel(reactor, fd, std::move(peer), ssl, std::move(ready));
@@ -70,7 +68,7 @@ std::shared_ptr<TlsLink> connect_tls(Reactor& reactor, int fd, std::string peer,
   SSL* ssl = context->new_ssl();
   if (!ssl) {
     ::close(fd);
-    ready(-1, "TLS: SSL_new failed", "");
+    ready(-1, "TLS: SSL_new failed", "", nullptr);
     return link;
   }
   auto* channel = new TlsChannel(reactor, fd, std::move(peer), ssl, std::move(ready));
@@ -102,12 +100,9 @@ void TlsChannel::start(std::chrono::milliseconds timeout, bool peek_first) {
 }
 
 void TlsChannel::arm_net_recv() {
-  if (net_recv_busy_ || net_eof_ || phase_ == Phase::closing) return;
+  if (net_recv_busy_ || phase_ == Phase::closing) return;
   net_recv_busy_ = true;
-  if (phase_ == Phase::handshake)
-    io_uring_prep_recv(reactor_.sqe(net_recv_op_), fd_, net_in_.get() + have_, want_ - have_, 0);
-  else
-    io_uring_prep_recv(reactor_.sqe(net_recv_op_), fd_, net_in_.get(), kBuffer, 0);
+  io_uring_prep_recv(reactor_.sqe(net_recv_op_), fd_, net_in_.get() + have_, want_ - have_, 0);
 }
 
 void TlsChannel::on_net_recv(IoOp& op, std::int32_t res, std::uint32_t) {
@@ -129,7 +124,7 @@ void TlsChannel::on_net_recv(IoOp& op, std::int32_t res, std::uint32_t) {
         const int fd = self.fd_;
         self.fd_ = -1;
         delete &self;
-        return ready(fd, "", "");
+        return ready(fd, "", "", nullptr);
       }
     case Phase::handshake:
       if (res <= 0)
@@ -138,14 +133,6 @@ void TlsChannel::on_net_recv(IoOp& op, std::int32_t res, std::uint32_t) {
       self.have_ += static_cast<std::size_t>(res);
       if (self.have_ < self.want_) return self.arm_net_recv();
       return self.handshake_record_done();
-    case Phase::running:
-      if (res <= 0) {
-        if (res < 0) NVMF_LOG(debug, "tls: recv from %s: %s", self.peer_.c_str(), std::strerror(-res));
-        self.net_eof_ = true;
-        return self.close();
-      }
-      BIO_write(self.rbio_, self.net_in_.get(), res);
-      return self.pump_in();
   }
 }
 
@@ -227,7 +214,7 @@ bool TlsChannel::hand_over_to_kernel() {
   const std::string host = notes_.host;
   fd_ = -1;
   delete this;
-  ready(fd, "", host);
+  ready(fd, "", host, nullptr);
   return true;
 }
 
@@ -235,91 +222,19 @@ void TlsChannel::go_running() {
   if (timer_) reactor_.cancel_timer(timer_);
   timer_ = 0;
   if (hand_over_to_kernel()) return;
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-    return refuse(std::string("socketpair: ") + std::strerror(errno));
-  app_fd_ = sv[0];
-  plain_in_.reset(new std::uint8_t[kBuffer]);
-  plain_out_.reset(new std::uint8_t[kBuffer]);
-  phase_ = Phase::running;
+  // The session moves to a RecordStream the PDU code drives; this channel's job is done.
+  const std::size_t early = BIO_ctrl_pending(rbio_);  // none in practice: records were read one at a time
+  const int n = early ? BIO_read(rbio_, net_in_.get(), static_cast<int>(std::min(early, kBuffer))) : 0;
+  auto records = std::make_unique<RecordStream>(reactor_, fd_, ssl_, peer_);
+  ssl_ = nullptr;
+  if (n > 0) records->preload(net_in_.get(), static_cast<std::size_t>(n));
   Ready ready = std::move(ready_);
   ready_ = nullptr;
-  ready(sv[1], "", notes_.host);
-  if (phase_ != Phase::running) return;
-  arm_app_recv();
-  pump_in();
-}
-
-void TlsChannel::pump_in() {
-  if (app_send_busy_ || phase_ != Phase::running) return;
-  plain_len_ = 0;
-  int err = SSL_ERROR_NONE;
-  while (plain_len_ < kBuffer) {
-    const int n = SSL_read(ssl_, plain_out_.get() + plain_len_, static_cast<int>(kBuffer - plain_len_));
-    if (n <= 0) {
-      err = SSL_get_error(ssl_, n);
-      break;
-    }
-    plain_len_ += static_cast<std::size_t>(n);
-  }
-  flush_out();
-  if (phase_ != Phase::running) return;
-  if (plain_len_ > 0) {
-    plain_sent_ = 0;
-    app_send_busy_ = true;
-    io_uring_prep_send(reactor_.sqe(app_send_op_), app_fd_, plain_out_.get(), plain_len_, MSG_NOSIGNAL);
-    return;
-  }
-  switch (err) {
-    case SSL_ERROR_WANT_READ:
-      return arm_net_recv();
-    case SSL_ERROR_ZERO_RETURN:  // close_notify
-      net_eof_ = true;
-      return close();
-    default:
-      NVMF_LOG(warn, "tls: connection %s%s%s closed: bad record (%s)", peer_.c_str(),
-               notes_.host.empty() ? "" : " host ", notes_.host.c_str(), last_ssl_error().c_str());
-      net_eof_ = true;
-      return close();
-  }
-}
-
-void TlsChannel::on_app_send(IoOp& op, std::int32_t res, std::uint32_t) {
-  auto& self = owner_of(&TlsChannel::app_send_op_, op);
-  self.app_send_busy_ = false;
-  if (self.phase_ == Phase::closing) return self.maybe_destroy();
-  if (res <= 0) return self.close();
-  self.plain_sent_ += static_cast<std::size_t>(res);
-  if (self.plain_sent_ < self.plain_len_) {
-    self.app_send_busy_ = true;
-    io_uring_prep_send(self.reactor_.sqe(self.app_send_op_), self.app_fd_, self.plain_out_.get() + self.plain_sent_,
-                       self.plain_len_ - self.plain_sent_, MSG_NOSIGNAL);
-    return;
-  }
-  self.pump_in();
-}
-
-void TlsChannel::arm_app_recv() {
-  if (app_recv_busy_ || app_eof_ || phase_ != Phase::running) return;
-  app_recv_busy_ = true;
-  io_uring_prep_recv(reactor_.sqe(app_recv_op_), app_fd_, plain_in_.get(), kBuffer, 0);
-}
-
-void TlsChannel::on_app_recv(IoOp& op, std::int32_t res, std::uint32_t) {
-  auto& self = owner_of(&TlsChannel::app_recv_op_, op);
-  self.app_recv_busy_ = false;
-  if (self.phase_ == Phase::closing) return self.maybe_destroy();
-  if (res <= 0) {
-    // The PDU code closed its end: say close_notify once what it sent is out, then close.
-    self.app_eof_ = true;
-    SSL_shutdown(self.ssl_);
-    return self.flush_out();
-  }
-  if (SSL_write(self.ssl_, self.plain_in_.get(), res) != res) {
-    NVMF_LOG(warn, "tls: encrypting for %s failed: %s", self.peer_.c_str(), last_ssl_error().c_str());
-    return self.close();
-  }
-  self.flush_out();
+  const int fd = fd_;
+  const std::string host = notes_.host;
+  fd_ = -1;
+  delete this;
+  ready(fd, "", host, std::move(records));
 }
 
 void TlsChannel::flush_out() {
@@ -334,9 +249,6 @@ void TlsChannel::flush_out() {
   }
   out_len_ = 0;
   if (phase_ == Phase::finishing) return go_running();
-  if (phase_ != Phase::running) return;
-  if (app_eof_) return close();
-  arm_app_recv();  // everything the PDU code gave us is on the wire: take more
 }
 
 void TlsChannel::on_net_send(IoOp& op, std::int32_t res, std::uint32_t) {
@@ -344,8 +256,7 @@ void TlsChannel::on_net_send(IoOp& op, std::int32_t res, std::uint32_t) {
   self.net_send_busy_ = false;
   if (self.phase_ == Phase::closing) return self.maybe_destroy();
   if (res <= 0) {
-    if (self.phase_ != Phase::running) return self.refuse(std::string("send: ") + std::strerror(-res));
-    return self.close();
+    return self.refuse(std::string("send: ") + std::strerror(-res));
   }
   self.out_sent_ += static_cast<std::size_t>(res);
   if (self.out_sent_ < self.out_len_) {
@@ -368,7 +279,7 @@ void TlsChannel::refuse(const std::string& why) {
   }
   Ready ready = std::move(ready_);
   ready_ = nullptr;
-  if (ready) ready(-1, why, notes_.host);
+  if (ready) ready(-1, why, notes_.host, nullptr);
   close();
 }
 
@@ -378,14 +289,12 @@ void TlsChannel::close() {
   if (timer_) reactor_.cancel_timer(timer_);
   timer_ = 0;
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
-  if (app_fd_ >= 0) ::shutdown(app_fd_, SHUT_RDWR);
   if (net_recv_busy_) io_uring_prep_cancel(reactor_.sqe_ignored(), &net_recv_op_, 0);
-  if (app_recv_busy_) io_uring_prep_cancel(reactor_.sqe_ignored(), &app_recv_op_, 0);
   maybe_destroy();
 }
 
 void TlsChannel::maybe_destroy() {
-  if (net_recv_busy_ || net_send_busy_ || app_recv_busy_ || app_send_busy_) return;
+  if (net_recv_busy_ || net_send_busy_) return;
   delete this;
 }
 

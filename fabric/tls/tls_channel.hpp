@@ -6,11 +6,11 @@
 //   kernel:    where the kernel has the `tls` ULP, the application traffic keys go into the socket
 //   (kernel_tls.hpp) once the last handshake bytes are on the wire, the PDU code gets the TCP socket itself and
 //   the channel is done. NVMF_TLS_USERSPACE forces the user-space record layer below.
-//   running:   the PDU code gets one end of a socketpair and stays unchanged; this channel moves bytes between
-//   the other end and the TCP socket, encrypting (SSL_write) and decrypting (SSL_read) in between, all
-//   through io_uring, one operation per direction in flight (the peer's pace is the flow control).
+//   user space: otherwise the PDU code gets the TCP socket and a RecordStream (record_stream.hpp) that takes
+//   over the session: its receiver and sender encrypt and decrypt through it, with no relay in between.
 //
-// The channel owns itself: it deletes itself once both sides are closed and no operation is in flight.
+// The channel owns itself: it deletes itself once the session is handed over or refused and no operation is in
+// flight.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,6 +19,7 @@
 
 #include "fabric/io_op.hpp"
 #include "fabric/timer_wheel.hpp"
+#include "fabric/tls/record_stream.hpp"
 #include "fabric/tls/tls_context.hpp"
 
 typedef struct bio_st BIO;
@@ -29,14 +30,18 @@ class Reactor;
 
 namespace nvmf::fabric::tls {
 
-/// Called once on the reactor: fd >= 0 is the (plaintext) socket for the PDU code, -1 means the connection
-/// was refused or failed and is closed already; `why` says why (never a key). `host`: the host NQN of the PSK
-/// identity the session authenticated (empty for a plain connection on a port that allows TLS).
-using Ready = std::function<void(int fd, const std::string& why, const std::string& host)>;
+/// Called once on the reactor: fd >= 0 is the TCP socket for the PDU code, -1 means the connection was refused
+/// or failed and is closed already; `why` says why (never a key). `host`: the host NQN of the PSK identity the
+/// session authenticated (empty for a plain connection on a port that allows TLS). `records`: the user-space
+/// record layer the PDU code must send and receive through; null when the kernel's TLS took the socket (or the
+/// connection is plain).
+using Ready = std::function<void(int fd, const std::string& why, const std::string& host,
+                                 std::unique_ptr<RecordStream> records)>;
 
 class TlsChannel;
-/// The host's handle on its channel: closing the queue closes the TCP connection at once, even when the
-/// reactor is not driven afterwards. Reactor thread only.
+/// The host's handle on its channel while the handshake runs: close() ends it and closes the TCP connection at
+/// once. Once the channel has handed the session over (Ready called) it is gone and close() does nothing: the
+/// PDU code owns the socket (and the RecordStream). Reactor thread only.
 struct TlsLink {
   TlsChannel* channel = nullptr;  ///< Cleared when the channel is gone
   void close();
@@ -64,28 +69,23 @@ class TlsChannel {
  private:
   static constexpr std::size_t kRecordMax = 16384 + 256 + 5;  ///< Largest TLS 1.3 ciphertext record
   static constexpr std::size_t kBuffer = 64 * 1024;
-  enum class Phase { peek, handshake, finishing, running, closing };
+  enum class Phase { peek, handshake, finishing, closing };
 
   static void on_net_recv(IoOp& op, std::int32_t res, std::uint32_t flags);
   static void on_net_send(IoOp& op, std::int32_t res, std::uint32_t flags);
-  static void on_app_recv(IoOp& op, std::int32_t res, std::uint32_t flags);
-  static void on_app_send(IoOp& op, std::int32_t res, std::uint32_t flags);
 
   void arm_net_recv();
   void handshake_record_done();
   void drive_handshake();
   void go_running();
   bool hand_over_to_kernel();
-  void pump_in();
   void flush_out();
-  void arm_app_recv();
   void refuse(const std::string& why);
   void close();
   void maybe_destroy();
 
   Reactor& reactor_;
   int fd_;
-  int app_fd_ = -1;  ///< Our end of the socketpair
   std::string peer_;
   SSL* ssl_;
   BIO* rbio_ = nullptr;
@@ -96,10 +96,8 @@ class TlsChannel {
   bool allow_plain_ = false;
   TimerWheel::Id timer_ = 0;
 
-  IoOp net_recv_op_, net_send_op_, app_recv_op_, app_send_op_;
-  bool net_recv_busy_ = false, net_send_busy_ = false, app_recv_busy_ = false, app_send_busy_ = false;
-  bool net_eof_ = false;  ///< The peer closed or the session ended: no more input
-  bool app_eof_ = false;  ///< The PDU code closed its end
+  IoOp net_recv_op_, net_send_op_;
+  bool net_recv_busy_ = false, net_send_busy_ = false;
 
   // Handshake: one record at a time into net_in_.
   std::size_t want_ = 0, have_ = 0;
@@ -108,9 +106,6 @@ class TlsChannel {
   std::unique_ptr<std::uint8_t[]> net_in_;     ///< Ciphertext from the socket
   std::unique_ptr<std::uint8_t[]> net_out_;    ///< Ciphertext to the socket
   std::size_t out_len_ = 0, out_sent_ = 0;
-  std::unique_ptr<std::uint8_t[]> plain_in_;   ///< Plaintext from the PDU code
-  std::unique_ptr<std::uint8_t[]> plain_out_;  ///< Plaintext for the PDU code
-  std::size_t plain_len_ = 0, plain_sent_ = 0;
   std::uint8_t peek_byte_ = 0;
 
   friend void accept_tls(Reactor&, int, std::string, std::shared_ptr<const ServerContext>, bool, Ready);
