@@ -184,7 +184,9 @@ std::unique_ptr<MultipathQueue> MultipathSet::create_queue(fabric::Reactor& reac
     }
     queues.push_back(std::move(q));
   }
-  const std::uint32_t slots = depth ? depth : queues.front().queue->depth();
+  // As many slots as the smallest path queue holds: any path can take every command outstanding.
+  std::uint32_t slots = queues.front().queue->depth();
+  for (const auto& q : queues) slots = std::min<std::uint32_t>(slots, q.queue->depth());
   return std::make_unique<MultipathQueue>(std::move(queues), nsids_, slots, policy);
 }
 

@@ -62,9 +62,10 @@ class MultipathSet {
   void set_policy(PathPolicy policy) { chooser_ = PathChooser(policy); }
   PathPolicy policy() const { return chooser_.policy(); }
 
-  /// An asynchronous queue for the calling thread: one I/O queue of `depth` entries per path, every one on
-  /// `reactor` (connected here, on the set's thread). Each path's controller needs an I/O queue to spare (ask
-  /// for them with ControllerOptions::nr_io_queues). nullptr and *error naming the path when one fails.
+  /// An asynchronous queue for the calling thread: one I/O queue of `depth` entries per path (0: each path's
+  /// io_queue_size), every one on `reactor` (connected here, on the set's thread); it takes as many commands as
+  /// the smallest of them holds. Each path's controller needs an I/O queue to spare (ask for them with
+  /// ControllerOptions::nr_io_queues). nullptr and *error naming the path when one fails.
   std::unique_ptr<MultipathQueue> create_queue(fabric::Reactor& reactor, std::uint16_t depth, PathPolicy policy,
                                                Error* error);
 

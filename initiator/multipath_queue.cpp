@@ -113,6 +113,11 @@ SubmitResult MultipathQueue::dispatch(Slot& slot) {
       ++p.outstanding;
       return r;
     }
+    if (r == SubmitResult::queue_full) {
+      // The path keeps an entry for a re-authentication: try again from process_completions().
+      waiting_.push_back(&slot);
+      return SubmitResult::ok;
+    }
     if (r != SubmitResult::disconnected) return r;  // the command itself is wrong: the same on every path
     slot.tried |= std::uint64_t(1) << i;
   }
@@ -132,8 +137,10 @@ void MultipathQueue::on_path_complete(void* arg, nvme::Status status) {
     if (status.sc() == NVME_SC_ANA_TRANSITION) learned = NVME_ANA_STATE_CHANGE;
     if (learned) p.ana[slot.ns_index].store(learned, std::memory_order_relaxed);
     slot.tried |= std::uint64_t(1) << slot.path;
-    ++self.retries_;
-    if (self.dispatch(slot) == SubmitResult::ok) return;
+    if (self.dispatch(slot) == SubmitResult::ok) {
+      ++self.retries_;
+      return;
+    }
   }
   ++p.completed;
   self.finish(slot, status);
