@@ -144,7 +144,7 @@ initiator::ControllerOptions controller_options(const ConnectArgs& args) {
 std::vector<initiator::ControllerOptions> controller_paths(const ConnectArgs& args) {
   const initiator::ControllerOptions base = controller_options(args);
   const std::size_t n = std::max<std::size_t>({args.traddrs.size(), args.trsvcids.size(), 1});
-  auto pick = [n](const std::vector<std::string>& given, const std::string& fallback, std::size_t i) {
+  auto pick = [](const std::vector<std::string>& given, const std::string& fallback, std::size_t i) {
     return given.empty() ? fallback : given.size() == 1 ? given[0] : given[i];
   };
   if ((args.traddrs.size() > 1 && args.traddrs.size() != n) || (args.trsvcids.size() > 1 && args.trsvcids.size() != n))
