@@ -53,7 +53,7 @@ std::string validate_perf_config(const PerfConfig& c, const Namespace& ns, const
 }
 
 namespace {
-/// Connects worker `index`'s queue on `reactor` and hands both to the worker; an error when it cannot.
+/// Connects a worker's queue on `reactor` and hands both to the worker; an error when it cannot.
 using AttachQueue = std::function<Error(PerfWorker& worker, std::unique_ptr<fabric::Reactor> reactor)>;
 
 PerfResult run_workers(const Namespace& ns, const PerfConfig& config, const AttachQueue& attach_queue,
