@@ -7,16 +7,6 @@
 namespace nvmf::initiator {
 
 namespace {
-/// How good a path in this ANA state is; 0: never used (NVMe Base 2.0, Asymmetric Namespace Access: only optimized and
-/// non-optimized paths process I/O).
-int rank_of(std::uint8_t state) {
-  switch (state) {
-    case NVME_ANA_STATE_OPTIMIZED: return 2;
-    case NVME_ANA_STATE_NONOPTIMIZED: return 1;
-    default: return 0;
-  }
-}
-
 bool is_ana_notice(std::uint32_t dw0) {
   return (dw0 & 0x7) == NVME_AER_NOTICE && ((dw0 >> 8) & 0xFF) == NVME_AER_NOTICE_ANA;
 }
@@ -101,6 +91,12 @@ std::unique_ptr<MultipathSet> MultipathSet::connect(const std::vector<Controller
     }
     if (Error a = set->read_ana_log(added)) return fail(i, a.to_string());
   }
+  for (const auto& ns : set->paths_.front().controller->namespaces()) set->nsids_.push_back(ns.nsid);
+  std::sort(set->nsids_.begin(), set->nsids_.end());
+  for (auto& p : set->paths_) {
+    p.board = std::make_unique<MultipathQueue::AnaBoard[]>(set->nsids_.size());
+    set->publish_ana(p);
+  }
   // Only now, with the vector settled: the callbacks find their path by index.
   for (std::size_t i = 0; i < set->paths_.size(); ++i) {
     MultipathSet* self = set.get();
@@ -146,6 +142,54 @@ Error MultipathSet::read_ana_log(Path& path) {
   return {};
 }
 
+void MultipathSet::publish_ana(Path& path) {
+  if (!path.board) return;  // still connecting: published once every path is in
+  for (std::size_t k = 0; k < nsids_.size(); ++k) {
+    auto it = path.ana.find(nsids_[k]);
+    path.board[k].store(it == path.ana.end() ? std::uint8_t(NVME_ANA_STATE_OPTIMIZED) : it->second,
+                        std::memory_order_relaxed);
+  }
+}
+
+bool MultipathSet::has_unusable_namespace(const Path& p) const {
+  if (std::any_of(p.ana.begin(), p.ana.end(), [](const auto& e) { return ana_rank(e.second) == 0; })) return true;
+  for (std::size_t k = 0; k < nsids_.size(); ++k)
+    if (ana_rank(p.board[k].load(std::memory_order_relaxed)) == 0) return true;
+  return false;
+}
+
+std::unique_ptr<MultipathQueue> MultipathSet::create_queue(fabric::Reactor& reactor, std::uint16_t depth,
+                                                           PathPolicy policy, Error* error) {
+  std::vector<MultipathQueue::PathQueue> queues;
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
+    Path& p = paths_[i];
+    MultipathQueue::PathQueue q;
+    Error e;
+    q.queue = p.controller->create_io_queue(reactor, &e, depth);
+    if (!q.queue) {
+      if (error) *error = Error{e.status, "path " + std::to_string(i + 1) + ": " + e.to_string()};
+      return nullptr;
+    }
+    q.ana = p.board.get();
+    for (std::uint32_t nsid : nsids_) {
+      const Namespace* ns = p.controller->find_namespace(nsid);
+      // A namespace this path does not show (masked, not yet rescanned) is never sent through it.
+      if (!ns) {
+        Namespace gone;
+        gone.nsid = nsid;
+        q.namespaces.push_back(gone);  // block_size 0: the queue never chooses this path for it
+      } else {
+        q.namespaces.push_back(*ns);
+      }
+    }
+    queues.push_back(std::move(q));
+  }
+  // As many slots as the smallest path queue holds: any path can take every command outstanding.
+  std::uint32_t slots = queues.front().queue->depth();
+  for (const auto& q : queues) slots = std::min<std::uint32_t>(slots, q.queue->depth());
+  return std::make_unique<MultipathQueue>(std::move(queues), nsids_, slots, policy);
+}
+
 const Namespace* MultipathSet::find_namespace(std::uint32_t nsid) const {
   return paths_.front().controller->find_namespace(nsid);
 }
@@ -163,25 +207,20 @@ void MultipathSet::poll() {
     p.controller->poll(std::chrono::milliseconds(0));
     // A queue reconnects itself from its own maintenance: run it even while no command goes to this path.
     if (!p.queue->connected()) p.queue->process_completions(std::chrono::milliseconds(0));
-    const bool unusable = std::any_of(p.ana.begin(), p.ana.end(), [](const auto& e) { return rank_of(e.second) == 0; });
-    if (unusable && now - p.ana_read_at >= kUnusableRecheck) p.ana_due = true;
-    if (p.ana_due && p.controller->alive()) (void)read_ana_log(p);  // a failure leaves it due
+    if (has_unusable_namespace(p) && now - p.ana_read_at >= kUnusableRecheck) p.ana_due = true;
+    if (p.ana_due && p.controller->alive() && !read_ana_log(p)) publish_ana(p);  // a failure leaves it due
   }
 }
 
 std::size_t MultipathSet::choose(std::uint32_t nsid, const std::vector<bool>& tried) {
-  std::size_t best = paths_.size();
-  int best_rank = 0;
-  // Round-robin: start after the path used last, keep the first of the best rank.
-  for (std::size_t k = 0; k < paths_.size(); ++k) {
-    const std::size_t i = (next_ + k) % paths_.size();
+  std::vector<PathCandidate> candidates(paths_.size());
+  for (std::size_t i = 0; i < paths_.size(); ++i) {
     const Path& p = paths_[i];
     if (tried[i] || !p.queue->connected() || !p.controller->find_namespace(nsid)) continue;
-    const int rank = rank_of(ana_state(i, nsid));
-    if (rank > best_rank) best = i, best_rank = rank;
+    candidates[i].rank = ana_rank(ana_state(i, nsid));
+    candidates[i].outstanding = p.queue->outstanding();
   }
-  if (best < paths_.size()) next_ = best + 1;
-  return best;
+  return chooser_.choose(candidates);
 }
 
 template <typename Run>
@@ -208,8 +247,8 @@ nvme::Status MultipathSet::run(std::uint32_t nsid, Run&& run_on) {
     Path& p = paths_[i];
     last = run_on(*p.queue, *p.controller->find_namespace(nsid));
     // A path-related failure (NVMe Base 2.0, Path Related Status: may be retried on another path) unless DNR
-    // forbids retrying.
-    if (last.ok() || last.sct() != NVME_SCT_PATH || last.dnr()) {
+    // forbids retrying; a path the host lost never stops it (retry_on_other_path).
+    if (!retry_on_other_path(last)) {
       last_path_ = i;
       return last;
     }
@@ -219,6 +258,7 @@ nvme::Status MultipathSet::run(std::uint32_t nsid, Run&& run_on) {
     if (last.sc() == NVME_SC_ANA_INACCESSIBLE) p.ana[nsid] = NVME_ANA_STATE_INACCESSIBLE;
     if (last.sc() == NVME_SC_ANA_PERSISTENT_LOSS) p.ana[nsid] = NVME_ANA_STATE_PERSISTENT_LOSS;
     if (last.sc() == NVME_SC_ANA_TRANSITION) p.ana[nsid] = NVME_ANA_STATE_CHANGE;
+    publish_ana(p);
     ++retries_;
   }
 }
@@ -227,8 +267,9 @@ nvme::Status MultipathSet::read_sync(std::uint32_t nsid, std::uint64_t slba, std
   return run(nsid, [&](IoQueue& q, const Namespace& ns) { return q.read_sync(ns, slba, nlb, buf); });
 }
 
-nvme::Status MultipathSet::write_sync(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, const void* buf) {
-  return run(nsid, [&](IoQueue& q, const Namespace& ns) { return q.write_sync(ns, slba, nlb, buf); });
+nvme::Status MultipathSet::write_sync(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, const void* buf,
+                                      bool fua) {
+  return run(nsid, [&](IoQueue& q, const Namespace& ns) { return q.write_sync(ns, slba, nlb, buf, fua); });
 }
 
 }  // namespace nvmf::initiator

@@ -6,7 +6,8 @@
 //   the same NSID carries another identifier is refused at connect time, as the Linux host refuses it
 //   ("IDs don't match").
 // - Path choice per command: ANA state first (optimized, then non-optimized; inaccessible, persistent loss and
-//   change are never chosen), only paths whose connection is up, then round-robin among the best.
+//   change are never chosen), only paths whose connection is up, then the policy among the best: round-robin
+//   or least-queued (multipath_policy.hpp).
 // - A command that a path fails with a path-related status (SCT 3h, ANA or transport) or cannot take is sent
 //   again on another usable path; the application sees only the final status. The failing path's ANA log is
 //   read again before it is used next.
@@ -16,10 +17,11 @@
 //   optimized.
 //
 // Threading: the set and everything in it is driven by one thread (the caller's), like Controller and IoQueue.
+// The asynchronous block API is MultipathQueue (multipath_queue.hpp), one per thread, made by create_queue();
+// the set shares each path's ANA states with its queues through atomics and must be polled meanwhile.
 // - A command caught by a connection loss fails on that path at once (fast-io-fail-tmo 0 unless the options
 //   set one) and moves to another path; with no usable path but one reconnecting, it waits for it (until
 //   ctrl-loss-tmo gives it up).
-// Limits of this first version: synchronous I/O only, round-robin only (no least-queued policy).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -28,6 +30,8 @@
 #include <vector>
 
 #include "initiator/controller.hpp"
+#include "initiator/multipath_policy.hpp"
+#include "initiator/multipath_queue.hpp"
 
 namespace nvmf::initiator {
 
@@ -54,8 +58,20 @@ class MultipathSet {
   /// Commands sent again on another path after a path failed them.
   std::uint64_t retries() const { return retries_; }
 
+  /// The policy of the synchronous calls (and the default of create_queue); round-robin until set.
+  void set_policy(PathPolicy policy) { chooser_ = PathChooser(policy); }
+  PathPolicy policy() const { return chooser_.policy(); }
+
+  /// An asynchronous queue for the calling thread: one I/O queue of `depth` entries per path (0: each path's
+  /// io_queue_size), every one on `reactor` (connected here, on the set's thread); it takes as many commands as
+  /// the smallest of them holds. Each path's controller needs an I/O queue to spare (ask for them with
+  /// ControllerOptions::nr_io_queues). nullptr and *error naming the path when one fails.
+  std::unique_ptr<MultipathQueue> create_queue(fabric::Reactor& reactor, std::uint16_t depth, PathPolicy policy,
+                                               Error* error);
+
   nvme::Status read_sync(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, void* buf);
-  nvme::Status write_sync(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, const void* buf);
+  nvme::Status write_sync(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, const void* buf,
+                          bool fua = false);
 
   /// Maintains every path (events, reconnects) and re-reads the ANA logs that are due; I/O calls it too.
   void poll();
@@ -67,16 +83,23 @@ class MultipathSet {
     std::map<std::uint32_t, std::uint8_t> ana;  ///< NSID -> ANA state; absent: optimized
     bool ana_due = false;                        ///< Re-read log 0Ch before the next choice
     std::chrono::steady_clock::time_point ana_read_at{};
+    /// ana for the NSIDs of nsids_, shared with the set's MultipathQueues (which also store what a status
+    /// told them).
+    std::unique_ptr<MultipathQueue::AnaBoard[]> board;
   };
   MultipathSet() = default;
   Error read_ana_log(Path& path);
-  /// The best usable path for `nsid` not in `tried`, round-robin among equals; paths_.size() when none.
+  void publish_ana(Path& path);
+  /// An unusable namespace through `path`, as the set read it or as a queue learnt it from a status.
+  bool has_unusable_namespace(const Path& path) const;
+  /// The best usable path for `nsid` not in `tried`, by the policy among equals; paths_.size() when none.
   std::size_t choose(std::uint32_t nsid, const std::vector<bool>& tried);
   template <typename Run>
   nvme::Status run(std::uint32_t nsid, Run&& run_on);
 
   std::vector<Path> paths_;
-  std::size_t next_ = 0;
+  std::vector<std::uint32_t> nsids_;  ///< The namespaces of the first path at connect time, sorted
+  PathChooser chooser_;
   std::size_t last_path_ = 0;
   std::uint64_t retries_ = 0;
 };

@@ -1,5 +1,6 @@
 #include "utils/cli_common.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -16,7 +17,7 @@ void add_output_option(CLI::App* cmd, std::string& format) {
       ->capture_default_str();
 }
 
-void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spelling spelling) {
+void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spelling spelling, Paths paths) {
   auto& o = args.options;
   const bool nvme_cli = spelling == Spelling::nvme_cli;
   if (discovery) {
@@ -37,9 +38,16 @@ void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spell
         if (o.transport != "ofi") throw CLI::ValidationError("--ofi-provider", "needs --transport ofi");
         o.transport = "ofi:" + provider;
       });
-  cmd->add_option("-a,--traddr", o.traddr, "Transport address")->capture_default_str();
-  cmd->add_option("-s,--trsvcid", o.trsvcid, discovery ? "Transport service id (default 8009)"
-                                                        : "Transport service id (default 4420)");
+  if (paths == Paths::several) {
+    cmd->add_option("-a,--traddr", args.traddrs,
+                    "Transport address (default " + o.traddr + "); repeat for more paths to one subsystem");
+    cmd->add_option("-s,--trsvcid", args.trsvcids,
+                    "Transport service id (default 4420); the n-th pairs with the n-th -a, one goes with every -a");
+  } else {
+    cmd->add_option("-a,--traddr", o.traddr, "Transport address")->capture_default_str();
+    cmd->add_option("-s,--trsvcid", o.trsvcid, discovery ? "Transport service id (default 8009)"
+                                                          : "Transport service id (default 4420)");
+  }
   auto* nqn = cmd->add_option("-n,--nqn", o.subnqn, "Subsystem NQN")->capture_default_str();
   if (!discovery && nvme_cli) nqn->required();
   cmd->add_option(nvme_cli ? "-q,--hostnqn" : "--hostnqn", o.hostnqn,
@@ -131,6 +139,23 @@ initiator::ControllerOptions controller_options(const ConnectArgs& args) {
   o.fast_io_fail_timeout = milliseconds(args.fast_io_fail_tmo < 0 ? -1 : std::int64_t(args.fast_io_fail_tmo) * 1000);
   o.io_timeout = milliseconds(std::int64_t(args.io_timeout) * 1000);
   return o;
+}
+
+std::vector<initiator::ControllerOptions> controller_paths(const ConnectArgs& args) {
+  const initiator::ControllerOptions base = controller_options(args);
+  const std::size_t n = std::max<std::size_t>({args.traddrs.size(), args.trsvcids.size(), 1});
+  auto pick = [](const std::vector<std::string>& given, const std::string& fallback, std::size_t i) {
+    return given.empty() ? fallback : given.size() == 1 ? given[0] : given[i];
+  };
+  if ((args.traddrs.size() > 1 && args.traddrs.size() != n) || (args.trsvcids.size() > 1 && args.trsvcids.size() != n))
+    fail(std::to_string(args.traddrs.size()) + " -a/--traddr and " + std::to_string(args.trsvcids.size()) +
+         " -s/--trsvcid: give one of them once, or both as many times");
+  std::vector<initiator::ControllerOptions> out(n, base);
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i].traddr = pick(args.traddrs, base.traddr, i);
+    out[i].trsvcid = pick(args.trsvcids, base.trsvcid, i);
+  }
+  return out;
 }
 
 std::unique_ptr<initiator::Controller> connect_or_exit(ConnectArgs& args) {

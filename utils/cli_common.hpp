@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "initiator/controller.hpp"
 
@@ -21,6 +22,9 @@ struct ConnectArgs {
   int fast_io_fail_tmo = -1;  ///< -1: off
   unsigned io_timeout = 30;
   std::string output_format = "normal";
+  /// Paths::several: every -a and -s given, in order (controller_paths() pairs them).
+  std::vector<std::string> traddrs;
+  std::vector<std::string> trsvcids;
 
   bool json() const { return output_format == "json"; }
 };
@@ -30,8 +34,12 @@ enum class Spelling {
   perf,       ///< spdk_nvme_perf owns -q -o: those connection options are long-only; -r takes a transport ID
 };
 
+/// One path (-a and -s once) or several (-a and -s repeatable: a multipath set).
+enum class Paths { one, several };
+
 /// Add the connection options to `cmd`. `discovery` picks the discovery defaults (NQN, port 8009, KATO 0).
-void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spelling spelling = Spelling::nvme_cli);
+void add_connect_options(CLI::App* cmd, ConnectArgs& args, bool discovery, Spelling spelling = Spelling::nvme_cli,
+                         Paths paths = Paths::one);
 
 /// Apply an SPDK transport ID string ("trtype:tcp adrfam:ipv4 traddr:127.0.0.1 trsvcid:4420 subnqn:nqn...")
 /// to `options`; throws CLI::ValidationError naming the bad key.
@@ -40,6 +48,9 @@ void add_output_option(CLI::App* cmd, std::string& format);
 
 /// The controller options with the keep-alive and failure-handling arguments applied.
 initiator::ControllerOptions controller_options(const ConnectArgs& args);
+/// Paths::several: the options of each path, the n-th -a with the n-th -s; a single -a (or -s) goes with every
+/// -s (or -a). Fails (CLI::RuntimeError) when both are repeated a different number of times.
+std::vector<initiator::ControllerOptions> controller_paths(const ConnectArgs& args);
 /// Connect or print why not and throw CLI::RuntimeError(1).
 std::unique_ptr<initiator::Controller> connect_or_exit(ConnectArgs& args);
 

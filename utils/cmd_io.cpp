@@ -1,7 +1,8 @@
 // nvmf read, write, compare, flush, write-zeroes, dsm: one command through an I/O queue, as `nvme read` et al.
 // Spelling follows nvme-cli except where its short options clash with the connection options:
 // -S/--start-block (nvme-cli: -s), -N/--namespace-id (nvme-cli: -n). -c/--block-count is 0's based as in
-// nvme-cli; -z/--data-size is in bytes; -d/--data names the file (default stdin/stdout).
+// nvme-cli; -z/--data-size is in bytes; -d/--data names the file (default stdin/stdout). read and write take
+// -a/-s more than once: several paths to one subsystem, through a multipath set (the best path, failover).
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "initiator/io_queue.hpp"
+#include "initiator/multipath.hpp"
 #include "utils/cli_common.hpp"
 #include "utils/commands.hpp"
 
@@ -42,18 +44,29 @@ Buffer allocate(std::size_t bytes) {
   return Buffer(static_cast<std::uint8_t*>(p));
 }
 
-// A connected controller plus one I/O queue on its reactor; the queue goes before the controller shuts down.
+// A connected controller plus one I/O queue on its reactor (the queue goes before the controller shuts down),
+// or with several paths a multipath set.
 struct Session {
   std::unique_ptr<initiator::Controller> ctrl;
   std::unique_ptr<initiator::IoQueue> queue;
+  std::unique_ptr<initiator::MultipathSet> set;
   const initiator::Namespace* ns = nullptr;
 
   explicit Session(IoArgs& a) {
+    std::vector<initiator::ControllerOptions> paths = controller_paths(a.connect);
+    if (paths.size() > 1) {
+      initiator::Error e;
+      for (auto& p : paths) p.nr_io_queues = 1;
+      set = initiator::MultipathSet::connect(paths, &e);
+      if (!set) fail("failed to connect: " + e.to_string());
+      pick_namespace(set->controller(0), a.nsid);
+      return;
+    }
+    a.connect.options.traddr = paths.front().traddr;
+    a.connect.options.trsvcid = paths.front().trsvcid;
     a.connect.options.nr_io_queues = 1;
     ctrl = connect_or_exit(a.connect);
-    if (ctrl->namespaces().empty()) fail("the subsystem has no active namespace");
-    ns = a.nsid ? ctrl->find_namespace(a.nsid) : &ctrl->namespaces().front();
-    if (!ns) fail("namespace " + std::to_string(a.nsid) + " is not active");
+    pick_namespace(*ctrl, a.nsid);
     initiator::Error e;
     queue = ctrl->create_io_queue(ctrl->reactor(), &e);
     if (!queue) fail("I/O queue: " + e.to_string());
@@ -62,12 +75,23 @@ struct Session {
     queue.reset();
     if (ctrl) ctrl->shutdown();
   }
+  void pick_namespace(const initiator::Controller& c, std::uint32_t nsid) {
+    if (c.namespaces().empty()) fail("the subsystem has no active namespace");
+    ns = nsid ? c.find_namespace(nsid) : &c.namespaces().front();
+    if (!ns) fail("namespace " + std::to_string(nsid) + " is not active");
+  }
+  nvme::Status read(std::uint64_t slba, std::uint32_t nlb, void* buf) {
+    return set ? set->read_sync(ns->nsid, slba, nlb, buf) : queue->read_sync(*ns, slba, nlb, buf);
+  }
+  nvme::Status write(std::uint64_t slba, std::uint32_t nlb, const void* buf, bool fua) {
+    return set ? set->write_sync(ns->nsid, slba, nlb, buf, fua) : queue->write_sync(*ns, slba, nlb, buf, fua);
+  }
 };
 
-void add_io_options(CLI::App* cmd, IoArgs& a, bool data) {
+void add_io_options(CLI::App* cmd, IoArgs& a, bool data, Paths paths = Paths::one) {
   // -S is the start block here (before the connection options, which then spell --dhchap-secret long only).
   cmd->add_option("-S,--start-block", a.start_block, "First logical block")->capture_default_str();
-  add_connect_options(cmd, a.connect, false);
+  add_connect_options(cmd, a.connect, false, Spelling::nvme_cli, paths);
   cmd->add_option("-N,--namespace-id", a.nsid, "Namespace (default: the first active one)");
   cmd->add_option("-c,--block-count", a.block_count, "Number of blocks, 0's based (nvme-cli)");
   if (data) {
@@ -117,13 +141,13 @@ void check(nvme::Status s, const char* what) {
 void add_read(CLI::App& app) {
   auto a = std::make_shared<IoArgs>();
   CLI::App* cmd = app.add_subcommand("read", "Read blocks into a file or stdout");
-  add_io_options(cmd, *a, true);
+  add_io_options(cmd, *a, true, Paths::several);
   cmd->add_flag("-f,--force-unit-access", a->fua, "Unused for reads; accepted for nvme-cli compatibility");
   cmd->callback([a] {
     Session s(*a);
     auto [nlb, bytes] = transfer_size(*a, *s.ns, std::nullopt);
     Buffer buf = allocate(std::size_t(nlb) * s.ns->block_size);
-    check(s.queue->read_sync(*s.ns, a->start_block, nlb, buf.get()), "read");
+    check(s.read(a->start_block, nlb, buf.get()), "read");
     FILE* out = a->data.empty() || a->data == "-" ? stdout : std::fopen(a->data.c_str(), "wb");
     if (!out) fail("cannot create " + a->data + ": " + std::strerror(errno));
     bool written = std::fwrite(buf.get(), 1, bytes, out) == bytes;
@@ -136,7 +160,7 @@ void add_read(CLI::App& app) {
 void add_write(CLI::App& app) {
   auto a = std::make_shared<IoArgs>();
   CLI::App* cmd = app.add_subcommand("write", "Write blocks from a file or stdin (padded with zeroes)");
-  add_io_options(cmd, *a, true);
+  add_io_options(cmd, *a, true, Paths::several);
   cmd->add_flag("-f,--force-unit-access", a->fua, "Set FUA: the write is durable when it completes");
   cmd->callback([a] {
     Session s(*a);
@@ -145,7 +169,7 @@ void add_write(CLI::App& app) {
     if (input.size() < bytes) fail("input holds " + std::to_string(input.size()) + " bytes, " + std::to_string(bytes) + " asked");
     Buffer buf = allocate(std::size_t(nlb) * s.ns->block_size);
     std::memcpy(buf.get(), input.data(), bytes);
-    check(s.queue->write_sync(*s.ns, a->start_block, nlb, buf.get(), a->fua), "write");
+    check(s.write(a->start_block, nlb, buf.get(), a->fua), "write");
     std::fprintf(stderr, "write: Success\n");
   });
 }

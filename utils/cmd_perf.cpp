@@ -1,11 +1,16 @@
 // nvmf perf: a load generator in the spirit of spdk_nvme_perf, over the project's own initiator. Short options
 // follow spdk_nvme_perf (-q depth, -o I/O size, -w pattern, -M read mix, -r transport ID), so the connection
 // options that nvme-cli spells -q/-o are long-only here (--hostnqn, --output-format). -t is the transport, as on
-// every other host command; the run time is -T/--time (README: "Option spelling").
+// every other host command; the run time is -T/--time (README: "Option spelling"). -a/-s repeated give several
+// paths to one subsystem: the run goes through a multipath set (docs/paths-and-reservations.md).
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "fabric/reactor.hpp"
+#include "initiator/multipath.hpp"
 #include "initiator/workload/perf_runner.hpp"
 #include "utils/cli_common.hpp"
 #include "utils/commands.hpp"
@@ -23,13 +28,31 @@ struct PerfArgs {
   std::uint32_t nsid = 0;
   std::uint64_t region_mib = 0;
   bool quiet = false;
+  std::string policy = "round-robin";
 };
+
+/// The namespace -N names (default: the first active one), or fail.
+const initiator::Namespace& chosen_namespace(const std::vector<initiator::Namespace>& namespaces,
+                                             std::uint32_t nsid) {
+  if (namespaces.empty()) fail("the subsystem has no active namespace");
+  if (!nsid) return namespaces.front();
+  for (const auto& ns : namespaces)
+    if (ns.nsid == nsid) return ns;
+  fail("namespace " + std::to_string(nsid) + " is not active");
+}
+
+void finish(const PerfArgs& a, const initiator::PerfResult& result) {
+  if (a.connect.json())
+    print_json(perf_result_json(a.config, result));
+  else
+    print_perf_result(a.config, result);
+}
 }  // namespace
 
 void add_perf_command(CLI::App& app) {
   auto a = std::make_shared<PerfArgs>();
   CLI::App* cmd = app.add_subcommand("perf", "Measure IOPS, bandwidth and latency (spdk_nvme_perf style)");
-  add_connect_options(cmd, a->connect, false, Spelling::perf);
+  add_connect_options(cmd, a->connect, false, Spelling::perf, Paths::several);
   cmd->add_option("-q,--queue-depth", a->config.queue_depth, "Outstanding I/Os per queue")->capture_default_str();
   cmd->add_option("-o,--io-size", a->config.io_size, "I/O size in bytes")->capture_default_str();
   cmd->add_option("-w,--pattern", a->pattern, "read|write|randread|randwrite|rw|randrw")
@@ -48,6 +71,9 @@ void add_perf_command(CLI::App& app) {
   cmd->add_option("--seed", a->config.seed, "Seed for offsets and the verify pattern (default: from the clock)");
   cmd->add_flag("--quiet", a->quiet, "No live line each second");
   cmd->add_flag("--busy-poll", a->config.busy_poll, "Workers spin on their completion queues instead of sleeping");
+  cmd->add_option("--policy", a->policy, "Path choice among the best ANA state with several paths")
+      ->check(CLI::IsMember({"round-robin", "least-queued"}))
+      ->capture_default_str();
   cmd->callback([a] {
     initiator::PerfConfig& c = a->config;
     c.pattern = *initiator::parse_perf_pattern(a->pattern);
@@ -59,23 +85,33 @@ void add_perf_command(CLI::App& app) {
       fail(e.what());
     }
     if (a->connect.options.subnqn.empty()) fail("--nqn (or subnqn: in --transport-id) is required");
-    a->connect.options.nr_io_queues = static_cast<std::uint16_t>(c.queues);
+    c.path_policy = *initiator::parse_path_policy(a->policy);
     a->connect.options.io_queue_size = static_cast<std::uint16_t>(std::max<std::uint32_t>(c.queue_depth, 2));
-    auto ctrl = connect_or_exit(a->connect);
-    if (ctrl->namespaces().empty()) fail("the subsystem has no active namespace");
-    const initiator::Namespace* ns = a->nsid ? ctrl->find_namespace(a->nsid) : &ctrl->namespaces().front();
-    if (!ns) fail("namespace " + std::to_string(a->nsid) + " is not active");
-
-    initiator::Error error;
     std::function<void(const initiator::PerfProgress&)> progress;
     if (!a->quiet) progress = print_perf_progress;
-    initiator::PerfResult result = initiator::run_perf(*ctrl, *ns, c, progress, &error);
-    if (error) fail("perf: " + error.to_string());
-    if (a->connect.json())
-      print_json(perf_result_json(c, result));
-    else
-      print_perf_result(c, result);
-    ctrl->shutdown();
+    initiator::Error error;
+    initiator::PerfResult result;
+    std::vector<initiator::ControllerOptions> paths = controller_paths(a->connect);
+    if (paths.size() == 1) {
+      a->connect.options = paths.front();
+      a->connect.options.nr_io_queues = static_cast<std::uint16_t>(c.queues);
+      auto ctrl = connect_or_exit(a->connect);
+      const initiator::Namespace& ns = chosen_namespace(ctrl->namespaces(), a->nsid);
+      result = initiator::run_perf(*ctrl, ns, c, progress, &error);
+      if (error) fail("perf: " + error.to_string());
+      finish(*a, result);
+      ctrl->shutdown();
+    } else {
+      // The set keeps one I/O queue per path for itself; each worker takes one more on every path.
+      for (auto& p : paths) p.nr_io_queues = static_cast<std::uint16_t>(c.queues + 1);
+      auto set = initiator::MultipathSet::connect(paths, &error);
+      if (!set) fail("failed to connect: " + error.to_string());
+      const initiator::Namespace& ns = chosen_namespace(set->controller(0).namespaces(), a->nsid);
+      result = initiator::run_perf(*set, ns, c, progress, &error);
+      if (error) fail("perf: " + error.to_string());
+      finish(*a, result);
+      set.reset();  // every path's queue, then its controller (orderly shutdown)
+    }
     if (!result.ok()) {
       std::fprintf(stderr, "nvmf perf: %s\n", result.first_error.c_str());
       throw CLI::RuntimeError(1);

@@ -52,7 +52,7 @@ nlohmann::ordered_json perf_result_json(const PerfConfig& c, const PerfResult& r
                       {"latency_us", latency_json(p)},
                       {"histogram", histogram_json(p)}});
   }
-  return {{"config",
+  nlohmann::ordered_json out = {{"config",
            {{"pattern", to_string(c.pattern)},
             {"io_size", c.io_size},
             {"queue_depth", c.queue_depth},
@@ -67,6 +67,12 @@ nlohmann::ordered_json perf_result_json(const PerfConfig& c, const PerfResult& r
           {"verify_errors", r.verify_errors},
           {"error", r.first_error},
           {"ok", r.ok()}};
+  if (!r.path_ios.empty()) {
+    out["config"]["path_policy"] = to_string(c.path_policy);
+    out["path_ios"] = r.path_ios;
+    out["path_retries"] = r.path_retries;
+  }
+  return out;
 }
 
 void print_perf_result(const PerfConfig& c, const PerfResult& r) {
@@ -85,6 +91,13 @@ void print_perf_result(const PerfConfig& c, const PerfResult& r) {
     std::uint64_t verified = 0;
     for (const auto& p : r.phases) verified += p.reads;
     std::printf("verify: %llu reads checked, 0 mismatches\n", static_cast<unsigned long long>(verified));
+  }
+  if (!r.path_ios.empty()) {
+    std::printf("paths (%s):", to_string(c.path_policy));
+    for (std::size_t i = 0; i < r.path_ios.size(); ++i)
+      std::printf(" %zu: %llu I/Os%s", i + 1, static_cast<unsigned long long>(r.path_ios[i]),
+                  i + 1 < r.path_ios.size() ? "," : "");
+    std::printf("; %llu retried on another path\n", static_cast<unsigned long long>(r.path_retries));
   }
   if (!r.ok())
     std::printf("FAILED: %llu I/O error(s), %llu verify mismatch(es): %s\n",

@@ -115,5 +115,7 @@ void copy_out(const std::string& text, char* buf, std::size_t len);
 int to_int(const initiator::Error& error);
 inline int to_int(nvme::Status status) { return status.ok() ? 0 : status.value(); }
 int to_int(initiator::SubmitResult result);
+/// The C options as the library's (copies the strings).
+initiator::ControllerOptions to_options(const nvmf_ctrl_opts& options);
 
 }  // namespace nvmf::capi

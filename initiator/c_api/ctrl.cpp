@@ -46,6 +46,8 @@ std::chrono::milliseconds seconds_or_negative(std::int32_t s) {
   return s < 0 ? std::chrono::milliseconds(-1) : std::chrono::milliseconds(std::int64_t(s) * 1000);
 }
 
+}  // namespace
+
 ControllerOptions to_options(const nvmf_ctrl_opts& o) {
   ControllerOptions c;
   if (o.transport) c.transport = o.transport;
@@ -68,6 +70,8 @@ ControllerOptions to_options(const nvmf_ctrl_opts& o) {
   if (o.tls_key) c.tls_key = o.tls_key;
   return c;
 }
+
+namespace {
 
 nvmf_event_type event_type(ControllerEvent::Type t) {
   switch (t) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "initiator/multipath_policy.hpp"
 #include "initiator/workload/latency_histogram.hpp"
 
 namespace nvmf::initiator {
@@ -34,6 +35,8 @@ struct PerfConfig {
   std::uint64_t seed = 0;            ///< Verify pattern seed and random offsets; 0 picks one from the clock
   std::uint64_t region_bytes = 0;    ///< Bytes of the namespace to use (0: all), split between workers
   bool busy_poll = false;            ///< Workers spin on their completion queues instead of sleeping
+  /// Over a multipath set: how each worker's queue picks a path among the best ANA state.
+  PathPolicy path_policy = PathPolicy::round_robin;
 };
 
 /// One phase of a run (a plain run has one; a verified run "write" then "read-verify").
@@ -59,6 +62,10 @@ struct PerfResult {
   std::uint64_t verify_errors = 0;  ///< Blocks read back that did not match
   std::string first_error;          ///< The first failure, in words
   std::uint64_t seed = 0;
+  /// Over a multipath set: commands sent again on another path after one failed them, and the commands each
+  /// path completed (empty over one controller).
+  std::uint64_t path_retries = 0;
+  std::vector<std::uint64_t> path_ios;
 
   bool ok() const { return io_errors == 0 && verify_errors == 0 && first_error.empty(); }
 };

@@ -23,7 +23,8 @@ void pin_current_thread(int cpu) {
 }
 }  // namespace
 
-std::string validate_perf_config(const PerfConfig& c, const Namespace& ns, const Controller& ctrl) {
+std::string validate_perf_config(const PerfConfig& c, const Namespace& ns, const Controller& ctrl,
+                                 unsigned queues_in_use) {
   if (c.io_size == 0 || c.io_size % ns.block_size != 0)
     return "I/O size " + std::to_string(c.io_size) + " is not a multiple of the block size " +
            std::to_string(ns.block_size);
@@ -35,9 +36,10 @@ std::string validate_perf_config(const PerfConfig& c, const Namespace& ns, const
     return "queue depth " + std::to_string(c.queue_depth) + " exceeds the controller's maximum queue size " +
            std::to_string(ctrl.max_io_queue_size());
   if (c.queues == 0) return "at least one queue is needed";
-  if (c.queues > ctrl.io_queues_granted())
+  if (c.queues + queues_in_use > ctrl.io_queues_granted())
     return std::to_string(c.queues) + " queues asked but the controller granted " +
-           std::to_string(ctrl.io_queues_granted()) + " (connect with more I/O queues)";
+           std::to_string(ctrl.io_queues_granted()) + (queues_in_use ? " (one taken by the multipath set)" : "") +
+           " (connect with more I/O queues)";
   if (c.rwmixread > 100) return "rwmixread must be 0..100";
   if (c.time.count() <= 0) return "time must be positive";
   if (c.verify && ns.block_size < kVerifyMinBlockSize) return "block size too small for the verify pattern";
@@ -50,13 +52,14 @@ std::string validate_perf_config(const PerfConfig& c, const Namespace& ns, const
   return {};
 }
 
-PerfResult run_perf(Controller& ctrl, const Namespace& ns, const PerfConfig& config,
-                    const std::function<void(const PerfProgress&)>& progress, Error* error) {
+namespace {
+/// Connects a worker's queue on `reactor` and hands both to the worker; an error when it cannot.
+using AttachQueue = std::function<Error(PerfWorker& worker, std::unique_ptr<fabric::Reactor> reactor)>;
+
+PerfResult run_workers(const Namespace& ns, const PerfConfig& config, const AttachQueue& attach_queue,
+                       const std::function<void(std::chrono::milliseconds)>& poll,
+                       const std::function<void(const PerfProgress&)>& progress, Error* error) {
   PerfResult result;
-  if (std::string why = validate_perf_config(config, ns, ctrl); !why.empty()) {
-    if (error) *error = Error{nvme::Status::generic(NVME_SC_INVALID_FIELD), why};
-    return result;
-  }
   result.seed = config.seed ? config.seed : static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) | 1;
 
   // Equal slices of the region, each a whole number of I/Os, so workers never write the same blocks.
@@ -73,13 +76,10 @@ PerfResult run_perf(Controller& ctrl, const Namespace& ns, const PerfConfig& con
     ro.busy_poll = config.busy_poll;
     auto reactor = std::make_unique<fabric::Reactor>(i + 1, ro);
     // Connected here, on the calling thread (the Controller is single-threaded), then handed to the worker.
-    Error e;
-    auto queue = ctrl.create_io_queue(*reactor, &e, static_cast<std::uint16_t>(config.queue_depth));
-    if (!queue) {
+    if (Error e = attach_queue(*worker, std::move(reactor))) {
       if (error) *error = e;
       return result;
     }
-    worker->attach(std::move(reactor), std::move(queue));
     workers.push_back(std::move(worker));
   }
 
@@ -103,7 +103,7 @@ PerfResult run_perf(Controller& ctrl, const Namespace& ns, const PerfConfig& con
     return std::all_of(workers.begin(), workers.end(), [](auto& w) { return w->finished.load(std::memory_order_acquire); });
   };
   while (!all_finished()) {
-    ctrl.poll(std::chrono::milliseconds(50));
+    poll(std::chrono::milliseconds(50));
     const auto now = Clock::now();
     if (now >= next_report) {
       std::uint64_t ios = 0, bytes = 0;
@@ -141,12 +141,56 @@ PerfResult run_perf(Controller& ctrl, const Namespace& ns, const PerfConfig& con
       total.seconds = std::max(total.seconds, part.seconds);
       total.latency.merge(part.latency);
     }
+    if (const MultipathQueue* q = w->multipath_queue()) {
+      result.path_retries += q->retries();
+      result.path_ios.resize(q->path_count());
+      for (std::size_t p = 0; p < q->path_count(); ++p) result.path_ios[p] += q->completed_on(p);
+    }
     result.io_errors += w->io_errors;
     result.verify_errors += w->verify_errors;
     if (result.first_error.empty()) result.first_error = w->first_error;
     w->detach();
   }
   return result;
+}
+}  // namespace
+
+PerfResult run_perf(Controller& ctrl, const Namespace& ns, const PerfConfig& config,
+                    const std::function<void(const PerfProgress&)>& progress, Error* error) {
+  if (std::string why = validate_perf_config(config, ns, ctrl); !why.empty()) {
+    if (error) *error = Error{nvme::Status::generic(NVME_SC_INVALID_FIELD), why};
+    return {};
+  }
+  auto attach = [&](PerfWorker& worker, std::unique_ptr<fabric::Reactor> reactor) {
+    Error e;
+    auto queue = ctrl.create_io_queue(*reactor, &e, static_cast<std::uint16_t>(config.queue_depth));
+    if (queue) worker.attach(std::move(reactor), std::move(queue));
+    return e;
+  };
+  return run_workers(ns, config, attach, [&](std::chrono::milliseconds wait) { ctrl.poll(wait); }, progress, error);
+}
+
+PerfResult run_perf(MultipathSet& set, const Namespace& ns, const PerfConfig& config,
+                    const std::function<void(const PerfProgress&)>& progress, Error* error) {
+  for (std::size_t p = 0; p < set.path_count(); ++p) {
+    // The set keeps one I/O queue per path for its synchronous calls.
+    if (std::string why = validate_perf_config(config, ns, set.controller(p), 1); !why.empty()) {
+      if (error) *error = Error{nvme::Status::generic(NVME_SC_INVALID_FIELD), "path " + std::to_string(p + 1) + ": " + why};
+      return {};
+    }
+  }
+  auto attach = [&](PerfWorker& worker, std::unique_ptr<fabric::Reactor> reactor) {
+    Error e;
+    auto queue = set.create_queue(*reactor, static_cast<std::uint16_t>(config.queue_depth), config.path_policy, &e);
+    if (queue) worker.attach(std::move(reactor), std::move(queue));
+    return e;
+  };
+  // The set's poll does not wait: pace it like a controller's poll.
+  auto poll = [&](std::chrono::milliseconds wait) {
+    set.poll();
+    std::this_thread::sleep_for(wait / 5);
+  };
+  return run_workers(ns, config, attach, poll, progress, error);
 }
 
 }  // namespace nvmf::initiator

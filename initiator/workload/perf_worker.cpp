@@ -35,8 +35,14 @@ void PerfWorker::attach(std::unique_ptr<fabric::Reactor> reactor, std::unique_pt
   queue_ = std::move(queue);
 }
 
+void PerfWorker::attach(std::unique_ptr<fabric::Reactor> reactor, std::unique_ptr<MultipathQueue> queue) {
+  reactor_ = std::move(reactor);
+  multipath_ = std::move(queue);
+}
+
 void PerfWorker::detach() {
   queue_.reset();  // before the reactor it runs on
+  multipath_.reset();
   reactor_.reset();
 }
 
@@ -87,9 +93,9 @@ void PerfWorker::run_phase(PhaseKind kind, Clock::time_point deadline) {
     submit_next(slot);
   }
   while (outstanding_ > 0) {
-    queue_->process_completions(std::chrono::milliseconds(10));
+    process_completions(std::chrono::milliseconds(10));
     if (Clock::now() >= deadline_) stopping_ = true;
-    if (!queue_->alive() && outstanding_ > 0 && first_error.empty()) fail("I/O queue lost: " + queue_->error());
+    if (!queue_alive() && outstanding_ > 0 && first_error.empty()) fail("I/O queue lost: " + queue_error());
   }
   phase_->seconds = std::chrono::duration<double>(Clock::now() - phase_start).count();
   if (kind == PhaseKind::fill) filled_ios_ = cursor_;
@@ -128,8 +134,7 @@ void PerfWorker::submit_next(Slot& slot) {
   slot.is_read = is_read;
   if (kind_ == PhaseKind::fill) fill_verify_blocks(slot.buffer, ns_.block_size, slot.slba, blocks_per_io_, seed_);
   slot.start = Clock::now();
-  SubmitResult r = is_read ? queue_->read(ns_, slot.slba, blocks_per_io_, slot.buffer, &on_complete, &slot)
-                           : queue_->write(ns_, slot.slba, blocks_per_io_, slot.buffer, &on_complete, &slot);
+  SubmitResult r = submit(slot);
   if (r != SubmitResult::ok) {
     ++io_errors;
     fail(std::string("submit ") + (is_read ? "read" : "write") + " at LBA " + std::to_string(slot.slba) + ": " +
@@ -138,6 +143,25 @@ void PerfWorker::submit_next(Slot& slot) {
   }
   ++outstanding_;
 }
+
+SubmitResult PerfWorker::submit(Slot& slot) {
+  if (multipath_)
+    return slot.is_read ? multipath_->read(ns_.nsid, slot.slba, blocks_per_io_, slot.buffer, &on_complete, &slot)
+                        : multipath_->write(ns_.nsid, slot.slba, blocks_per_io_, slot.buffer, &on_complete, &slot);
+  return slot.is_read ? queue_->read(ns_, slot.slba, blocks_per_io_, slot.buffer, &on_complete, &slot)
+                      : queue_->write(ns_, slot.slba, blocks_per_io_, slot.buffer, &on_complete, &slot);
+}
+
+void PerfWorker::process_completions(std::chrono::milliseconds max_wait) {
+  if (multipath_)
+    multipath_->process_completions(max_wait);
+  else
+    queue_->process_completions(max_wait);
+}
+
+bool PerfWorker::queue_alive() const { return multipath_ ? multipath_->alive() : queue_->alive(); }
+
+std::string PerfWorker::queue_error() const { return multipath_ ? multipath_->error() : queue_->error(); }
 
 void PerfWorker::on_complete(void* arg, nvme::Status status) {
   auto& slot = *static_cast<Slot*>(arg);

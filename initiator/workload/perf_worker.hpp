@@ -1,5 +1,5 @@
-// One perf worker: a thread with its own reactor and I/O queue keeping queue_depth I/Os in flight over its own
-// slice of the namespace. Each slot owns one buffer, allocated before the clock starts; completions resubmit
+// One perf worker: a thread with its own reactor and I/O queue (or multipath queue, one I/O queue per path)
+// keeping queue_depth I/Os in flight over its own slice of the namespace. Each slot owns one buffer, allocated before the clock starts; completions resubmit
 // from the callback, so the measured loop allocates nothing.
 #pragma once
 #include <atomic>
@@ -11,6 +11,7 @@
 
 #include "fabric/reactor.hpp"
 #include "initiator/io_queue.hpp"
+#include "initiator/multipath_queue.hpp"
 #include "initiator/namespace.hpp"
 #include "initiator/workload/perf_config.hpp"
 
@@ -29,6 +30,10 @@ class PerfWorker {
 
   /// Hand over the reactor and the queue connected on it (done on the main thread before run()).
   void attach(std::unique_ptr<fabric::Reactor> reactor, std::unique_ptr<IoQueue> queue);
+  /// The same over a multipath set: the queue's paths all live on `reactor`.
+  void attach(std::unique_ptr<fabric::Reactor> reactor, std::unique_ptr<MultipathQueue> queue);
+  /// The multipath queue (null over one controller), for its retry and per-path counts once run() returned.
+  const MultipathQueue* multipath_queue() const { return multipath_.get(); }
   /// Run every phase until `end`; call on the worker's thread.
   void run(Clock::time_point start, Clock::time_point end);
   /// Close the queue (destroying it on the owning thread's behalf after the worker thread is joined).
@@ -59,6 +64,10 @@ class PerfWorker {
   static void on_complete(void* arg, nvme::Status status);
   void run_phase(PhaseKind kind, Clock::time_point deadline);
   void submit_next(Slot& slot);
+  SubmitResult submit(Slot& slot);
+  void process_completions(std::chrono::milliseconds max_wait);
+  bool queue_alive() const;
+  std::string queue_error() const;
   void fail(std::string message);
   std::uint64_t random();
 
@@ -71,7 +80,8 @@ class PerfWorker {
   std::uint64_t seed_;
   std::uint64_t rng_;
   std::unique_ptr<fabric::Reactor> reactor_;
-  std::unique_ptr<IoQueue> queue_;
+  std::unique_ptr<IoQueue> queue_;              ///< One controller, or
+  std::unique_ptr<MultipathQueue> multipath_;   ///< a multipath set
   std::vector<Slot> slots_;
 
   // Current phase.

@@ -3,7 +3,8 @@
 # files the repository ships (bench/fio/): random writes verified with CRC32C, the same data verified again by a
 # second fio process over a new association, random reads from two threads sharing one controller, and the
 # negative case: verifying against a freshly started target (a zeroed RAM namespace) must fail, which shows that
-# the checksums are computed over data that really crossed the fabric.
+# the checksums are computed over data that really crossed the fabric. Then several paths: two targets serving one
+# file under one NQN, a CRC32C-verified job spread over both (trsvcid=PORT1,PORT2), read back through one alone.
 # Exit 77 (skipped) with the reason when the engine was not built; every wait is bounded.
 set -euo pipefail
 
@@ -25,7 +26,12 @@ stop_target() {
     target_pid=""
   fi
 }
-cleanup() { stop_target; rm -rf "$work"; }
+path_pids=()
+cleanup() {
+  stop_target
+  for pid in "${path_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 fail() {
@@ -126,4 +132,36 @@ if run_fio verify_fresh "$verify_job" --verify_only; then fail "verify_only pass
 check_json "$work/verify_fresh.json" error || fail "verify_only on a fresh target"
 grep -q "verify" "$work/verify_fresh.err" || fail "fio did not name a verify failure"
 stop_target
+
+# Several paths: two `nvmf target` processes on one file, same subsystem NQN (so the same serial and NGUID).
+start_path_target() {  # $1: name; sets path_port
+  rm -f "$work/$1.ready"
+  "$NVMF_BIN" target --listen tcp:127.0.0.1:0 --discovery-port 0 --subsystem "$subnqn-paths" \
+    --namespace "file:$work/paths.img" --ready-file "$work/$1.ready" --control-socket none >"$work/$1.log" 2>&1 &
+  path_pids+=($!)
+  for _ in $(seq 100); do
+    [ -s "$work/$1.ready" ] && break
+    sleep 0.1
+  done
+  [ -s "$work/$1.ready" ] || fail "nvmf target $1 did not listen within 10 s"
+  path_port=$(head -n1 "$work/$1.ready" | sed 's/.*://')
+}
+truncate -s 64M "$work/paths.img"
+start_path_target path1
+port1=$path_port
+start_path_target path2
+port2=$path_port
+paths_job=(--name=paths --ioengine="external:$NVMF_FIO_ENGINE" --thread=1 --subnqn="$subnqn-paths"
+  --traddr=127.0.0.1 --filename=nvmf --rw=randwrite --bs=4k --iodepth=16 --size=16m --verify=crc32c)
+run_fio paths "${paths_job[@]}" --trsvcid="$port1,$port2" --policy=least-queued --do_verify=1 ||
+  fail "fio over two paths exited with $?"
+check_json "$work/paths.json" ok write read || fail "verify over two paths"
+# Both paths were connected: each target logged the controller our host created through it.
+for name in path1 path2; do grep -q "created: subsystem $subnqn-paths" "$work/$name.log" || fail "$name was not used"; done
+run_fio paths_second "${paths_job[@]}" --trsvcid="$port2" --verify_only || fail "verify_only on path 2 exited with $?"
+check_json "$work/paths_second.json" ok read || fail "verify_only through the second path alone"
+if run_fio paths_mismatch "${paths_job[@]}" --traddr=127.0.0.1,127.0.0.1,127.0.0.1 --trsvcid="$port1,$port2"; then
+  fail "three addresses with two ports were accepted"
+fi
+grep -q "give one of them once" "$work/paths_mismatch.err" || fail "no message for unpaired traddr/trsvcid lists"
 echo "fio engine: all checks passed"

@@ -1,4 +1,4 @@
-/* Controllers shared by the fio threads of one process (see nvmf_fio_ctrl.h). A short list under one mutex: it is
+/* Controllers and multipath sets shared by the fio threads of one process (see nvmf_fio_ctrl.h). A short list under one mutex: it is
  * touched only when a job starts or ends, never on the I/O path. */
 #include "nvmf_fio_ctrl.h"
 
@@ -12,7 +12,8 @@
 struct shared_ctrl {
   struct shared_ctrl *next;
   char *key;
-  nvmf_ctrl *ctrl;
+  nvmf_ctrl *ctrl;  /* one path, or */
+  nvmf_mpath *set;  /* several */
   unsigned int refs;
 };
 
@@ -24,20 +25,19 @@ static const char *or_empty(const char *s) { return s ? s : ""; }
 /* One string naming the association; NUL separators cannot occur inside the fields. */
 static char *conn_key(const struct nvmf_fio_conn *conn) {
   char *key = NULL;
-  if (asprintf(&key, "%s|%s|%s|%s|%s|%d%d|%s|%s|%s", or_empty(conn->transport), or_empty(conn->traddr),
+  if (asprintf(&key, "%s|%s|%s|%s|%s|%d%d|%s|%s|%s|%s", or_empty(conn->transport), or_empty(conn->traddr),
                or_empty(conn->trsvcid), or_empty(conn->subnqn), or_empty(conn->hostnqn), conn->hdr_digest,
                conn->data_digest, or_empty(conn->dhchap_secret), or_empty(conn->dhchap_ctrl_secret),
-               or_empty(conn->tls_key)) < 0)
+               or_empty(conn->tls_key), or_empty(conn->policy)) < 0)
     return NULL;
   return key;
 }
 
-static nvmf_ctrl *connect_ctrl(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+/* The options of one path, its address and port aside. */
+static void fill_opts(struct nvmf_ctrl_opts *o, const struct nvmf_fio_conn *conn) {
   struct nvmf_ctrl_opts opts;
   nvmf_ctrl_opts_init(&opts, sizeof(opts));
   if (conn->transport && conn->transport[0]) opts.transport = conn->transport;
-  if (conn->traddr && conn->traddr[0]) opts.traddr = conn->traddr;
-  if (conn->trsvcid && conn->trsvcid[0]) opts.trsvcid = conn->trsvcid;
   opts.subnqn = conn->subnqn;
   if (conn->hostnqn && conn->hostnqn[0]) opts.hostnqn = conn->hostnqn;
   opts.hdr_digest = conn->hdr_digest;
@@ -47,6 +47,14 @@ static nvmf_ctrl *connect_ctrl(const struct nvmf_fio_conn *conn, char *errbuf, s
   if (conn->tls_key && conn->tls_key[0]) opts.tls_key = conn->tls_key;
   opts.nr_io_queues = (uint16_t)(conn->nr_io_queues ? (conn->nr_io_queues > 65535 ? 65535 : conn->nr_io_queues) : 1);
   if (conn->io_queue_size) opts.io_queue_size = (uint16_t)(conn->io_queue_size > 65535 ? 65535 : conn->io_queue_size);
+  *o = opts;
+}
+
+static nvmf_ctrl *connect_ctrl(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+  struct nvmf_ctrl_opts opts;
+  fill_opts(&opts, conn);
+  if (conn->traddr && conn->traddr[0]) opts.traddr = conn->traddr;
+  if (conn->trsvcid && conn->trsvcid[0]) opts.trsvcid = conn->trsvcid;
   nvmf_ctrl *ctrl = NULL;
   int rc = nvmf_ctrl_connect(&opts, &ctrl, errbuf, errlen);
   if (rc != 0) {
@@ -70,7 +78,7 @@ nvmf_ctrl *nvmf_fio_ctrl_get(const struct nvmf_fio_conn *conn, char *errbuf, siz
   }
   pthread_mutex_lock(&shared_lock);
   struct shared_ctrl *s = shared_list;
-  while (s && strcmp(s->key, key) != 0) s = s->next;
+  while (s && !(s->ctrl && strcmp(s->key, key) == 0)) s = s->next;
   if (s) {
     s->refs++;
     free(key);
@@ -107,6 +115,115 @@ void nvmf_fio_ctrl_put(nvmf_ctrl *ctrl) {
   if (s && --s->refs == 0) {
     *link = s->next;
     nvmf_ctrl_disconnect(s->ctrl);
+    free(s->key);
+    free(s);
+  }
+  pthread_mutex_unlock(&shared_lock);
+}
+
+/* Entries of a comma-separated list (1 for NULL or empty: the default). */
+static size_t list_count(const char *list) {
+  size_t n = 1;
+  for (const char *c = list; c && *c; ++c) n += *c == ',';
+  return n;
+}
+
+/* Entry `i` of a comma-separated list copied into buf (entry 0 when the list has one), or NULL for the default. */
+static const char *list_entry(const char *list, size_t i, char *buf, size_t len) {
+  if (!list || !list[0]) return NULL;
+  if (list_count(list) == 1) i = 0;
+  const char *start = list;
+  for (; i > 0; --i) start = strchr(start, ',') + 1;
+  size_t n = strcspn(start, ",");
+  if (n >= len) n = len - 1;
+  memcpy(buf, start, n);
+  buf[n] = '\0';
+  return buf;
+}
+
+size_t nvmf_fio_path_count(const struct nvmf_fio_conn *conn) {
+  const size_t a = list_count(conn->traddr), s = list_count(conn->trsvcid);
+  const size_t n = a > s ? a : s;
+  return (a == 1 || a == n) && (s == 1 || s == n) ? n : 0;
+}
+
+#define MAX_PATHS 64
+
+static nvmf_mpath *connect_set(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+  const size_t n = nvmf_fio_path_count(conn);
+  if (n == 0 || n > MAX_PATHS) {
+    if (errbuf) snprintf(errbuf, errlen, "traddr and trsvcid lists do not pair up (1 to %d paths)", MAX_PATHS);
+    return NULL;
+  }
+  struct nvmf_ctrl_opts opts[MAX_PATHS];
+  static char addr[MAX_PATHS][256], port[MAX_PATHS][32]; /* under shared_lock */
+  for (size_t i = 0; i < n; ++i) {
+    fill_opts(&opts[i], conn);
+    const char *a = list_entry(conn->traddr, i, addr[i], sizeof addr[i]);
+    const char *p = list_entry(conn->trsvcid, i, port[i], sizeof port[i]);
+    if (a) opts[i].traddr = a;
+    if (p) opts[i].trsvcid = p;
+  }
+  const enum nvmf_path_policy policy =
+      conn->policy && strcmp(conn->policy, "least-queued") == 0 ? NVMF_PATH_LEAST_QUEUED : NVMF_PATH_ROUND_ROBIN;
+  nvmf_mpath *set = NULL;
+  int rc = nvmf_mpath_connect(opts, n, policy, &set, errbuf, errlen);
+  if (rc != 0) {
+    if (errbuf && errlen && !errbuf[0]) snprintf(errbuf, errlen, "%s", nvmf_strerror(rc));
+    return NULL;
+  }
+  return set;
+}
+
+nvmf_mpath *nvmf_fio_mpath_get(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+  if (errbuf && errlen) errbuf[0] = '\0';
+  if (!conn->subnqn || !conn->subnqn[0]) {
+    if (errbuf) snprintf(errbuf, errlen, "subnqn is required");
+    return NULL;
+  }
+  char *key = conn_key(conn);
+  if (!key) {
+    if (errbuf) snprintf(errbuf, errlen, "%s", strerror(ENOMEM));
+    return NULL;
+  }
+  pthread_mutex_lock(&shared_lock);
+  struct shared_ctrl *s = shared_list;
+  while (s && !(s->set && strcmp(s->key, key) == 0)) s = s->next;
+  if (s) {
+    s->refs++;
+    free(key);
+    pthread_mutex_unlock(&shared_lock);
+    return s->set;
+  }
+  nvmf_mpath *set = connect_set(conn, errbuf, errlen);
+  s = set ? calloc(1, sizeof(*s)) : NULL;
+  if (!s) {
+    if (set) {
+      nvmf_mpath_disconnect(set);
+      if (errbuf) snprintf(errbuf, errlen, "%s", strerror(ENOMEM));
+    }
+    free(key);
+    pthread_mutex_unlock(&shared_lock);
+    return NULL;
+  }
+  s->key = key;
+  s->set = set;
+  s->refs = 1;
+  s->next = shared_list;
+  shared_list = s;
+  pthread_mutex_unlock(&shared_lock);
+  return set;
+}
+
+void nvmf_fio_mpath_put(nvmf_mpath *set) {
+  if (!set) return;
+  pthread_mutex_lock(&shared_lock);
+  struct shared_ctrl **link = &shared_list;
+  while (*link && (*link)->set != set) link = &(*link)->next;
+  struct shared_ctrl *s = *link;
+  if (s && --s->refs == 0) {
+    *link = s->next;
+    nvmf_mpath_disconnect(s->set);
     free(s->key);
     free(s);
   }

@@ -9,6 +9,7 @@
  *   filename=nvmf                                (a label: the namespace comes from nsid=)
  *
  * The model is SPDK's fio plugin: one controller per distinct connection in the fio process (nvmf_fio_ctrl.c),
+ * or with comma-separated lists in traddr=/trsvcid= one multipath set over those paths (reads and writes only),
  * one I/O queue pair per fio thread, created, used and destroyed on that thread as host.h requires. fio's I/O
  * buffers go to the queue as they are (no copy); completions are collected by the library's callbacks while
  * getevents polls the queue pair. Built against the source of the installed fio (scripts/fetch-fio-source.sh):
@@ -47,6 +48,7 @@ struct nvmf_fio_options {
   char *dhchap_secret;
   char *dhchap_ctrl_secret;
   char *tls_key;
+  char *policy;
 };
 
 /* Per io_u: what the completion needs, and the Dataset Management range of a trim (it must outlive the call). */
@@ -59,9 +61,13 @@ struct nvmf_fio_request {
 
 /* Per fio thread (td->io_ops_data). */
 struct nvmf_fio_thread {
-  nvmf_ctrl *ctrl;
+  nvmf_ctrl *ctrl; /* one path, or */
   nvmf_ns *ns;
   nvmf_qpair *qp;
+  nvmf_mpath *set; /* several paths */
+  nvmf_mpath_qpair *mqp;
+  uint32_t nsid;
+  uint32_t max_transfer_blocks;
   uint32_t block_size;
   uint32_t write_flags;
   /* Completed io_us, oldest first: a ring of iodepth entries. getevents hands fio `returned` of them from
@@ -91,7 +97,7 @@ static struct fio_option options[] = {
         .type = FIO_OPT_STR_STORE,
         .off1 = offsetof(struct nvmf_fio_options, traddr),
         .def = "127.0.0.1",
-        .help = "Target address (IPv4 or IPv6)",
+        .help = "Target address (IPv4 or IPv6); a comma-separated list: several paths to the subsystem",
         .category = FIO_OPT_C_ENGINE,
         .group = FIO_OPT_G_INVALID,
     },
@@ -100,7 +106,7 @@ static struct fio_option options[] = {
         .lname = "Target port",
         .type = FIO_OPT_STR_STORE,
         .off1 = offsetof(struct nvmf_fio_options, trsvcid),
-        .help = "Target port (default 4420)",
+        .help = "Target port (default 4420); a comma-separated list: several paths (the n-th with the n-th traddr)",
         .category = FIO_OPT_C_ENGINE,
         .group = FIO_OPT_G_INVALID,
     },
@@ -137,6 +143,16 @@ static struct fio_option options[] = {
         .type = FIO_OPT_STR_STORE,
         .off1 = offsetof(struct nvmf_fio_options, dhchap_ctrl_secret),
         .help = "DH-HMAC-CHAP controller secret, for bidirectional authentication (nvme-cli -C)",
+        .category = FIO_OPT_C_ENGINE,
+        .group = FIO_OPT_G_INVALID,
+    },
+    {
+        .name = "policy",
+        .lname = "Path policy",
+        .type = FIO_OPT_STR_STORE,
+        .off1 = offsetof(struct nvmf_fio_options, policy),
+        .def = "round-robin",
+        .help = "Several paths: round-robin or least-queued among the paths in the best ANA state",
         .category = FIO_OPT_C_ENGINE,
         .group = FIO_OPT_G_INVALID,
     },
@@ -238,31 +254,67 @@ static int thread_attach(struct thread_data *td) {
       .io_queue_size = td->o.iodepth + 1,
       .dhchap_secret = o->dhchap_secret,
       .dhchap_ctrl_secret = o->dhchap_ctrl_secret,
+      .policy = o->policy,
   };
   char err[256];
-  t->ctrl = nvmf_fio_ctrl_get(&conn, err, sizeof(err));
-  if (!t->ctrl) {
-    log_err("nvmf: connect to %s %s:%s %s failed: %s\n", o->transport, o->traddr, o->trsvcid ? o->trsvcid : "4420",
-            o->subnqn, err);
+  const size_t paths = nvmf_fio_path_count(&conn);
+  if (paths == 0) {
+    log_err("nvmf: traddr=%s and trsvcid=%s: give one of them once, or both with as many entries\n", o->traddr,
+            o->trsvcid ? o->trsvcid : "");
     free(t);
     return 1;
   }
-  uint32_t nsid = o->nsid ? o->nsid : nvmf_ctrl_first_nsid(t->ctrl);
-  t->ns = nsid ? nvmf_ctrl_get_ns(t->ctrl, nsid) : NULL;
-  if (!t->ns || !nvmf_ns_is_active(t->ns)) {
-    log_err("nvmf: %s has no active namespace %u\n", o->subnqn, nsid);
-    nvmf_fio_ctrl_put(t->ctrl);
-    free(t);
-    return 1;
+  if (paths > 1) {
+    if (o->policy && strcmp(o->policy, "round-robin") != 0 && strcmp(o->policy, "least-queued") != 0) {
+      log_err("nvmf: policy=%s: round-robin or least-queued\n", o->policy);
+      free(t);
+      return 1;
+    }
+    conn.nr_io_queues += 1; /* the set keeps one I/O queue per path for itself */
+    t->set = nvmf_fio_mpath_get(&conn, err, sizeof(err));
+    if (!t->set) {
+      log_err("nvmf: connect to %s over %zu paths (%s / %s) failed: %s\n", o->subnqn, paths, o->traddr,
+              o->trsvcid ? o->trsvcid : "4420", err);
+      free(t);
+      return 1;
+    }
+    t->nsid = o->nsid ? o->nsid : nvmf_mpath_first_nsid(t->set);
+    t->block_size = t->nsid ? nvmf_mpath_ns_get_block_size(t->set, t->nsid) : 0;
+    if (!t->block_size) {
+      log_err("nvmf: %s has no namespace %u on its paths\n", o->subnqn, t->nsid);
+      nvmf_fio_mpath_put(t->set);
+      free(t);
+      return 1;
+    }
+    t->max_transfer_blocks = nvmf_mpath_ns_get_max_transfer_blocks(t->set, t->nsid);
+  } else {
+    t->ctrl = nvmf_fio_ctrl_get(&conn, err, sizeof(err));
+    if (!t->ctrl) {
+      log_err("nvmf: connect to %s %s:%s %s failed: %s\n", o->transport, o->traddr, o->trsvcid ? o->trsvcid : "4420",
+              o->subnqn, err);
+      free(t);
+      return 1;
+    }
+    uint32_t nsid = o->nsid ? o->nsid : nvmf_ctrl_first_nsid(t->ctrl);
+    t->ns = nsid ? nvmf_ctrl_get_ns(t->ctrl, nsid) : NULL;
+    if (!t->ns || !nvmf_ns_is_active(t->ns)) {
+      log_err("nvmf: %s has no active namespace %u\n", o->subnqn, nsid);
+      nvmf_fio_ctrl_put(t->ctrl);
+      free(t);
+      return 1;
+    }
+    t->nsid = nsid;
+    t->block_size = nvmf_ns_get_block_size(t->ns);
+    t->max_transfer_blocks = nvmf_ns_get_max_transfer_blocks(t->ns);
   }
-  t->block_size = nvmf_ns_get_block_size(t->ns);
   t->write_flags = o->fua ? NVMF_IO_FUA : 0;
   td->io_ops_data = t;
 
   struct fio_file *f;
   unsigned int i;
+  const uint64_t size = t->set ? nvmf_mpath_ns_get_num_blocks(t->set, t->nsid) * t->block_size : nvmf_ns_get_size(t->ns);
   for_each_file(td, f, i) {
-    f->real_file_size = nvmf_ns_get_size(t->ns);
+    f->real_file_size = size;
     f->filetype = FIO_TYPE_BLOCK;
     fio_file_set_size_known(f);
   }
@@ -273,7 +325,7 @@ static int nvmf_fio_setup(struct thread_data *td) { return thread_attach(td); }
 
 /* Every block size fio may use must be whole logical blocks within the controller's transfer limit. */
 static int check_block_sizes(struct thread_data *td, const struct nvmf_fio_thread *t) {
-  const uint64_t max_bytes = (uint64_t)nvmf_ns_get_max_transfer_blocks(t->ns) * t->block_size;
+  const uint64_t max_bytes = (uint64_t)t->max_transfer_blocks * t->block_size;
   for (int d = 0; d < DDIR_RWDIR_CNT; d++) {
     const unsigned long long lo = td->o.min_bs[d], hi = td->o.max_bs[d];
     if (lo % t->block_size || hi % t->block_size) {
@@ -299,8 +351,16 @@ static int nvmf_fio_init(struct thread_data *td) {
   if (!t->done) return 1;
   /* An NVMe queue of N entries holds N - 1 commands. */
   char err[256] = "";
-  t->qp = nvmf_qpair_create(t->ctrl, (uint16_t)(td->o.iodepth + 1 > 65535 ? 65535 : td->o.iodepth + 1), err,
-                            sizeof(err));
+  const uint16_t entries = (uint16_t)(td->o.iodepth + 1 > 65535 ? 65535 : td->o.iodepth + 1);
+  if (t->set) {
+    t->mqp = nvmf_mpath_qpair_create(t->set, entries, err, sizeof(err));
+    if (!t->mqp) {
+      log_err("nvmf: creating the multipath queue pair failed: %s\n", err);
+      return 1;
+    }
+    return 0;
+  }
+  t->qp = nvmf_qpair_create(t->ctrl, entries, err, sizeof(err));
   if (!t->qp) {
     log_err("nvmf: creating the I/O queue pair failed: %s\n", err);
     return 1;
@@ -314,7 +374,8 @@ static int nvmf_fio_init(struct thread_data *td) {
 /* RDMA: register fio's whole I/O buffer area once, so no I/O pays for a registration (no-op on TCP). */
 static int nvmf_fio_post_init(struct thread_data *td) {
   struct nvmf_fio_thread *t = td->io_ops_data;
-  if (!td->orig_buffer || !td->orig_buffer_size) return 0;
+  /* Several paths: TCP needs no registration; an RDMA path registers on first use (its registration cache). */
+  if (!t->qp || !td->orig_buffer || !td->orig_buffer_size) return 0;
   int rc = nvmf_qpair_register_buffer(t->qp, td->orig_buffer, td->orig_buffer_size);
   if (rc) {
     log_err("nvmf: registering fio's I/O buffers failed: %s\n", nvmf_strerror(rc));
@@ -328,7 +389,9 @@ static void nvmf_fio_cleanup(struct thread_data *td) {
   if (!t) return;
   /* fio has reaped every io_u by now; a destroy still completes stragglers, which only touch the ring. */
   if (t->qp) nvmf_qpair_destroy(t->qp);
-  nvmf_fio_ctrl_put(t->ctrl);
+  if (t->mqp) nvmf_mpath_qpair_destroy(t->mqp);
+  if (t->ctrl) nvmf_fio_ctrl_put(t->ctrl);
+  if (t->set) nvmf_fio_mpath_put(t->set);
   free(t->done);
   free(t);
   td->io_ops_data = NULL;
@@ -384,7 +447,15 @@ static enum fio_q_status nvmf_fio_queue(struct thread_data *td, struct io_u *io_
   const uint64_t slba = io_u->offset / bs;
   const uint32_t nlb = (uint32_t)(io_u->xfer_buflen / bs);
   int rc;
-  switch (io_u->ddir) {
+  if (t->mqp) {
+    /* Several paths: reads and writes (the multipath queue pair has no flush or deallocate). */
+    if (io_u->ddir == DDIR_READ)
+      rc = nvmf_mpath_qpair_read(t->mqp, t->nsid, io_u->xfer_buf, slba, nlb, on_complete, req);
+    else if (io_u->ddir == DDIR_WRITE)
+      rc = nvmf_mpath_qpair_write(t->mqp, t->nsid, io_u->xfer_buf, slba, nlb, t->write_flags, on_complete, req);
+    else
+      rc = -EOPNOTSUPP;
+  } else switch (io_u->ddir) {
   case DDIR_READ:
     rc = nvmf_qpair_read(t->qp, t->ns, io_u->xfer_buf, slba, nlb, on_complete, req);
     break;
@@ -421,6 +492,10 @@ static int nvmf_fio_commit(struct thread_data *td) {
   return 0;
 }
 
+static int poll_queue(struct nvmf_fio_thread *t, int wait_ms) {
+  return t->mqp ? nvmf_mpath_qpair_poll(t->mqp, wait_ms) : nvmf_qpair_poll(t->qp, wait_ms);
+}
+
 static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -433,7 +508,7 @@ static int nvmf_fio_getevents(struct thread_data *td, unsigned int min, unsigned
   drop_returned(t);
   const int64_t deadline = timeout ? now_ms() + timeout->tv_sec * 1000 + timeout->tv_nsec / 1000000 : -1;
   if (min == 0) {
-    int rc = nvmf_qpair_poll(t->qp, 0);
+    int rc = poll_queue(t, 0);
     if (rc < 0 && rc != -ENOTCONN) return rc;
   }
   while (t->done_count < min) {
@@ -443,8 +518,11 @@ static int nvmf_fio_getevents(struct thread_data *td, unsigned int min, unsigned
       if (left <= 0) break;
       if (left < wait_ms) wait_ms = (int)left;
     }
-    int rc = nvmf_qpair_poll(t->qp, wait_ms);
-    if (rc == -ENOTCONN) {
+    int rc = poll_queue(t, wait_ms);
+    if (rc == -ENOTCONN && t->mqp) {
+      /* Every path of the set is gone for good: nothing more completes. */
+      if (nvmf_mpath_qpair_outstanding(t->mqp) == 0 && t->done_count == 0) return -ENOTCONN;
+    } else if (rc == -ENOTCONN) {
       /* Reconnecting: the library resends or fails outstanding I/O (ctrl_loss_tmo); give up only when the
        * controller is gone for good and nothing more can complete. */
       if (nvmf_ctrl_is_failed(t->ctrl) && nvmf_qpair_outstanding(t->qp) == 0 && t->done_count == 0)

@@ -235,6 +235,66 @@ int nvmf_ctrl_reauthenticate(nvmf_ctrl *ctrl);
  * meanwhile); until it returns, one queue entry is kept for the authentication commands. */
 int nvmf_qpair_reauthenticate(nvmf_qpair *qp);
 
+
+/* ---- Multipath: one subsystem through several paths ----
+ *
+ * A set connects one controller per path (each nvmf_ctrl_opts names one address and port of the same
+ * subsystem; namespaces must carry the same NGUID/EUI-64/UUID on every path) and drives them all on a
+ * background thread of its own (keep-alive, reconnects, ANA logs and ANA change events). Its queue pairs hold
+ * one I/O queue per path, all polled by the thread that made them. Each command goes to a path in the best ANA
+ * state (optimized, then non-optimized) whose connection is up, by the set's policy among equals; a command a
+ * path fails with a path-related status (ANA inaccessible, persistent loss or change; a lost connection) is sent
+ * again on another usable path before its callback runs, so the application sees no error while one path
+ * works. A lost path reconnects (reconnect_delay_s, ctrl_loss_tmo_s) and is used again when it is back.
+ * Symbol version NVMF_HOST_3. */
+
+typedef struct nvmf_mpath nvmf_mpath;             /* one subsystem through several paths */
+typedef struct nvmf_mpath_qpair nvmf_mpath_qpair; /* one I/O queue per path, owned by one thread */
+
+enum nvmf_path_policy {
+  NVMF_PATH_ROUND_ROBIN = 0,  /* the next path after the one used last */
+  NVMF_PATH_LEAST_QUEUED = 1, /* the path with the fewest commands outstanding from this queue pair; ties in turn */
+};
+
+/* Connect `count` paths (1..64), each from its own options (admin_thread is ignored: the set always drives its
+ * paths on a thread of its own). Every path needs an I/O queue for the set itself plus one per queue pair
+ * (nr_io_queues). Non-zero and errbuf naming the path when one fails or leads elsewhere. */
+int nvmf_mpath_connect(const struct nvmf_ctrl_opts *paths, size_t count, enum nvmf_path_policy policy,
+                       nvmf_mpath **set, char *errbuf, size_t errlen);
+/* Free the set (its queue pairs first): every path's controller is shut down (CC.SHN). */
+void nvmf_mpath_disconnect(nvmf_mpath *set);
+size_t nvmf_mpath_get_path_count(nvmf_mpath *set);
+/* True while path `path`'s association is up. */
+bool nvmf_mpath_path_is_connected(nvmf_mpath *set, size_t path);
+/* The namespaces found at connect time (on the first path), in NSID order; 0 when none is left. */
+uint32_t nvmf_mpath_first_nsid(nvmf_mpath *set);
+uint32_t nvmf_mpath_next_nsid(nvmf_mpath *set, uint32_t prev);
+/* Block size and blocks of namespace `nsid`; 0 when the set has no such namespace. */
+uint32_t nvmf_mpath_ns_get_block_size(nvmf_mpath *set, uint32_t nsid);
+uint64_t nvmf_mpath_ns_get_num_blocks(nvmf_mpath *set, uint32_t nsid);
+/* The largest Read/Write in blocks, over every path (the smallest of their MDTS). */
+uint32_t nvmf_mpath_ns_get_max_transfer_blocks(nvmf_mpath *set, uint32_t nsid);
+
+/* One I/O queue per path for the calling thread (queue_size 0: each path's opts.io_queue_size). */
+nvmf_mpath_qpair *nvmf_mpath_qpair_create(nvmf_mpath *set, uint16_t queue_size, char *errbuf, size_t errlen);
+/* Close every path's queue; outstanding commands complete (callbacks run) with an abort status first. */
+void nvmf_mpath_qpair_destroy(nvmf_mpath_qpair *qp);
+/* As nvmf_qpair_read/write, on namespace `nsid` of the set: 0 when queued (or waiting for a path that is
+ * reconnecting), -EAGAIN queue full, -EINVAL bad arguments or NSID, -ENOTCONN no path can take it. */
+int nvmf_mpath_qpair_read(nvmf_mpath_qpair *qp, uint32_t nsid, void *buf, uint64_t slba, uint32_t nlb,
+                          nvmf_io_cb cb, void *arg);
+int nvmf_mpath_qpair_write(nvmf_mpath_qpair *qp, uint32_t nsid, const void *buf, uint64_t slba, uint32_t nlb,
+                           uint32_t flags, nvmf_io_cb cb, void *arg);
+/* Process completions of every path (running their callbacks), waiting at most timeout_ms; also reconnects
+ * lost paths and resends the commands waiting for one. The number completed, or -ENOTCONN when every path is
+ * gone for good. */
+int nvmf_mpath_qpair_poll(nvmf_mpath_qpair *qp, int timeout_ms);
+uint32_t nvmf_mpath_qpair_outstanding(nvmf_mpath_qpair *qp);
+/* Commands sent again on another path after a path failed them. */
+uint64_t nvmf_mpath_qpair_get_retries(nvmf_mpath_qpair *qp);
+/* Commands that completed through path `path` (index in the connect array). */
+uint64_t nvmf_mpath_qpair_get_path_commands(nvmf_mpath_qpair *qp, size_t path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,248 @@
+// MultipathQueue over two scripted paths (a HostQueue that records submissions and completes them on demand), so
+// path choice, failover on path statuses and lost connections, and the slot table are tested without a network.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "fabric/reactor.hpp"
+#include "initiator/multipath_queue.hpp"
+
+using namespace nvmf;
+using namespace nvmf::initiator;
+
+namespace {
+// The same stand-in transport as io_queue_test.cpp's: holds what is submitted until the test completes it.
+class ScriptedQueue : public fabric::HostQueue {
+ public:
+  ScriptedQueue(fabric::Reactor& r, std::uint16_t depth) : reactor_(r), depth_(depth) {}
+  bool submit(fabric::HostRequest& req) override {
+    if (!alive_ || pending.size() >= depth_) return false;
+    pending.push_back(&req);
+    return true;
+  }
+  std::uint32_t outstanding() const override { return static_cast<std::uint32_t>(pending.size()); }
+  std::uint16_t depth() const override { return depth_; }
+  bool alive() const override { return alive_; }
+  const fabric::HostQueueError& error() const override { return error_; }
+  void close() override {
+    alive_ = false;
+    error_.message = "closed";
+    while (!pending.empty()) complete_front(nvme::Status::make(NVME_SCT_PATH, NVME_SC_CMD_ABORTED_BY_HOST));
+  }
+  fabric::Reactor& reactor() override { return reactor_; }
+  std::uint32_t in_capsule_limit() const override { return 8192; }
+  void set_in_capsule_limit(std::uint32_t) override {}
+
+  void complete_front(nvme::Status status) {
+    fabric::HostRequest* req = pending.front();
+    pending.pop_front();
+    req->cqe = {};
+    req->cqe.set_status(status);
+    req->on_complete(*req);
+  }
+  void complete_all(nvme::Status status = {}) {
+    while (!pending.empty()) complete_front(status);
+  }
+
+  std::deque<fabric::HostRequest*> pending;
+
+ private:
+  fabric::Reactor& reactor_;
+  std::uint16_t depth_;
+  bool alive_ = true;
+  fabric::HostQueueError error_;
+};
+
+struct Done {
+  int calls = 0;
+  nvme::Status status;
+};
+void on_done(void* arg, nvme::Status s) {
+  auto* d = static_cast<Done*>(arg);
+  ++d->calls;
+  d->status = s;
+}
+
+const nvme::Status kInaccessible = nvme::Status::make(NVME_SCT_PATH, NVME_SC_ANA_INACCESSIBLE);
+
+class MultipathQueueTest : public ::testing::Test {
+ protected:
+  void make(PathPolicy policy, std::uint16_t depth = 4) {
+    Namespace ns;
+    ns.nsid = 1;
+    ns.block_size = 512;
+    ns.capacity_blocks = 1000;
+    ns.max_transfer_blocks = 256;
+    std::vector<MultipathQueue::PathQueue> paths;
+    for (int i = 0; i < 2; ++i) {
+      auto q = std::make_unique<ScriptedQueue>(reactor, depth);
+      fakes[i] = q.get();
+      ana[i].store(NVME_ANA_STATE_OPTIMIZED);
+      MultipathQueue::PathQueue p;
+      p.queue = std::make_unique<IoQueue>(std::move(q), 1, std::chrono::milliseconds(0), [] {});
+      p.ana = &ana[i];
+      p.namespaces = {ns};
+      paths.push_back(std::move(p));
+    }
+    queue = std::make_unique<MultipathQueue>(std::move(paths), std::vector<std::uint32_t>{1}, depth, policy);
+  }
+  /// Complete what a test left outstanding while its callback arguments (locals of the test) are still alive.
+  void drain() {
+    for (auto* f : fakes) f->complete_all();
+    EXPECT_EQ(queue->outstanding(), 0u);
+  }
+  SubmitResult read(Done& done) { return queue->read(1, 0, 8, buf.data(), &on_done, &done); }
+
+  fabric::Reactor reactor{0};
+  ScriptedQueue* fakes[2] = {};
+  MultipathQueue::AnaBoard ana[2];
+  std::unique_ptr<MultipathQueue> queue;
+  std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(8 * 512);
+};
+}  // namespace
+
+TEST_F(MultipathQueueTest, RoundRobinSpreadsCommandsOverBothPaths) {
+  make(PathPolicy::round_robin);
+  Done done[4];
+  for (auto& d : done) ASSERT_EQ(read(d), SubmitResult::ok);
+  EXPECT_EQ(fakes[0]->pending.size(), 2u);
+  EXPECT_EQ(fakes[1]->pending.size(), 2u);
+  EXPECT_EQ(queue->outstanding(), 4u);
+  fakes[0]->complete_all();
+  fakes[1]->complete_all();
+  for (auto& d : done) EXPECT_EQ(d.calls, 1);
+  EXPECT_EQ(queue->completed_on(0), 2u);
+  EXPECT_EQ(queue->completed_on(1), 2u);
+  EXPECT_EQ(queue->retries(), 0u);
+  EXPECT_EQ(queue->outstanding(), 0u);
+}
+
+TEST_F(MultipathQueueTest, AnaStatusSendsTheCommandToTheOtherPathWithoutError) {
+  make(PathPolicy::round_robin);
+  Done done;
+  ASSERT_EQ(read(done), SubmitResult::ok);
+  ASSERT_EQ(fakes[0]->pending.size(), 1u);
+  fakes[0]->complete_front(kInaccessible);
+  EXPECT_EQ(done.calls, 0);  // not the caller's business yet
+  ASSERT_EQ(fakes[1]->pending.size(), 1u);
+  EXPECT_EQ(fakes[1]->pending.front()->sqe.opcode, nvme_cmd_read);
+  fakes[1]->complete_front(nvme::Status());
+  EXPECT_EQ(done.calls, 1);
+  EXPECT_TRUE(done.status.ok());
+  EXPECT_EQ(queue->retries(), 1u);
+  // The status told the set what the path is now: nothing more goes there until the ANA log says otherwise.
+  EXPECT_EQ(ana[0].load(), NVME_ANA_STATE_INACCESSIBLE);
+  Done more[3];
+  for (auto& d : more) ASSERT_EQ(read(d), SubmitResult::ok);
+  EXPECT_EQ(fakes[0]->pending.size(), 0u);
+  EXPECT_EQ(fakes[1]->pending.size(), 3u);
+  // Back to optimized (the set read the log again): used again.
+  fakes[1]->complete_all();
+  ana[0].store(NVME_ANA_STATE_OPTIMIZED);
+  Done again[2];
+  for (auto& d : again) ASSERT_EQ(read(d), SubmitResult::ok);
+  EXPECT_EQ(fakes[0]->pending.size(), 1u);
+  drain();
+}
+
+TEST_F(MultipathQueueTest, NonOptimizedPathOnlyWhenNoOptimizedOne) {
+  make(PathPolicy::round_robin);
+  ana[0].store(NVME_ANA_STATE_NONOPTIMIZED);
+  Done done[3];
+  for (auto& d : done) ASSERT_EQ(read(d), SubmitResult::ok);
+  EXPECT_EQ(fakes[1]->pending.size(), 3u);
+  fakes[1]->complete_all();
+  ana[1].store(NVME_ANA_STATE_CHANGE);
+  Done later;
+  ASSERT_EQ(read(later), SubmitResult::ok);
+  EXPECT_EQ(fakes[0]->pending.size(), 1u);
+  drain();
+}
+
+TEST_F(MultipathQueueTest, FinalStatusesReachTheCaller) {
+  make(PathPolicy::round_robin);
+  Done media, dnr;
+  ASSERT_EQ(read(media), SubmitResult::ok);
+  ASSERT_EQ(read(dnr), SubmitResult::ok);
+  fakes[0]->complete_front(nvme::Status::make(NVME_SCT_MEDIA, NVME_SC_READ_ERROR));
+  fakes[1]->complete_front(kInaccessible.with_dnr());  // the controller forbids a retry
+  EXPECT_EQ(media.calls, 1);
+  EXPECT_EQ(media.status.sct(), NVME_SCT_MEDIA);
+  EXPECT_EQ(dnr.calls, 1);
+  EXPECT_EQ(dnr.status.sc(), NVME_SC_ANA_INACCESSIBLE);
+  EXPECT_EQ(queue->retries(), 0u);
+}
+
+TEST_F(MultipathQueueTest, BothPathsFailingGivesTheLastStatus) {
+  make(PathPolicy::round_robin);
+  Done done;
+  ASSERT_EQ(read(done), SubmitResult::ok);
+  fakes[0]->complete_front(kInaccessible);
+  fakes[1]->complete_front(kInaccessible);
+  EXPECT_EQ(done.calls, 1);
+  EXPECT_EQ(done.status.sc(), NVME_SC_ANA_INACCESSIBLE);
+  EXPECT_EQ(queue->retries(), 1u);  // sent again once; the second failure had nowhere to go
+  // With no usable path (and none reconnecting), a new command is refused at once.
+  Done refused;
+  EXPECT_EQ(read(refused), SubmitResult::disconnected);
+  EXPECT_EQ(queue->outstanding(), 0u);
+}
+
+TEST_F(MultipathQueueTest, LostConnectionMovesItsCommandsToTheOtherPath) {
+  make(PathPolicy::round_robin);
+  Done done[4];
+  for (auto& d : done) ASSERT_EQ(read(d), SubmitResult::ok);
+  fakes[0]->close();  // both of path 0's commands come back aborted by the host
+  EXPECT_EQ(fakes[1]->pending.size(), 4u);
+  EXPECT_EQ(queue->retries(), 2u);
+  fakes[1]->complete_all();
+  for (auto& d : done) {
+    EXPECT_EQ(d.calls, 1);
+    EXPECT_TRUE(d.status.ok());
+  }
+  EXPECT_EQ(queue->completed_on(0), 0u);
+  EXPECT_EQ(queue->completed_on(1), 4u);
+  EXPECT_TRUE(queue->alive());
+}
+
+TEST_F(MultipathQueueTest, LeastQueuedPrefersTheIdlerPath) {
+  make(PathPolicy::least_queued);
+  Done done[4];
+  ASSERT_EQ(read(done[0]), SubmitResult::ok);  // 0/0: path 0
+  ASSERT_EQ(read(done[1]), SubmitResult::ok);  // 1/0: path 1
+  ASSERT_EQ(read(done[2]), SubmitResult::ok);  // 1/1: in turn, path 0
+  EXPECT_EQ(fakes[0]->pending.size(), 2u);
+  EXPECT_EQ(fakes[1]->pending.size(), 1u);
+  fakes[0]->complete_all();
+  ASSERT_EQ(read(done[3]), SubmitResult::ok);  // 0/1: path 0
+  EXPECT_EQ(fakes[0]->pending.size(), 1u);
+  EXPECT_EQ(fakes[1]->pending.size(), 1u);
+  drain();
+}
+
+TEST_F(MultipathQueueTest, SlotTableBoundsOutstandingAndArgumentsAreChecked) {
+  make(PathPolicy::round_robin, 3);
+  Done done[4];
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(read(done[i]), SubmitResult::ok);
+  EXPECT_EQ(read(done[3]), SubmitResult::queue_full);
+  EXPECT_EQ(queue->read(2, 0, 8, buf.data(), &on_done, &done[3]), SubmitResult::invalid_argument);  // no NSID 2
+  fakes[0]->complete_all();
+  fakes[1]->complete_all();
+  EXPECT_EQ(queue->read(1, 999, 8, buf.data(), &on_done, &done[3]), SubmitResult::invalid_argument);  // past the end
+  EXPECT_EQ(queue->read(1, 0, 8, buf.data(), nullptr, nullptr), SubmitResult::invalid_argument);
+  EXPECT_EQ(queue->outstanding(), 0u);
+}
+
+TEST_F(MultipathQueueTest, DestroyCompletesOutstandingCommandsAborted) {
+  make(PathPolicy::round_robin);
+  Done done[2];
+  for (auto& d : done) ASSERT_EQ(read(d), SubmitResult::ok);
+  queue.reset();
+  for (auto& d : done) {
+    EXPECT_EQ(d.calls, 1);
+    EXPECT_EQ(d.status.sct(), NVME_SCT_PATH);
+  }
+}
