@@ -5,6 +5,9 @@
 # process across the run, from /proc), and ofi as a share of native TCP. The goal (issue 15): >= 70 % at QD 32.
 #
 #   bench/ofi.sh [--time SECONDS] [--rounds N]   # default 10 s per case, 3 rounds; target on core 0, perf on core 1
+#   bench/ofi.sh --registration [--provider NAME] [--address ADDR]
+#       # instead: what fi_mr_reg + fi_close cost per size (4 KiB .. 1 MiB) against a registration-cache hit and a
+#       # bounce copy (bench/ofi_mr_cost.cpp); tcp on 127.0.0.1 by default, verbs with an RDMA device's address
 #
 # Run it on a quiet machine. BUILD_DIR overrides build-release.
 set -euo pipefail
@@ -12,15 +15,26 @@ cd "$(dirname "$0")/.."
 build_dir="${BUILD_DIR:-build-release}"
 seconds=10
 rounds=3
+registration=0
+provider=tcp
+address=127.0.0.1
 while [ $# -gt 0 ]; do
   case $1 in
     --time) seconds=$2; shift 2;;
     --rounds) rounds=$2; shift 2;;
-    *) echo "usage: bench/ofi.sh [--time SECONDS] [--rounds N]" >&2; exit 2;;
+    --registration) registration=1; shift;;
+    --provider) provider=$2; shift 2;;
+    --address) address=$2; shift 2;;
+    *) echo "usage: bench/ofi.sh [--time SECONDS] [--rounds N] | --registration [--provider NAME] [--address ADDR]" >&2
+       exit 2;;
   esac
 done
 if [ ! -f "$build_dir/build.ninja" ]; then
   meson setup "$build_dir" --buildtype=release -Dtests=disabled
+fi
+if [ "$registration" = 1 ]; then
+  ninja -C "$build_dir" -j 2 bench/nvmf-ofi-mr-cost
+  exec "$build_dir/bench/nvmf-ofi-mr-cost" --provider "$provider" --address "$address" --rounds "$rounds"
 fi
 ninja -C "$build_dir" -j 2 utils/nvmf
 nvmf="$build_dir/utils/nvmf"

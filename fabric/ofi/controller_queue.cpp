@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "fabric/log.hpp"
@@ -39,13 +40,15 @@ std::string format_peer(const fi_info& info) {
 
 void OfiControllerQueue::accept(Reactor& reactor, std::shared_ptr<Fabric> fabric, fi_info& info,
                                 const rdma::CmConnectParams& params, const TransportLimits& limits,
-                                QueueHandlerFactory& factory, const std::string& listener) {
+                                QueueHandlerFactory& factory, const std::string& listener,
+                                const RejectConnect& reject) {
   auto* q = new OfiControllerQueue(reactor, params, limits, format_peer(info));
   std::string error;
   if (!q->create_resources(std::move(fabric), info, &error)) {
-    // The request is left unanswered: the host's connect fails (refused or timed out) once the handle is freed.
-    NVMF_LOG(error, "ofi: %s: %s qid %u: %s", listener.c_str(), q->peer_.c_str(), params.qid, error.c_str());
-    delete q;
+    NVMF_LOG(error, "ofi: %s: %s qid %u: %s; rejecting", listener.c_str(), q->peer_.c_str(), params.qid,
+             error.c_str());
+    delete q;  // before the reject: the endpoint it may have opened for this request is closed first
+    reject(nvme::rdma::CmRejectStatus::no_resources);
     return;
   }
   q->handler_ = factory.make_handler(*q);
@@ -54,7 +57,7 @@ void OfiControllerQueue::accept(Reactor& reactor, std::shared_ptr<Fabric> fabric
   std::string why;
   if (ret == 0) {
     q->cq_driver_ = WaitDriver::start(reactor, q->endpoint_->fabric(), &q->endpoint_->cq()->fid, q,
-                                      &OfiControllerQueue::drain_cq, &why);
+                                      &OfiControllerQueue::drain_cq, &why, &q->cq_counters_);
     if (q->cq_driver_)
       q->eq_driver_ = WaitDriver::start(reactor, q->endpoint_->fabric(), &q->endpoint_->eq()->fid, q,
                                         &OfiControllerQueue::drain_eq, &why);
@@ -83,7 +86,8 @@ OfiControllerQueue::OfiControllerQueue(Reactor& reactor, const rdma::CmConnectPa
       limits_(limits),
       max_depth_(limits.max_queue_depth),
       in_capsule_limit_(params.qid == 0 ? limits.admin_in_capsule_data_size : limits.in_capsule_data_size),
-      peer_(std::move(peer)) {
+      peer_(std::move(peer)),
+      recv_layout_(params.queue_depth, in_capsule_limit_) {
   params_.qid = params.qid;
   params_.depth = params.queue_depth;
 }
@@ -93,12 +97,18 @@ bool OfiControllerQueue::create_resources(std::shared_ptr<Fabric> fabric, fi_inf
   EndpointSizes sizes;
   sizes.send_operations = 2u * depth + 1;  // per slot a read, or a write and the response send
   sizes.receives = depth;
-  if (!(endpoint_ = Endpoint::open(std::move(fabric), info, sizes, error))) return false;
+  // Everything that may fail comes before the endpoint: until then a failure can still be answered with
+  // fi_reject and the reject record (endpoint.hpp).
+  if (!(endpoint_ = Endpoint::open_domain(std::move(fabric), info, sizes, error))) return false;
   local_registrar_ = std::make_unique<OfiRegistrar>(endpoint_->domain(), FI_SEND | FI_RECV | FI_READ | FI_WRITE,
                                                     endpoint_->mr_mode(), endpoint_->next_key());
-  recv_stride_ = (rdma::kCommandCapsuleHeader + in_capsule_limit_ + 63) / 64 * 64;
-  recv_memory_.assign(recv_stride_ * depth, std::byte{0});
-  if (!local_registrar_->register_region(reinterpret_cast<std::uintptr_t>(recv_memory_.data()), recv_memory_.size(),
+  recv_memory_ = static_cast<std::byte*>(
+      std::aligned_alloc(rdma::ReceiveLayout::kDataAlignment, recv_layout_.total_bytes()));
+  if (!recv_memory_) {
+    *error = "allocating receive buffers";
+    return false;
+  }
+  if (!local_registrar_->register_region(reinterpret_cast<std::uintptr_t>(recv_memory_), recv_layout_.total_bytes(),
                                          &recv_region_, error))
     return false;
   responses_.assign(depth, nvme::Cqe{});
@@ -123,6 +133,7 @@ bool OfiControllerQueue::create_resources(std::shared_ptr<Fabric> fabric, fi_inf
   waiting_reads_.reset(depth);
   recv_ops_.resize(depth);
   recv_bytes_.assign(depth, 0);
+  if (!endpoint_->open_endpoint(info, error)) return false;
   for (std::uint32_t i = 0; i < depth; ++i) {
     recv_ops_[i].kind = OpKind::recv;
     recv_ops_[i].index = i;
@@ -144,11 +155,21 @@ OfiControllerQueue::~OfiControllerQueue() {
     if (response_region_.handle) local_registrar_->deregister_region(response_region_);
     if (recv_region_.handle) local_registrar_->deregister_region(recv_region_);
   }
+  std::free(recv_memory_);
 }
 
 bool OfiControllerQueue::post_recv(std::uint32_t index) {
-  return fi_recv(endpoint_->ep(), recv_buffer(index), recv_stride_, OfiRegistrar::descriptor(recv_region_.handle), 0,
-                 &recv_ops_[index].provider) == 0;
+  // Two pieces: the SQE, then the in-capsule data on a 4 KiB boundary of its own (receive_layout.hpp), so a block
+  // write carried in the capsule can go to an O_DIRECT file without a bounce.
+  rdma::ReceiveLayout::Piece pieces[rdma::ReceiveLayout::kMaxSges];
+  const std::uint32_t count = recv_layout_.pieces(index, pieces);
+  iovec iov[rdma::ReceiveLayout::kMaxSges];
+  void* desc[rdma::ReceiveLayout::kMaxSges];
+  for (std::uint32_t i = 0; i < count; ++i) {
+    iov[i] = iovec{recv_memory_ + pieces[i].offset, pieces[i].length};
+    desc[i] = OfiRegistrar::descriptor(recv_region_.handle);
+  }
+  return fi_recvv(endpoint_->ep(), iov, desc, count, 0, &recv_ops_[index].provider) == 0;
 }
 
 // ------------------------------------------------------------------------------------------ events
@@ -172,14 +193,24 @@ void OfiControllerQueue::drain_eq(void* self_ptr) {
 void OfiControllerQueue::drain_cq(void* self_ptr) {
   auto* self = static_cast<OfiControllerQueue*>(self_ptr);
   if (self->endpoint_closed_) return;
-  fi_cq_msg_entry entries[16];
+  fi_cq_msg_entry entries[kCqBatch];
+  CqCounters& counters = self->cq_counters_;
   for (;;) {
-    const ssize_t n = fi_cq_read(self->endpoint_->cq(), entries, 16);
+    const ssize_t n = fi_cq_read(self->endpoint_->cq(), entries, kCqBatch);
+    ++counters.reads;
     if (n > 0) {
+      counters.completions += static_cast<std::uint64_t>(n);
       for (ssize_t i = 0; i < n; ++i) self->on_completion(*op_of(entries[i].op_context), entries[i].len, true);
+      // A short batch: the provider's progress ran in this read and found nothing more. Another read would only
+      // cost another progress pass (an epoll_wait with tcp) to learn -FI_EAGAIN; fi_trywait and the wait fd
+      // (which includes the provider's sockets) catch whatever arrives next.
+      if (static_cast<std::size_t>(n) < kCqBatch) return;
       continue;
     }
-    if (n == -FI_EAGAIN) return;
+    if (n == -FI_EAGAIN) {
+      ++counters.empty_reads;
+      return;
+    }
     if (n == -FI_EAVAIL) {
       fi_cq_err_entry err{};
       if (fi_cq_readerr(self->endpoint_->cq(), &err, 0) <= 0) return;

@@ -8,10 +8,12 @@
 // completed every request it holds and has been told of the end.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "fabric/ofi/cq_counters.hpp"
 #include "fabric/ofi/endpoint.hpp"
 #include "fabric/ofi/ofi_registrar.hpp"
 #include "fabric/ofi/op_context.hpp"
@@ -19,6 +21,7 @@
 #include "fabric/rdma/capsule.hpp"
 #include "fabric/rdma/cm_private_data.hpp"
 #include "fabric/rdma/index_ring.hpp"
+#include "fabric/rdma/receive_layout.hpp"
 #include "fabric/rdma/registered_pool.hpp"
 #include "fabric/transport.hpp"
 
@@ -27,13 +30,18 @@ namespace nvmf::fabric::ofi {
 /// RMA reads a controller queue keeps outstanding at once (libfabric negotiates no read depth, unlike RDMA CM).
 inline constexpr std::uint8_t kMaxReadsPerQueue = 16;
 
+/// Refuses the CONNREQ a queue was being set up for: fi_reject with the NVMe/RDMA reject record, on the
+/// listener's passive endpoint (which belongs to the listener's reactor, so the listener decides where it runs).
+using RejectConnect = std::function<void(nvme::rdma::CmRejectStatus)>;
+
 class OfiControllerQueue final : public ControllerQueue {
  public:
   /// On `reactor`'s thread: open the endpoint for the CONNREQ's `info`, post receives, create the handler and
-  /// fi_accept with the NVMe/RDMA accept record. On failure the request is rejected ("no resources").
+  /// fi_accept with the NVMe/RDMA accept record. When the queue cannot be set up, `reject` refuses the request
+  /// ("no resources"), so the host learns it at once instead of waiting for its connect timeout.
   static void accept(Reactor& reactor, std::shared_ptr<Fabric> fabric, fi_info& info,
                      const rdma::CmConnectParams& params, const TransportLimits& limits,
-                     QueueHandlerFactory& factory, const std::string& listener);
+                     QueueHandlerFactory& factory, const std::string& listener, const RejectConnect& reject);
 
   void fetch_data(ControllerRequest& req) override;
   void complete(ControllerRequest& req) override;
@@ -64,7 +72,6 @@ class OfiControllerQueue final : public ControllerQueue {
   ~OfiControllerQueue() override;
   bool create_resources(std::shared_ptr<Fabric> fabric, fi_info& info, std::string* error);
   bool post_recv(std::uint32_t index);
-  std::byte* recv_buffer(std::uint32_t index) { return recv_memory_.data() + std::size_t(index) * recv_stride_; }
 
   static void drain_cq(void* self);
   static void drain_eq(void* self);
@@ -76,6 +83,7 @@ class OfiControllerQueue final : public ControllerQueue {
   void send_response(Slot& slot);
   bool post_response_send(Slot& slot);
   void on_send_side_done(Slot& slot);
+  void recycle_after_inject(Slot& slot);
   void release_recv(Slot& slot);
   void recycle(Slot& slot);
   void begin_close(const char* why);
@@ -98,8 +106,8 @@ class OfiControllerQueue final : public ControllerQueue {
   std::unique_ptr<rdma::RegisteredPool> data_pool_;
   std::unique_ptr<WaitDriver> cq_driver_;
   std::unique_ptr<WaitDriver> eq_driver_;
-  std::vector<std::byte> recv_memory_;  ///< depth receive buffers of recv_stride_ bytes
-  std::size_t recv_stride_ = 0;
+  rdma::ReceiveLayout recv_layout_;  ///< SQEs and in-capsule data of the receive buffers, data 4 KiB-aligned
+  std::byte* recv_memory_ = nullptr;  ///< depth receive buffers (recv_layout_), registered as recv_region_
   rdma::MemoryRegion recv_region_;
   std::vector<nvme::Cqe> responses_;
   rdma::MemoryRegion response_region_;
@@ -115,6 +123,7 @@ class OfiControllerQueue final : public ControllerQueue {
   std::uint32_t active_requests_ = 0;
   std::uint16_t sq_head_ = 0;
   QueueParams params_;
+  CqCounters cq_counters_;
 };
 
 }  // namespace nvmf::fabric::ofi

@@ -9,6 +9,13 @@ namespace nvmf::fabric::ofi {
 
 std::unique_ptr<Endpoint> Endpoint::open(std::shared_ptr<Fabric> fabric, fi_info& info, const EndpointSizes& sizes,
                                          std::string* error) {
+  auto e = open_domain(std::move(fabric), info, sizes, error);
+  if (!e || !e->open_endpoint(info, error)) return nullptr;
+  return e;
+}
+
+std::unique_ptr<Endpoint> Endpoint::open_domain(std::shared_ptr<Fabric> fabric, fi_info& info,
+                                                const EndpointSizes& sizes, std::string* error) {
   std::unique_ptr<Endpoint> e(new Endpoint);
   e->fabric_ = std::move(fabric);
   auto fail = [error](const char* what, int ret) {
@@ -17,6 +24,7 @@ std::unique_ptr<Endpoint> Endpoint::open(std::shared_ptr<Fabric> fabric, fi_info
   };
   e->mr_mode_ = info.domain_attr->mr_mode;
   e->send_after_write_ = (info.tx_attr->msg_order & FI_ORDER_SAW) != 0;
+  e->inject_size_ = info.tx_attr->inject_size;
   // Ask for the queue sizes the NVMe queue needs, within what the provider offers.
   if (info.tx_attr->size) info.tx_attr->size = std::min(info.tx_attr->size, std::max<std::size_t>(sizes.send_operations, 1));
   if (info.rx_attr->size) info.rx_attr->size = std::min(info.rx_attr->size, std::max<std::size_t>(sizes.receives, 1));
@@ -31,13 +39,22 @@ std::unique_ptr<Endpoint> Endpoint::open(std::shared_ptr<Fabric> fabric, fi_info
   eq_attr.size = 16;
   eq_attr.wait_obj = FI_WAIT_FD;
   if ((ret = fi_eq_open(e->fabric_->get(), &eq_attr, &e->eq_, nullptr))) return fail("fi_eq_open", ret);
-  if ((ret = fi_endpoint(e->domain_, &info, &e->ep_, nullptr))) return fail("fi_endpoint", ret);
-  if ((ret = fi_ep_bind(e->ep_, &e->cq_->fid, FI_TRANSMIT | FI_RECV))) return fail("fi_ep_bind(cq)", ret);
-  if ((ret = fi_ep_bind(e->ep_, &e->eq_->fid, 0))) return fail("fi_ep_bind(eq)", ret);
-  if ((ret = fi_enable(e->ep_))) return fail("fi_enable", ret);
-  std::size_t cm_size = 0, len = sizeof cm_size;
-  if (fi_getopt(&e->ep_->fid, FI_OPT_ENDPOINT, FI_OPT_CM_DATA_SIZE, &cm_size, &len) == 0) e->cm_data_size_ = cm_size;
   return e;
+}
+
+bool Endpoint::open_endpoint(fi_info& info, std::string* error) {
+  auto fail = [error](const char* what, int ret) {
+    *error = error_text(what, ret);
+    return false;
+  };
+  int ret = fi_endpoint(domain_, &info, &ep_, nullptr);
+  if (ret) return fail("fi_endpoint", ret);
+  if ((ret = fi_ep_bind(ep_, &cq_->fid, FI_TRANSMIT | FI_RECV))) return fail("fi_ep_bind(cq)", ret);
+  if ((ret = fi_ep_bind(ep_, &eq_->fid, 0))) return fail("fi_ep_bind(eq)", ret);
+  if ((ret = fi_enable(ep_))) return fail("fi_enable", ret);
+  std::size_t cm_size = 0, len = sizeof cm_size;
+  if (fi_getopt(&ep_->fid, FI_OPT_ENDPOINT, FI_OPT_CM_DATA_SIZE, &cm_size, &len) == 0) cm_data_size_ = cm_size;
+  return true;
 }
 
 void Endpoint::close_endpoint() {

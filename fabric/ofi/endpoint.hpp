@@ -28,6 +28,12 @@ class Endpoint {
   /// controller) and enable the endpoint. nullptr and *error on failure.
   static std::unique_ptr<Endpoint> open(std::shared_ptr<Fabric> fabric, fi_info& info, const EndpointSizes& sizes,
                                         std::string* error);
+  /// The same in two steps, for the controller: the domain, CQ and EQ first (memory can then be registered), the
+  /// endpoint last. With the tcp provider the endpoint takes over the CONNREQ's socket, after which fi_reject can
+  /// no longer send the reject record: everything that may fail goes before open_endpoint().
+  static std::unique_ptr<Endpoint> open_domain(std::shared_ptr<Fabric> fabric, fi_info& info,
+                                               const EndpointSizes& sizes, std::string* error);
+  bool open_endpoint(fi_info& info, std::string* error);
   ~Endpoint();
   void close_endpoint();  ///< Idempotent; no completion or transfer after it
 
@@ -40,6 +46,8 @@ class Endpoint {
   /// The provider keeps a send behind an earlier RMA write (FI_ORDER_SAW): a response may follow its data at once.
   bool send_after_write_ordered() const { return send_after_write_; }
   std::size_t cm_data_size() const { return cm_data_size_; }
+  /// fi_inject takes messages up to this size: copied at once, no completion to read (tx_attr->inject_size).
+  bool can_inject(std::size_t length) const { return length <= inject_size_; }
   std::uint32_t* next_key() { return &next_key_; }
 
  private:
@@ -51,6 +59,7 @@ class Endpoint {
   int mr_mode_ = 0;
   bool send_after_write_ = false;
   std::size_t cm_data_size_ = 0;
+  std::size_t inject_size_ = 0;
   std::uint32_t next_key_ = 1;
 };
 

@@ -75,7 +75,7 @@ bool OfiHostQueue::connect(const std::string& provider, const HostQueueOptions& 
   if (*crqsize < depth_) depth_ = std::max<std::uint16_t>(*crqsize, 2);
   alive_ = true;
   cq_driver_ = WaitDriver::start(reactor_, endpoint_->fabric(), &endpoint_->cq()->fid, this, &OfiHostQueue::drain_cq,
-                                 error);
+                                 error, &cq_counters_);
   if (cq_driver_)
     eq_driver_ = WaitDriver::start(reactor_, endpoint_->fabric(), &endpoint_->eq()->fid, this,
                                    &OfiHostQueue::drain_eq, error);
@@ -158,7 +158,9 @@ void OfiHostQueue::fail(const std::string& why, nvme::Status status) {
   if (!alive_) return;
   alive_ = false;
   error_.message = why;
-  NVMF_LOG(debug, "ofi: qid %u: %s", qid_, why.c_str());
+  char counters[160];
+  cq_counters_.format(counters, sizeof counters);
+  NVMF_LOG(debug, "ofi: qid %u: %s; %s", qid_, why.c_str(), counters);
   if (endpoint_ && endpoint_->ep()) fi_shutdown(endpoint_->ep(), 0);
   // No transfer may touch the application's buffers once their requests are completed.
   if (endpoint_) endpoint_->close_endpoint();

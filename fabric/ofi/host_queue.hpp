@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fabric/host_transport.hpp"
+#include "fabric/ofi/cq_counters.hpp"
 #include "fabric/ofi/endpoint.hpp"
 #include "fabric/ofi/ofi_registrar.hpp"
 #include "fabric/ofi/op_context.hpp"
@@ -82,6 +83,7 @@ class OfiHostQueue final : public HostQueue {
   std::vector<OpContext> recv_ops_;
   std::vector<Slot> slots_;
   std::vector<std::uint16_t> free_slots_;
+  CqCounters cq_counters_;
 };
 
 /// Connect queue `qid` of controller `cntlid` over libfabric provider `provider` to options.traddr:trsvcid.

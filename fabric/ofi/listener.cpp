@@ -20,7 +20,7 @@ namespace nvmf::fabric {
 namespace {
 
 // Lives on the listening reactor; shared with the tasks posted to it so that the handle can go away from any thread.
-struct OfiListenCore {
+struct OfiListenCore : std::enable_shared_from_this<OfiListenCore> {
   ReactorGroup& group;
   Reactor& reactor;
   ListenAddress address;
@@ -86,8 +86,22 @@ struct OfiListenCore {
     TransportLimits l = limits;
     QueueHandlerFactory* f = &factory;
     std::string where = address.to_string();
-    target.post([&target, fabric_ref, shared_info, params, l, f, where] {
-      ofi::OfiControllerQueue::accept(target, fabric_ref, *shared_info, params, l, *f, where);
+    // fi_reject goes through the passive endpoint, which only this (the listening) reactor touches; the handle in
+    // shared_info stays valid until the request is accepted or rejected.
+    std::weak_ptr<OfiListenCore> weak_core = weak_from_this();
+    ofi::RejectConnect reject = [weak_core, shared_info](nvme::rdma::CmRejectStatus status) {
+      auto core = weak_core.lock();
+      if (!core) return;
+      core->reactor.post([core, shared_info, status] {
+        if (core->stopped || !core->pep) return;
+        auto rej = rdma::make_reject(status);
+        const int ret = fi_reject(core->pep, shared_info->handle, &rej, sizeof rej);
+        if (ret)
+          NVMF_LOG(warn, "ofi: %s: %s", core->address.to_string().c_str(), ofi::error_text("fi_reject", ret).c_str());
+      });
+    };
+    target.post([&target, fabric_ref, shared_info, params, l, f, where, reject = std::move(reject)] {
+      ofi::OfiControllerQueue::accept(target, fabric_ref, *shared_info, params, l, *f, where, reject);
     });
   }
 };

@@ -25,6 +25,8 @@ InfoPtr get_info(const std::string& provider, const std::string& node, const std
   // Registration modes we handle (ofi_registrar.hpp): local buffers registered, keys chosen by the provider or
   // by us, remote addresses as virtual addresses or as offsets into the region.
   hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY;
+  // The controller receives a capsule in two pieces (SQE, then in-capsule data on an aligned buffer: fi_recvv).
+  hints->rx_attr->iov_limit = 2;
   // Each queue's objects are used by its reactor's thread only.
   hints->domain_attr->threading = FI_THREAD_DOMAIN;
   hints->fabric_attr->prov_name = strdup(provider.c_str());

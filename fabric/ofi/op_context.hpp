@@ -4,6 +4,7 @@
 #pragma once
 #include <rdma/fabric.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace nvmf::fabric::ofi {
@@ -17,5 +18,8 @@ struct OpContext {
 };
 
 inline OpContext* op_of(void* context) { return static_cast<OpContext*>(context); }
+
+/// Completions asked for per fi_cq_read.
+inline constexpr std::size_t kCqBatch = 32;
 
 }  // namespace nvmf::fabric::ofi

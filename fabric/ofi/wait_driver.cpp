@@ -9,8 +9,8 @@
 namespace nvmf::fabric::ofi {
 
 std::unique_ptr<WaitDriver> WaitDriver::start(Reactor& reactor, fid_fabric* fabric, fid* object, void* owner,
-                                              Drain drain, std::string* error) {
-  std::unique_ptr<WaitDriver> d(new WaitDriver(reactor, fabric, object, owner, drain));
+                                              Drain drain, std::string* error, CqCounters* counters) {
+  std::unique_ptr<WaitDriver> d(new WaitDriver(reactor, fabric, object, owner, drain, counters));
   if (reactor.busy_poll()) {
     d->busy_poll_ = true;
     reactor.add_poller(&WaitDriver::on_ready, d.get());
@@ -29,8 +29,9 @@ std::unique_ptr<WaitDriver> WaitDriver::start(Reactor& reactor, fid_fabric* fabr
   return d;
 }
 
-WaitDriver::WaitDriver(Reactor& reactor, fid_fabric* fabric, fid* object, void* owner, Drain drain)
-    : reactor_(reactor), fabric_(fabric), object_(object), owner_(owner), drain_(drain) {}
+WaitDriver::WaitDriver(Reactor& reactor, fid_fabric* fabric, fid* object, void* owner, Drain drain,
+                       CqCounters* counters)
+    : reactor_(reactor), fabric_(fabric), object_(object), owner_(owner), drain_(drain), counters_(counters) {}
 
 WaitDriver::~WaitDriver() {
   if (watch_) watch_->detach();
@@ -40,6 +41,7 @@ WaitDriver::~WaitDriver() {
 void WaitDriver::on_ready(void* self) { static_cast<WaitDriver*>(self)->run(); }
 
 void WaitDriver::run() {
+  if (counters_) ++counters_->wakeups;
   if (busy_poll_) {
     drain_(owner_);  // and again at the next turn: the reactor's poller
     return;
@@ -49,6 +51,7 @@ void WaitDriver::run() {
     fid* objects[1] = {object_};
     // FI_SUCCESS: nothing left, the fd will signal the next event. -FI_EAGAIN: read again first.
     if (fi_trywait(fabric_, objects, 1) != -FI_EAGAIN) return;
+    if (counters_) ++counters_->trywait_again;
   }
 }
 

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "fabric/ofi/cq_counters.hpp"
+
 namespace nvmf::fabric {
 class Reactor;
 namespace rdma {
@@ -20,17 +22,18 @@ namespace nvmf::fabric::ofi {
 
 class WaitDriver {
  public:
-  /// `drain(owner)` reads the object dry (until -FI_EAGAIN). Returns nullptr and *error when the object has no
-  /// fd wait object.
+  /// `drain(owner)` reads what the object holds now (until a read returns less than it asked for). Returns
+  /// nullptr and *error when the object has no fd wait object. `counters` (optional) count wake-ups and
+  /// fi_trywait retries.
   using Drain = void (*)(void* owner);
   static std::unique_ptr<WaitDriver> start(Reactor& reactor, fid_fabric* fabric, fid* object, void* owner,
-                                           Drain drain, std::string* error);
+                                           Drain drain, std::string* error, CqCounters* counters = nullptr);
   ~WaitDriver();  ///< No more drain calls after this. Never called from inside drain.
   WaitDriver(const WaitDriver&) = delete;
   WaitDriver& operator=(const WaitDriver&) = delete;
 
  private:
-  WaitDriver(Reactor& reactor, fid_fabric* fabric, fid* object, void* owner, Drain drain);
+  WaitDriver(Reactor& reactor, fid_fabric* fabric, fid* object, void* owner, Drain drain, CqCounters* counters);
   static void on_ready(void* self);
   void run();
 
@@ -39,6 +42,7 @@ class WaitDriver {
   fid* object_;
   void* owner_;
   Drain drain_;
+  CqCounters* counters_;
   rdma::FdWatch* watch_ = nullptr;
   bool busy_poll_ = false;  ///< Polled every reactor turn (Reactor::add_poller) instead of waiting on the fd
 };

@@ -24,8 +24,15 @@ class ReceiveLayout {
   /// Offsets from the start of the allocation.
   std::size_t data_offset(std::uint32_t index) const { return std::size_t(index) * data_stride_; }
   std::size_t sqe_offset(std::uint32_t index) const { return sqe_base_ + std::size_t(index) * kSqeBytes; }
-  /// Scatter list of receive `index` in `base` (registered with `lkey`); returns the SGE count (1 when the
-  /// queue takes no in-capsule data).
+  /// One piece of a receive's scatter list: where in the allocation and how long.
+  struct Piece {
+    std::size_t offset;
+    std::uint32_t length;
+  };
+  /// The scatter list of receive `index` as offsets (SQE first, then the data); returns the count (1 when the
+  /// queue takes no in-capsule data). Fabrics that scatter by iovec (libfabric's fi_recvv) use this directly.
+  std::uint32_t pieces(std::uint32_t index, Piece (&out)[kMaxSges]) const;
+  /// The same as verbs SGEs in `base` (registered with `lkey`).
   std::uint32_t fill_sges(std::byte* base, std::uint32_t lkey, std::uint32_t index, ibv_sge (&sges)[kMaxSges]) const;
 
  private:

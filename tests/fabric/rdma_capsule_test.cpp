@@ -215,5 +215,26 @@ TEST(RdmaReceiveLayout, NoInCapsuleDataMeansOneSge) {
   EXPECT_EQ(sges[0].addr, reinterpret_cast<std::uint64_t>(base + 3 * 64));
 }
 
+// The ofi controller queue posts the same layout with fi_recvv (fabric/ofi/controller_queue.cpp): its iovecs are
+// the pieces, which must be the SGEs as offsets.
+TEST(RdmaReceiveLayout, PiecesAreTheSgesAsOffsets) {
+  for (std::uint32_t limit : {8192u, 0u}) {
+    ReceiveLayout layout(5, limit);
+    alignas(4096) static std::byte base[5 * 8192 + 4096];
+    ASSERT_LE(layout.total_bytes(), sizeof base);
+    for (std::uint32_t i = 0; i < 5; ++i) {
+      ibv_sge sges[ReceiveLayout::kMaxSges];
+      ReceiveLayout::Piece pieces[ReceiveLayout::kMaxSges];
+      const std::uint32_t count = layout.pieces(i, pieces);
+      ASSERT_EQ(count, layout.fill_sges(base, 1, i, sges));
+      EXPECT_EQ(count, limit ? 2u : 1u);
+      for (std::uint32_t k = 0; k < count; ++k) {
+        EXPECT_EQ(reinterpret_cast<std::uint64_t>(base + pieces[k].offset), sges[k].addr);
+        EXPECT_EQ(pieces[k].length, sges[k].length);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nvmf::fabric::rdma

@@ -4,7 +4,8 @@
 # (ofi has no NVMe transport type); verified random I/O of 512 B to 1 MiB (MDTS 1 MiB) on two queues, and with a busy-polling host;
 # keep-alive across a run three times the KATO; hostile handshakes (short private data, QID FFFFh, HSQSIZE 0)
 # rejected with the NVMe/RDMA reject record and an oversized capsule ending only its connection, the target still
-# serving afterwards; a killed target restarted on the same port while perf runs (the host reconnects, resends
+# serving afterwards; a queue whose set-up fails after the CONNREQ (the target out of descriptors) refused with
+# fi_reject's "no resources" record at once; a killed target restarted on the same port while perf runs (the host reconnects, resends
 # and the run passes). Every wait is bounded.
 set -euo pipefail
 
@@ -79,6 +80,27 @@ done
 kill -0 "$target_pid" 2>/dev/null || fail "the target died on hostile handshakes"
 "$NVMF_BIN" id-ctrl "${host[@]}" -s "$port" >"$work/id-ctrl2.log" 2>&1 || fail "id-ctrl after hostile handshakes"
 echo "hostile handshakes: refused, target still serving"
+
+# A queue whose set-up fails after the CONNREQ is refused with fi_reject and the NVMe/RDMA reject record ("no
+# resources"), so the host reports the refusal at once instead of waiting out its connect timeout. The failure is
+# real: the target is left room for exactly one more descriptor (the provider's accepted socket), so the queue's
+# domain cannot open its wait objects.
+nofile_soft=$(prlimit --pid "$target_pid" --nofile --noheadings --output SOFT)
+nofile_hard=$(prlimit --pid "$target_pid" --nofile --noheadings --output HARD)
+open_fds=$(ls "/proc/$target_pid/fd" | wc -l)
+prlimit --pid "$target_pid" --nofile=$((open_fds + 1)):"$nofile_hard"
+started=$(date +%s)
+if timeout 20 "$NVMF_BIN" id-ctrl "${host[@]}" -s "$port" >"$work/id-ctrl-refused.log" 2>&1; then
+  fail "id-ctrl succeeded although the target could not set the queue up"
+fi
+elapsed=$(( $(date +%s) - started ))
+prlimit --pid "$target_pid" --nofile="$nofile_soft":"$nofile_hard"
+cat "$work/id-ctrl-refused.log"
+grep -q "no resources" "$work/id-ctrl-refused.log" || fail "the host did not get the 'no resources' reject record"
+[ "$elapsed" -lt 5 ] || fail "the refusal took ${elapsed} s (a timeout, not a reject)"
+grep -q "rejecting" "$work/target1.log" || fail "the target did not log the rejected queue"
+"$NVMF_BIN" id-ctrl "${host[@]}" -s "$port" >"$work/id-ctrl3.log" 2>&1 || fail "id-ctrl after the refused queue"
+echo "queue set-up failure after CONNREQ: rejected with 'no resources' in ${elapsed} s, target still serving"
 
 # A killed target, restarted on the same port while a verified run goes on: the host reconnects and resends.
 timeout 60 "$NVMF_BIN" perf "${host[@]}" -s "$port" -k 1 --reconnect-delay 1 --ctrl-loss-tmo 30 -o 4096 -q 8 \
