@@ -29,6 +29,7 @@ struct PerfArgs {
   std::uint64_t region_mib = 0;
   bool quiet = false;
   std::string policy = "round-robin";
+  std::uint32_t adaptive_poll_us = static_cast<std::uint32_t>(fabric::kDefaultAdaptivePoll.count());
 };
 
 /// The namespace -N names (default: the first active one), or fail.
@@ -71,6 +72,14 @@ void add_perf_command(CLI::App& app) {
   cmd->add_option("--seed", a->config.seed, "Seed for offsets and the verify pattern (default: from the clock)");
   cmd->add_flag("--quiet", a->quiet, "No live line each second");
   cmd->add_flag("--busy-poll", a->config.busy_poll, "Workers spin on their completion queues instead of sleeping");
+  cmd->add_option("--adaptive-poll", a->adaptive_poll_us,
+                  "Without --busy-poll: after work, poll for up to this many microseconds (self-tuning) before "
+                  "sleeping (0: sleep at once, pure interrupt mode)")
+      ->check(CLI::Range(0u, 10000u))
+      ->capture_default_str();
+  cmd->add_option("--rate-iops", a->config.rate_iops,
+                  "Pace submissions to this many I/Os per second over all queues (0: as fast as possible)")
+      ->capture_default_str();
   cmd->add_option("--policy", a->policy, "Path choice among the best ANA state with several paths")
       ->check(CLI::IsMember({"round-robin", "least-queued"}))
       ->capture_default_str();
@@ -78,6 +87,7 @@ void add_perf_command(CLI::App& app) {
     initiator::PerfConfig& c = a->config;
     c.pattern = *initiator::parse_perf_pattern(a->pattern);
     c.time = std::chrono::milliseconds(static_cast<long long>(a->seconds * 1000));
+    c.adaptive_poll = std::chrono::microseconds(a->adaptive_poll_us);
     c.region_bytes = a->region_mib << 20;
     try {
       if (!a->cores.empty()) c.cores = fabric::parse_cpu_list(a->cores);

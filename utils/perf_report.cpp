@@ -61,6 +61,8 @@ nlohmann::ordered_json perf_result_json(const PerfConfig& c, const PerfResult& r
             {"queues", c.queues},
             {"verify", c.verify},
             {"busy_poll", c.busy_poll},
+            {"adaptive_poll_us", c.adaptive_poll.count()},
+            {"rate_iops", c.rate_iops},
             {"seed", r.seed}}},
           {"phases", phases},
           {"io_errors", r.io_errors},

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "fabric/adaptive_poll.hpp"
 #include "initiator/multipath_policy.hpp"
 #include "initiator/workload/latency_histogram.hpp"
 
@@ -35,6 +36,11 @@ struct PerfConfig {
   std::uint64_t seed = 0;            ///< Verify pattern seed and random offsets; 0 picks one from the clock
   std::uint64_t region_bytes = 0;    ///< Bytes of the namespace to use (0: all), split between workers
   bool busy_poll = false;            ///< Workers spin on their completion queues instead of sleeping
+  /// Without busy_poll: the workers' largest adaptive-polling window (fabric/adaptive_poll.hpp); 0: none
+  std::chrono::microseconds adaptive_poll = fabric::kDefaultAdaptivePoll;
+  /// I/Os per second over all workers, paced by submission time (0: as fast as the queue depth allows), to
+  /// measure a target under a steady light load.
+  std::uint64_t rate_iops = 0;
   /// Over a multipath set: how each worker's queue picks a path among the best ANA state.
   PathPolicy path_policy = PathPolicy::round_robin;
 };

@@ -74,6 +74,7 @@ PerfResult run_workers(const Namespace& ns, const PerfConfig& config, const Atta
     fabric::ReactorOptions ro;
     ro.cpu = config.cores.empty() ? -1 : config.cores[i % config.cores.size()];
     ro.busy_poll = config.busy_poll;
+    ro.adaptive_poll = config.adaptive_poll;
     auto reactor = std::make_unique<fabric::Reactor>(i + 1, ro);
     // Connected here, on the calling thread (the Controller is single-threaded), then handed to the worker.
     if (Error e = attach_queue(*worker, std::move(reactor))) {

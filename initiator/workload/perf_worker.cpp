@@ -1,5 +1,6 @@
 #include "initiator/workload/perf_worker.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,6 +16,9 @@ PerfWorker::PerfWorker(unsigned index, const PerfConfig& config, const Namespace
   if (rng_ == 0) rng_ = 1;
   const std::size_t buffer_bytes = (std::size_t(config.io_size) + 4095) & ~std::size_t(4095);
   slots_.resize(config.queue_depth);
+  paced_.reserve(config.queue_depth);
+  if (config.rate_iops > 0)
+    interval_ = std::chrono::nanoseconds(1'000'000'000ull * std::max(config.queues, 1u) / config.rate_iops);
   for (auto& slot : slots_) {
     slot.worker = this;
     slot.buffer = std::aligned_alloc(4096, buffer_bytes);
@@ -88,17 +92,40 @@ void PerfWorker::run_phase(PhaseKind kind, Clock::time_point deadline) {
   stopping_ = false;
   cursor_ = 0;
   const auto phase_start = Clock::now();
+  next_send_ = phase_start;
+  paced_.clear();
   for (auto& slot : slots_) {
     if (stopping_) break;
-    submit_next(slot);
+    if (interval_.count() > 0) {
+      paced_.push_back(&slot);
+    } else {
+      submit_next(slot);
+    }
   }
-  while (outstanding_ > 0) {
-    process_completions(std::chrono::milliseconds(10));
+  while (outstanding_ > 0 || (!paced_.empty() && !stopping_)) {
+    process_completions(submit_due(std::chrono::milliseconds(10)));
     if (Clock::now() >= deadline_) stopping_ = true;
     if (!queue_alive() && outstanding_ > 0 && first_error.empty()) fail("I/O queue lost: " + queue_error());
   }
   phase_->seconds = std::chrono::duration<double>(Clock::now() - phase_start).count();
   if (kind == PhaseKind::fill) filled_ios_ = cursor_;
+}
+
+std::chrono::milliseconds PerfWorker::submit_due(std::chrono::milliseconds idle) {
+  if (paced_.empty() || stopping_) return idle;
+  auto now = Clock::now();
+  // A worker that fell behind (a stall) resumes the rate from now instead of catching up in a burst.
+  if (now - next_send_ > interval_ * 4) next_send_ = now;
+  while (!paced_.empty() && now >= next_send_ && !stopping_) {
+    Slot* slot = paced_.back();
+    paced_.pop_back();
+    next_send_ += interval_;
+    submit_next(*slot);
+  }
+  if (paced_.empty()) return idle;
+  // Whole milliseconds, rounded up: the reactor sleeps (or polls) until then instead of spinning here.
+  const auto until = std::chrono::ceil<std::chrono::milliseconds>(next_send_ - now);
+  return std::clamp(until, std::chrono::milliseconds(1), idle);
 }
 
 void PerfWorker::submit_next(Slot& slot) {
@@ -192,6 +219,10 @@ void PerfWorker::on_complete(void* arg, nvme::Status status) {
     }
   }
   if (now >= self.deadline_) self.stopping_ = true;
+  if (self.interval_.count() > 0) {
+    if (!self.stopping_) self.paced_.push_back(&slot);
+    return;
+  }
   self.submit_next(slot);
 }
 

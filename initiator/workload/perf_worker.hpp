@@ -64,6 +64,8 @@ class PerfWorker {
   static void on_complete(void* arg, nvme::Status status);
   void run_phase(PhaseKind kind, Clock::time_point deadline);
   void submit_next(Slot& slot);
+  /// Submits paced slots whose time has come; returns how long until the next one is due (or `idle`).
+  std::chrono::milliseconds submit_due(std::chrono::milliseconds idle);
   SubmitResult submit(Slot& slot);
   void process_completions(std::chrono::milliseconds max_wait);
   bool queue_alive() const;
@@ -83,6 +85,10 @@ class PerfWorker {
   std::unique_ptr<IoQueue> queue_;              ///< One controller, or
   std::unique_ptr<MultipathQueue> multipath_;   ///< a multipath set
   std::vector<Slot> slots_;
+  // Pacing (PerfConfig::rate_iops): completed slots wait here for their submission time.
+  std::chrono::nanoseconds interval_{0};   ///< Between submissions of this worker; zero: no pacing
+  Clock::time_point next_send_;
+  std::vector<Slot*> paced_;              ///< Reserved to the queue depth: no allocation while running
 
   // Current phase.
   PhaseKind kind_ = PhaseKind::workload;
