@@ -116,8 +116,11 @@ def main():
                     order = ["perf", "fio"] if rep % 2 == 0 else ["fio", "perf"]
                     for tool in order:
                         if tool == "perf":
-                            r = measure(target, run.perf_command(nvmf, args.target_port, c, args.time, False),
-                                        args.time, run.summarize)
+                            # Both clients in their default polling mode (the fio engine's host library is
+                            # adaptive): drop run.py's pure-interrupt flag from perf.
+                            cmd = run.perf_command(nvmf, args.target_port, c, args.time, False)
+                            cmd = cmd[:-len(run.POLL_ARGS[False])]
+                            r = measure(target, cmd, args.time, run.summarize)
                         else:
                             r = measure(target, fio_command(fio), args.time, summarize_fio,
                                         fio_env(engine, args.target_port, qd, args.time))

@@ -60,10 +60,15 @@ CASES = [
 SUBSYSTEM_NQN = "nqn.2024-01.io.nvmf:target"  # the target's default subsystem (target/config.hpp)
 
 
+# Interrupt mode is the pure one (no adaptive polling: the ceiling's interrupt mode sleeps at once as well);
+# bench/adaptive_poll.py measures the adaptive default against both.
+POLL_ARGS = {False: ["--adaptive-poll", "0"], True: ["--busy-poll"]}
+
+
 def target_command(nvmf, backend, port, ready_file, poll):
     cmd = ["taskset", "-c", "0", nvmf, "target", "--listen", f"tcp:127.0.0.1:{port}",
            "--namespace", f"{backend}:1G", "--cores", "0", "--discovery-port", "0", "--ready-file", ready_file]
-    return cmd + (["--busy-poll"] if poll else [])
+    return cmd + POLL_ARGS[poll]
 
 
 def perf_command(nvmf, port, c, seconds, poll):
@@ -72,7 +77,7 @@ def perf_command(nvmf, port, c, seconds, poll):
            "-T", str(seconds), "--cores", "1", "--output-format", "json", "--quiet"]
     if "mix" in c:
         cmd += ["-M", str(c["mix"]["percent"])]
-    return cmd + (["--busy-poll"] if poll else [])
+    return cmd + POLL_ARGS[poll]
 
 
 def ceiling_client_command(ceiling, port, c, seconds, poll):

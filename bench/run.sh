@@ -3,7 +3,7 @@
 # and `nvmf perf` on core 1 for every case, interleaved with the io_uring TCP ceiling (nvmf-ceiling) of the same
 # shape on the same cores, three times; prints one table, writes JSON under bench/results/ and draws the plots.
 #
-#   bench/run.sh                      # interrupt mode (the default of both tools)
+#   bench/run.sh                      # pure interrupt mode (--adaptive-poll 0 on both tools; bench/adaptive_poll.py measures the default)
 #   bench/run.sh --mode poll          # busy-polling target, perf and ceiling
 #   bench/run.sh --time 5 --cases 4k-randread-qd1,4k-randread-qd32
 #   bench/run.sh --ceiling-only       # only the ceiling: what this machine's loopback can do

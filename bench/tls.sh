@@ -4,7 +4,9 @@
 # TLS_AES_256_GCM_SHA384 from an HMAC-02 key). Records are protected in user space unless the kernel's TLS
 # takes over. Prints IOPS, MiB/s and TLS as a share of plain; the goal is >= 60 % at QD 32.
 #
-#   bench/tls.sh [--time SECONDS] [--rounds N]   # default 10 s per case, 3 rounds; target on core 0, perf on core 1
+#   bench/tls.sh [--time SECONDS] [--rounds N] [--adaptive-poll US]
+#   # default 10 s per case, 3 rounds, the default polling mode; target on core 0, perf on core 1;
+#   # --adaptive-poll 0 runs both ends in pure interrupt mode
 #
 # Run it on a quiet machine (it prints the load average before and after). BUILD_DIR overrides build-release.
 set -euo pipefail
@@ -12,11 +14,13 @@ cd "$(dirname "$0")/.."
 build_dir="${BUILD_DIR:-build-release}"
 seconds=10
 rounds=3
+poll=()
 while [ $# -gt 0 ]; do
   case $1 in
     --time) seconds=$2; shift 2;;
     --rounds) rounds=$2; shift 2;;
-    *) echo "usage: bench/tls.sh [--time SECONDS] [--rounds N]" >&2; exit 2;;
+    --adaptive-poll) poll=(--adaptive-poll "$2"); shift 2;;
+    *) echo "usage: bench/tls.sh [--time SECONDS] [--rounds N] [--adaptive-poll US]" >&2; exit 2;;
   esac
 done
 if [ ! -f "$build_dir/build.ninja" ]; then
@@ -37,7 +41,7 @@ host384=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000384
 taskset -c 0 "$nvmf" target --cores 0 --subsystem "$sub" --namespace null:16G --discovery-port 0 \
   --listen tcp:127.0.0.1:4420 --listen tcp:127.0.0.1:4421,tls=required \
   --tls-psk "$host256=$work/k256" --tls-psk "$host384=$work/k384" \
-  --control-socket none --ready-file "$work/ready" > "$work/target.log" 2>&1 &
+  --control-socket none --ready-file "$work/ready" "${poll[@]}" > "$work/target.log" 2>&1 &
 target_pid=$!
 for _ in $(seq 100); do [ -s "$work/ready" ] && break; sleep 0.1; done
 [ -s "$work/ready" ] || { cat "$work/target.log"; exit 1; }
@@ -45,7 +49,7 @@ for _ in $(seq 100); do [ -s "$work/ready" ] && break; sleep 0.1; done
 run() {  # name port hostnqn key pattern size qd
   local extra=()
   [ -n "$4" ] && extra=(--tls-key "$4")
-  taskset -c 1 "$nvmf" perf --transport tcp -a 127.0.0.1 -s "$2" -n "$sub" --hostnqn "$3" "${extra[@]}" \
+  taskset -c 1 "$nvmf" perf --transport tcp -a 127.0.0.1 -s "$2" -n "$sub" --hostnqn "$3" "${extra[@]}" "${poll[@]}" \
     -w "$5" -o "$6" -q "$7" -T "$seconds" --cores 1 --quiet --output-format json > "$work/$1.json"
 }
 
