@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a shared entry holds: one controller (one path) or a multipath set (several). */
+enum shared_kind { SHARED_CTRL, SHARED_SET };
+
 struct shared_ctrl {
   struct shared_ctrl *next;
   char *key;
-  nvmf_ctrl *ctrl;  /* one path, or */
-  nvmf_mpath *set;  /* several */
+  enum shared_kind kind;
+  void *handle; /* nvmf_ctrl or nvmf_mpath, by kind */
   unsigned int refs;
 };
 
@@ -65,7 +68,12 @@ static nvmf_ctrl *connect_ctrl(const struct nvmf_fio_conn *conn, char *errbuf, s
   return ctrl;
 }
 
-nvmf_ctrl *nvmf_fio_ctrl_get(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+typedef void *(*connect_fn)(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen);
+typedef void (*disconnect_fn)(void *handle);
+
+/* The shared entry of this kind for `conn`, connected on first use; its reference counted. */
+static void *shared_get(const struct nvmf_fio_conn *conn, enum shared_kind kind, connect_fn connect,
+                        disconnect_fn disconnect, char *errbuf, size_t errlen) {
   if (errbuf && errlen) errbuf[0] = '\0';
   if (!conn->subnqn || !conn->subnqn[0]) {
     if (errbuf) snprintf(errbuf, errlen, "subnqn is required");
@@ -78,19 +86,19 @@ nvmf_ctrl *nvmf_fio_ctrl_get(const struct nvmf_fio_conn *conn, char *errbuf, siz
   }
   pthread_mutex_lock(&shared_lock);
   struct shared_ctrl *s = shared_list;
-  while (s && !(s->ctrl && strcmp(s->key, key) == 0)) s = s->next;
+  while (s && !(s->kind == kind && strcmp(s->key, key) == 0)) s = s->next;
   if (s) {
     s->refs++;
     free(key);
     pthread_mutex_unlock(&shared_lock);
-    return s->ctrl;
+    return s->handle;
   }
   /* Connecting under the lock serialises the first jobs of one target: they must share its association. */
-  nvmf_ctrl *ctrl = connect_ctrl(conn, errbuf, errlen);
-  s = ctrl ? calloc(1, sizeof(*s)) : NULL;
+  void *handle = connect(conn, errbuf, errlen);
+  s = handle ? calloc(1, sizeof(*s)) : NULL;
   if (!s) {
-    if (ctrl) {
-      nvmf_ctrl_disconnect(ctrl);
+    if (handle) {
+      disconnect(handle);
       if (errbuf) snprintf(errbuf, errlen, "%s", strerror(ENOMEM));
     }
     free(key);
@@ -98,28 +106,40 @@ nvmf_ctrl *nvmf_fio_ctrl_get(const struct nvmf_fio_conn *conn, char *errbuf, siz
     return NULL;
   }
   s->key = key;
-  s->ctrl = ctrl;
+  s->kind = kind;
+  s->handle = handle;
   s->refs = 1;
   s->next = shared_list;
   shared_list = s;
   pthread_mutex_unlock(&shared_lock);
-  return ctrl;
+  return handle;
 }
 
-void nvmf_fio_ctrl_put(nvmf_ctrl *ctrl) {
-  if (!ctrl) return;
+static void shared_put(void *handle, disconnect_fn disconnect) {
+  if (!handle) return;
   pthread_mutex_lock(&shared_lock);
   struct shared_ctrl **link = &shared_list;
-  while (*link && (*link)->ctrl != ctrl) link = &(*link)->next;
+  while (*link && (*link)->handle != handle) link = &(*link)->next;
   struct shared_ctrl *s = *link;
   if (s && --s->refs == 0) {
     *link = s->next;
-    nvmf_ctrl_disconnect(s->ctrl);
+    disconnect(s->handle);
     free(s->key);
     free(s);
   }
   pthread_mutex_unlock(&shared_lock);
 }
+
+static void *connect_ctrl_handle(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+  return connect_ctrl(conn, errbuf, errlen);
+}
+static void disconnect_ctrl_handle(void *handle) { nvmf_ctrl_disconnect(handle); }
+
+nvmf_ctrl *nvmf_fio_ctrl_get(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+  return shared_get(conn, SHARED_CTRL, connect_ctrl_handle, disconnect_ctrl_handle, errbuf, errlen);
+}
+
+void nvmf_fio_ctrl_put(nvmf_ctrl *ctrl) { shared_put(ctrl, disconnect_ctrl_handle); }
 
 /* Entries of a comma-separated list (1 for NULL or empty: the default). */
 static size_t list_count(const char *list) {
@@ -175,57 +195,13 @@ static nvmf_mpath *connect_set(const struct nvmf_fio_conn *conn, char *errbuf, s
   return set;
 }
 
+static void *connect_set_handle(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
+  return connect_set(conn, errbuf, errlen);
+}
+static void disconnect_set_handle(void *handle) { nvmf_mpath_disconnect(handle); }
+
 nvmf_mpath *nvmf_fio_mpath_get(const struct nvmf_fio_conn *conn, char *errbuf, size_t errlen) {
-  if (errbuf && errlen) errbuf[0] = '\0';
-  if (!conn->subnqn || !conn->subnqn[0]) {
-    if (errbuf) snprintf(errbuf, errlen, "subnqn is required");
-    return NULL;
-  }
-  char *key = conn_key(conn);
-  if (!key) {
-    if (errbuf) snprintf(errbuf, errlen, "%s", strerror(ENOMEM));
-    return NULL;
-  }
-  pthread_mutex_lock(&shared_lock);
-  struct shared_ctrl *s = shared_list;
-  while (s && !(s->set && strcmp(s->key, key) == 0)) s = s->next;
-  if (s) {
-    s->refs++;
-    free(key);
-    pthread_mutex_unlock(&shared_lock);
-    return s->set;
-  }
-  nvmf_mpath *set = connect_set(conn, errbuf, errlen);
-  s = set ? calloc(1, sizeof(*s)) : NULL;
-  if (!s) {
-    if (set) {
-      nvmf_mpath_disconnect(set);
-      if (errbuf) snprintf(errbuf, errlen, "%s", strerror(ENOMEM));
-    }
-    free(key);
-    pthread_mutex_unlock(&shared_lock);
-    return NULL;
-  }
-  s->key = key;
-  s->set = set;
-  s->refs = 1;
-  s->next = shared_list;
-  shared_list = s;
-  pthread_mutex_unlock(&shared_lock);
-  return set;
+  return shared_get(conn, SHARED_SET, connect_set_handle, disconnect_set_handle, errbuf, errlen);
 }
 
-void nvmf_fio_mpath_put(nvmf_mpath *set) {
-  if (!set) return;
-  pthread_mutex_lock(&shared_lock);
-  struct shared_ctrl **link = &shared_list;
-  while (*link && (*link)->set != set) link = &(*link)->next;
-  struct shared_ctrl *s = *link;
-  if (s && --s->refs == 0) {
-    *link = s->next;
-    nvmf_mpath_disconnect(s->set);
-    free(s->key);
-    free(s);
-  }
-  pthread_mutex_unlock(&shared_lock);
-}
+void nvmf_fio_mpath_put(nvmf_mpath *set) { shared_put(set, disconnect_set_handle); }
