@@ -57,17 +57,37 @@ bool MultipathQueue::any_path_reconnecting() const {
 
 SubmitResult MultipathQueue::read(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, void* buf,
                                   IoCallback cb, void* arg) {
-  return start(nsid, slba, nlb, buf, false, false, cb, arg);
+  return start(Op::read, nsid, slba, nlb, buf, false, cb, arg);
 }
 
 SubmitResult MultipathQueue::write(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, const void* buf,
                                    IoCallback cb, void* arg, bool fua) {
   // The buffer is only read from: IoQueue::write takes it const again in dispatch().
-  return start(nsid, slba, nlb, const_cast<void*>(buf), true, fua, cb, arg);
+  return start(Op::write, nsid, slba, nlb, const_cast<void*>(buf), fua, cb, arg);
 }
 
-SubmitResult MultipathQueue::start(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, void* buf,
-                                   bool is_write, bool fua, IoCallback cb, void* arg) {
+SubmitResult MultipathQueue::flush(std::uint32_t nsid, IoCallback cb, void* arg) {
+  return start(Op::flush, nsid, 0, 0, nullptr, false, cb, arg);
+}
+
+SubmitResult MultipathQueue::write_zeroes(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, IoCallback cb,
+                                          void* arg, bool deallocate) {
+  return start(Op::write_zeroes, nsid, slba, nlb, nullptr, deallocate, cb, arg);
+}
+
+SubmitResult MultipathQueue::submit_on(IoQueue& queue, const Namespace& ns, Slot& slot) {
+  switch (slot.op) {
+    case Op::read: return queue.read(ns, slot.slba, slot.nlb, slot.buf, &on_path_complete, &slot);
+    case Op::write: return queue.write(ns, slot.slba, slot.nlb, slot.buf, &on_path_complete, &slot, slot.flag);
+    case Op::flush: return queue.flush(ns, &on_path_complete, &slot);
+    case Op::write_zeroes:
+      return queue.write_zeroes(ns, slot.slba, slot.nlb, &on_path_complete, &slot, slot.flag);
+  }
+  return SubmitResult::invalid_argument;
+}
+
+SubmitResult MultipathQueue::start(Op op, std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, void* buf,
+                                   bool flag, IoCallback cb, void* arg) {
   if (!cb || destroying_) return SubmitResult::invalid_argument;
   const auto it = std::lower_bound(nsids_.begin(), nsids_.end(), nsid);
   if (it == nsids_.end() || *it != nsid) return SubmitResult::invalid_argument;
@@ -80,8 +100,8 @@ SubmitResult MultipathQueue::start(std::uint32_t nsid, std::uint64_t slba, std::
   slot.nlb = nlb;
   slot.ns_index = static_cast<std::uint32_t>(it - nsids_.begin());
   slot.tried = 0;
-  slot.is_write = is_write;
-  slot.fua = fua;
+  slot.op = op;
+  slot.flag = flag;
   free_.pop_back();
   const SubmitResult r = dispatch(slot);
   if (r != SubmitResult::ok) free_.push_back(&slot);
@@ -105,9 +125,7 @@ SubmitResult MultipathQueue::dispatch(Slot& slot) {
     }
     Path& p = paths_[i];
     const Namespace& ns = p.namespaces[slot.ns_index];
-    const SubmitResult r = slot.is_write
-                               ? p.queue->write(ns, slot.slba, slot.nlb, slot.buf, &on_path_complete, &slot, slot.fua)
-                               : p.queue->read(ns, slot.slba, slot.nlb, slot.buf, &on_path_complete, &slot);
+    const SubmitResult r = submit_on(*p.queue, ns, slot);
     if (r == SubmitResult::ok) {
       slot.path = i;
       ++p.outstanding;

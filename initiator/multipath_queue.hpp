@@ -46,6 +46,11 @@ class MultipathQueue {
   SubmitResult read(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, void* buf, IoCallback cb, void* arg);
   SubmitResult write(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, const void* buf, IoCallback cb,
                      void* arg, bool fua = false);
+  /// Flush namespace `nsid` (its volatile write cache) through one path; moved to another path like any command.
+  SubmitResult flush(std::uint32_t nsid, IoCallback cb, void* arg);
+  /// Write Zeroes over `nlb` blocks at `slba`, deallocating them where the namespace can (DEAC).
+  SubmitResult write_zeroes(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, IoCallback cb, void* arg,
+                            bool deallocate = false);
 
   /// Drive the reactor (waiting at most `max_wait`), maintain every path's queue (timeouts, reconnects) and
   /// send again the commands waiting for a path; returns the number of commands completed to the caller.
@@ -70,6 +75,7 @@ class MultipathQueue {
     std::uint32_t outstanding = 0;
     std::uint64_t completed = 0;
   };
+  enum class Op : std::uint8_t { read, write, flush, write_zeroes };
   struct Slot {
     MultipathQueue* owner = nullptr;
     IoCallback cb = nullptr;
@@ -80,13 +86,15 @@ class MultipathQueue {
     std::uint32_t ns_index = 0;
     std::uint64_t tried = 0;  ///< Bit per path that failed this command
     std::size_t path = 0;
-    bool is_write = false;
-    bool fua = false;
+    Op op = Op::read;
+    bool flag = false;  ///< write: FUA; write_zeroes: deallocate
   };
   static constexpr std::size_t kMaxPaths = 64;  ///< Slot::tried has a bit per path
 
-  SubmitResult start(std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, void* buf, bool is_write, bool fua,
+  SubmitResult start(Op op, std::uint32_t nsid, std::uint64_t slba, std::uint32_t nlb, void* buf, bool flag,
                      IoCallback cb, void* arg);
+  /// Submit `slot` on one path's queue.
+  static SubmitResult submit_on(IoQueue& queue, const Namespace& ns, Slot& slot);
   /// Send `slot` on the best path it has not failed on. ok: sent or waiting for a path; anything else: the
   /// command cannot go anywhere (the slot is still held).
   SubmitResult dispatch(Slot& slot);

@@ -231,6 +231,17 @@ int nvmf_mpath_qpair_write(nvmf_mpath_qpair* qp, uint32_t nsid, const void* buf,
   });
 }
 
+int nvmf_mpath_qpair_flush(nvmf_mpath_qpair* qp, uint32_t nsid, nvmf_io_cb cb, void* arg) {
+  return submit(qp, cb, arg, [&](MultipathQueue& q, void* ctx) { return q.flush(nsid, &on_complete, ctx); });
+}
+
+int nvmf_mpath_qpair_write_zeroes(nvmf_mpath_qpair* qp, uint32_t nsid, uint64_t slba, uint32_t nlb, uint32_t flags,
+                                  nvmf_io_cb cb, void* arg) {
+  return submit(qp, cb, arg, [&](MultipathQueue& q, void* ctx) {
+    return q.write_zeroes(nsid, slba, nlb, &on_complete, ctx, flags & NVMF_IO_DEAC);
+  });
+}
+
 int nvmf_mpath_qpair_poll(nvmf_mpath_qpair* qp, int timeout_ms) {
   if (!qp) return -EINVAL;
   const unsigned n = qp->queue->process_completions(std::chrono::milliseconds(std::max(timeout_ms, 0)));

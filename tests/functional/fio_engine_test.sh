@@ -153,9 +153,12 @@ start_path_target path2
 port2=$path_port
 paths_job=(--name=paths --ioengine="external:$NVMF_FIO_ENGINE" --thread=1 --subnqn="$subnqn-paths"
   --traddr=127.0.0.1 --filename=nvmf --rw=randwrite --bs=4k --iodepth=16 --size=16m --verify=crc32c)
-run_fio paths "${paths_job[@]}" --trsvcid="$port1,$port2" --policy=least-queued --do_verify=1 ||
+run_fio paths "${paths_job[@]}" --trsvcid="$port1,$port2" --policy=least-queued --do_verify=1 --fsync=32 ||
   fail "fio over two paths exited with $?"
 check_json "$work/paths.json" ok write read || fail "verify over two paths"
+python3 -c 'import json,sys; t=open(sys.argv[1]).read(); j=json.loads(t[t.index("{"):])
+sys.exit(0 if j["jobs"][0]["sync"]["total_ios"] > 0 else "no flush was issued")' "$work/paths.json" ||
+  fail "fsync= over two paths sent no flush"
 # Both paths were connected: each target logged the controller our host created through it.
 for name in path1 path2; do grep -q "created: subsystem $subnqn-paths" "$work/$name.log" || fail "$name was not used"; done
 run_fio paths_second "${paths_job[@]}" --trsvcid="$port2" --verify_only || fail "verify_only on path 2 exited with $?"

@@ -175,6 +175,33 @@ static int write_then_read(nvmf_mpath_qpair *qp, uint32_t nsid, uint64_t first, 
   return bad;
 }
 
+/* Waits for one command; its status, or -ETIMEDOUT. */
+static int wait_one(nvmf_mpath_qpair *qp, struct io *io) {
+  for (int spins = 0; spins < 3000 && !io->done; ++spins) nvmf_mpath_qpair_poll(qp, 10);
+  return io->done ? io->status : -ETIMEDOUT;
+}
+
+/* Flush, then Write Zeroes (with DEAC) over the first slot of `first`: it reads back as zeroes. */
+static int flush_and_zero(nvmf_mpath_qpair *qp, uint32_t nsid, uint64_t first) {
+  struct io *io = &ios[0];
+  io->done = 0;
+  int rc = nvmf_mpath_qpair_flush(qp, nsid, on_done, io);
+  if (rc == 0) rc = wait_one(qp, io);
+  if (rc != 0) return fprintf(stderr, "flush: %s\n", nvmf_strerror(rc)), 1;
+  io->done = 0;
+  rc = nvmf_mpath_qpair_write_zeroes(qp, nsid, first * IO_BLOCKS, IO_BLOCKS, NVMF_IO_DEAC, on_done, io);
+  if (rc == 0) rc = wait_one(qp, io);
+  if (rc != 0) return fprintf(stderr, "write zeroes: %s\n", nvmf_strerror(rc)), 1;
+  io->done = 0;
+  memset(io->buf, 0xa5, sizeof io->buf);
+  rc = nvmf_mpath_qpair_read(qp, nsid, io->buf, first * IO_BLOCKS, IO_BLOCKS, on_done, io);
+  if (rc == 0) rc = wait_one(qp, io);
+  if (rc != 0) return fprintf(stderr, "read after write zeroes: %s\n", nvmf_strerror(rc)), 1;
+  for (size_t i = 0; i < sizeof io->buf; ++i)
+    if (io->buf[i]) return fprintf(stderr, "write zeroes: byte %zu reads %u\n", i, io->buf[i]), 1;
+  return 0;
+}
+
 static void path_opts(struct nvmf_ctrl_opts *o, const char *port) {
   nvmf_ctrl_opts_init(o, sizeof *o);
   o->traddr = "127.0.0.1";
@@ -234,6 +261,7 @@ int main(void) {
 
   /* Both paths carry I/O. */
   CHECK(write_then_read(qp, nsid, 0, 1) == 0);
+  CHECK(flush_and_zero(qp, nsid, 0) == 0);
   CHECK(nvmf_mpath_qpair_get_path_commands(qp, 0) > 0);
   CHECK(nvmf_mpath_qpair_get_path_commands(qp, 1) > 0);
   CHECK(nvmf_mpath_qpair_outstanding(qp) == 0);

@@ -246,3 +246,29 @@ TEST_F(MultipathQueueTest, DestroyCompletesOutstandingCommandsAborted) {
     EXPECT_EQ(d.status.sct(), NVME_SCT_PATH);
   }
 }
+
+TEST_F(MultipathQueueTest, FlushAndWriteZeroesGoThroughOnePathAndMoveOnAPathStatus) {
+  make(PathPolicy::round_robin);
+  Done flush, zeroes;
+  ASSERT_EQ(queue->flush(1, &on_done, &flush), SubmitResult::ok);
+  ASSERT_EQ(queue->write_zeroes(1, 16, 8, &on_done, &zeroes, true), SubmitResult::ok);
+  ASSERT_EQ(fakes[0]->pending.size(), 1u);
+  ASSERT_EQ(fakes[1]->pending.size(), 1u);
+  EXPECT_EQ(fakes[0]->pending.front()->sqe.opcode, nvme_cmd_flush);
+  const nvme::Sqe& wz = fakes[1]->pending.front()->sqe;
+  EXPECT_EQ(wz.opcode, nvme_cmd_write_zeroes);
+  EXPECT_EQ(wz.cdw10, 16u);                  // SLBA
+  EXPECT_EQ(wz.cdw12 & 0xffff, 7u);          // NLB, 0-based
+  EXPECT_NE(wz.cdw12 & (1u << 25), 0u);      // DEAC
+  // The flush's path goes inaccessible: the flush is sent again on the other path, the caller sees success.
+  fakes[0]->complete_front(kInaccessible);
+  EXPECT_EQ(flush.calls, 0);
+  ASSERT_EQ(fakes[1]->pending.size(), 2u);
+  EXPECT_EQ(fakes[1]->pending.back()->sqe.opcode, nvme_cmd_flush);
+  fakes[1]->complete_all();
+  EXPECT_EQ(flush.calls, 1);
+  EXPECT_TRUE(flush.status.ok());
+  EXPECT_EQ(zeroes.calls, 1);
+  EXPECT_EQ(queue->retries(), 1u);
+  EXPECT_EQ(queue->outstanding(), 0u);
+}

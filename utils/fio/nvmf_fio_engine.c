@@ -448,11 +448,16 @@ static enum fio_q_status nvmf_fio_queue(struct thread_data *td, struct io_u *io_
   const uint32_t nlb = (uint32_t)(io_u->xfer_buflen / bs);
   int rc;
   if (t->mqp) {
-    /* Several paths: reads and writes (the multipath queue pair has no flush or deallocate). */
+    /* Several paths: trims become Write Zeroes with deallocation (the multipath queue pair has no Dataset
+     * Management); a namespace that deallocates reads zeroes there either way. */
     if (io_u->ddir == DDIR_READ)
       rc = nvmf_mpath_qpair_read(t->mqp, t->nsid, io_u->xfer_buf, slba, nlb, on_complete, req);
     else if (io_u->ddir == DDIR_WRITE)
       rc = nvmf_mpath_qpair_write(t->mqp, t->nsid, io_u->xfer_buf, slba, nlb, t->write_flags, on_complete, req);
+    else if (io_u->ddir == DDIR_SYNC || io_u->ddir == DDIR_DATASYNC)
+      rc = nvmf_mpath_qpair_flush(t->mqp, t->nsid, on_complete, req);
+    else if (io_u->ddir == DDIR_TRIM)
+      rc = nlb ? nvmf_mpath_qpair_write_zeroes(t->mqp, t->nsid, slba, nlb, NVMF_IO_DEAC, on_complete, req) : -EINVAL;
     else
       rc = -EOPNOTSUPP;
   } else switch (io_u->ddir) {

@@ -285,6 +285,10 @@ int nvmf_mpath_qpair_read(nvmf_mpath_qpair *qp, uint32_t nsid, void *buf, uint64
                           nvmf_io_cb cb, void *arg);
 int nvmf_mpath_qpair_write(nvmf_mpath_qpair *qp, uint32_t nsid, const void *buf, uint64_t slba, uint32_t nlb,
                            uint32_t flags, nvmf_io_cb cb, void *arg);
+/* As nvmf_qpair_flush/write_zeroes (flags: NVMF_IO_DEAC), through one path of the set, moved like the others. */
+int nvmf_mpath_qpair_flush(nvmf_mpath_qpair *qp, uint32_t nsid, nvmf_io_cb cb, void *arg);
+int nvmf_mpath_qpair_write_zeroes(nvmf_mpath_qpair *qp, uint32_t nsid, uint64_t slba, uint32_t nlb, uint32_t flags,
+                                  nvmf_io_cb cb, void *arg);
 /* Process completions of every path (running their callbacks), waiting at most timeout_ms; also reconnects
  * lost paths and resends the commands waiting for one. The number completed, or -ENOTCONN when every path is
  * gone for good. */
