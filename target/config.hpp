@@ -61,6 +61,8 @@ struct NamespaceConfig {
   std::string faults = {};
   /// ANA group (1..kMaxAnaGroups; nvmetcli's ana_grpid).
   std::uint32_t ana_grpid = kDefaultAnaGroup;
+  /// Where reservations persist through power loss (PTPL, target/reservation_persistence.hpp); empty: no PTPL.
+  std::string ptpl_file = {};
 };
 
 struct SubsystemConfig {

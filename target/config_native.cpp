@@ -49,7 +49,8 @@ std::array<std::uint8_t, 16> uuid_of(const JsonCursor& c) {
 }
 
 NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Origins& origins) {
-  c.only_keys({"nsid", "backend", "size", "path", "block_size", "hosts", "nguid", "uuid", "faults", "ana_grpid"});
+  c.only_keys({"nsid", "backend", "size", "path", "block_size", "hosts", "nguid", "uuid", "faults", "ana_grpid",
+               "ptpl_file"});
   NamespaceConfig ns;
   origins[field] = c.pointer();
   auto note = [&](const char* key) {
@@ -68,6 +69,7 @@ NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Or
   if (c.has("uuid")) ns.uuid = uuid_of(note("uuid"));
   if (c.has("faults")) ns.faults = note("faults").string();
   if (c.has("ana_grpid")) ns.ana_grpid = static_cast<std::uint32_t>(note("ana_grpid").number(1, kMaxAnaGroups));
+  if (c.has("ptpl_file")) ns.ptpl_file = note("ptpl_file").string();
   return ns;
 }
 
@@ -283,6 +285,7 @@ nlohmann::json namespace_to_json(const NamespaceConfig& ns) {
   if (ns.uuid) j["uuid"] = format_uuid(*ns.uuid);
   if (!ns.faults.empty()) j["faults"] = ns.faults;
   if (ns.ana_grpid != kDefaultAnaGroup) j["ana_grpid"] = ns.ana_grpid;
+  if (!ns.ptpl_file.empty()) j["ptpl_file"] = ns.ptpl_file;
   return j;
 }
 

@@ -121,9 +121,11 @@ void build_identify_namespace(const Namespace& ns, nvme_id_ns& id) {
   id.nmic = NVME_NS_NMIC_SHARED;  // reachable through several controllers
   id.dlfeat = ns.backend->deallocate_reads_zeroes() ? 1 : 0;  // deallocated blocks read as zeroes
   id.anagrpid = ns.anagrpid;
-  // All six reservation types, IEKEY as NVMe 1.3 defines it; no Persist Through Power Loss (bit 0).
+  // All six reservation types, IEKEY as NVMe 1.3 defines it; Persist Through Power Loss (bit 0) where the
+  // namespace has a PTPL file.
   id.rescap = NVME_NS_RESCAP_WE | NVME_NS_RESCAP_EA | NVME_NS_RESCAP_WERO | NVME_NS_RESCAP_EARO |
               NVME_NS_RESCAP_WEAR | NVME_NS_RESCAP_EAAR | NVME_NS_RESCAP_IEK_13;
+  if (ns.reservations->persistence_supported()) id.rescap |= NVME_NS_RESCAP_PTPL;
   std::memcpy(id.nguid, ns.ids.nguid.data(), sizeof id.nguid);
   std::memcpy(id.eui64, ns.ids.eui64.data(), sizeof id.eui64);
 }

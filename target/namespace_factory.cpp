@@ -59,6 +59,13 @@ std::shared_ptr<const Namespace> make_namespace(const std::string& subsystem_nqn
   if (nc.uuid) ns->ids.uuid = *nc.uuid;
   ns->hosts = nc.hosts;
   ns->anagrpid = nc.ana_grpid;
+  if (!nc.ptpl_file.empty()) {
+    try {
+      ns->reservations->persist_to(nc.ptpl_file);
+    } catch (const std::runtime_error& e) {
+      throw ConfigError("ptpl_file", nc.ptpl_file, e.what());
+    }
+  }
   NVMF_LOG(info, "subsystem %s: namespace %u = %s, %llu blocks of %u bytes%s", subsystem_nqn.c_str(), ns->nsid,
            ns->backend->describe().c_str(), static_cast<unsigned long long>(ns->blocks), ns->block_size,
            ns->hosts.empty() ? "" : " (masked to listed hosts)");

@@ -1,5 +1,5 @@
 // The namespace-specific reservation features: Reservation Notification Mask (82h), kept per controller and
-// namespace, and Reservation Persistence (83h), which reports PTPL cleared: registrations live in memory only.
+// namespace, and Reservation Persistence (83h): the namespace's PTPL state, changeable where it has a PTPL file.
 #include "target/admin_queue.hpp"
 #include "target/controller.hpp"
 
@@ -14,10 +14,11 @@ constexpr std::uint32_t kChangeable = 1u << 2;         // capabilities: bit 2
 
 /// The namespace a reservation feature names: Invalid Namespace when inactive, Invalid Field when it keeps no
 /// reservations (passthrough namespaces, RESCAP 0), as nvmet answers.
-nvme::Status find_reservation_namespace(const Controller& c, std::uint32_t nsid) {
+nvme::Status find_reservation_namespace(const Controller& c, std::uint32_t nsid, const Namespace** found = nullptr) {
   const Namespace* ns = c.namespaces()->find(nsid);
   if (!ns) return nvme::Status::generic(NVME_SC_INVALID_NS);
   if (ns->backend->forwards_commands()) return nvme::Status::generic(NVME_SC_INVALID_FIELD);
+  if (found) *found = ns;
   return nvme::Status::success();
 }
 }  // namespace
@@ -26,14 +27,19 @@ void AdminQueue::get_reservation_feature(fabric::ControllerRequest& req) {
   const std::uint8_t fid = req.sqe.cdw10 & 0xFF;
   const std::uint8_t sel = (req.sqe.cdw10 >> 8) & 0x7;
   if (sel > kSelectCapabilities) return finish(req, nvme::Status::generic(NVME_SC_INVALID_FIELD));
-  if (nvme::Status st = find_reservation_namespace(*controller_, req.sqe.nsid); !st.ok()) return finish(req, st);
+  const Namespace* ns = nullptr;
+  if (nvme::Status st = find_reservation_namespace(*controller_, req.sqe.nsid, &ns); !st.ok()) return finish(req, st);
+  const bool ptpl_file = ns->reservations->persistence_supported();
   if (sel == kSelectCapabilities) {
-    req.cqe.dw0 = fid == NVME_FEAT_FID_RESV_MASK ? kNamespaceSpecific | kChangeable : kNamespaceSpecific;
+    req.cqe.dw0 = fid == NVME_FEAT_FID_RESV_MASK || ptpl_file ? kNamespaceSpecific | kChangeable : kNamespaceSpecific;
     return finish(req, nvme::Status::success());
   }
   // Nothing is saveable: the default and saved values are 0 (nothing masked, PTPL cleared).
   const bool current = sel == 0;
-  req.cqe.dw0 = fid == NVME_FEAT_FID_RESV_MASK && current ? controller_->reservation_log().mask(req.sqe.nsid) : 0;
+  if (fid == NVME_FEAT_FID_RESV_MASK)
+    req.cqe.dw0 = current ? controller_->reservation_log().mask(req.sqe.nsid) : 0;
+  else
+    req.cqe.dw0 = current && ns->reservations->ptpl() ? kPtplBit : 0;
   finish(req, nvme::Status::success());
 }
 
@@ -50,10 +56,14 @@ void AdminQueue::set_reservation_feature(fabric::ControllerRequest& req) {
     req.cqe.dw0 = cdw11;
     return finish(req, nvme::Status::success());
   }
-  // 83h: PTPL cleared is the only state a namespace without PTPL support (RESCAP bit 0) can have.
-  if (nsid != NVME_NSID_ALL)
-    if (nvme::Status st = find_reservation_namespace(*controller_, nsid); !st.ok()) return finish(req, st);
-  finish(req, cdw11 & kPtplBit ? nvme::Status::generic(NVME_SC_INVALID_FIELD) : nvme::Status::success());
+  // 83h: a namespace with a PTPL file (RESCAP bit 0) takes either state; without one only PTPL cleared.
+  const Namespace* ns = nullptr;
+  if (nsid == NVME_NSID_ALL) return finish(req, cdw11 & kPtplBit ? nvme::Status::generic(NVME_SC_INVALID_FIELD)
+                                                                  : nvme::Status::success());
+  if (nvme::Status st = find_reservation_namespace(*controller_, nsid, &ns); !st.ok()) return finish(req, st);
+  if (!ns->reservations->persistence_supported())
+    return finish(req, cdw11 & kPtplBit ? nvme::Status::generic(NVME_SC_INVALID_FIELD) : nvme::Status::success());
+  finish(req, ns->reservations->set_ptpl(cdw11 & kPtplBit));
 }
 
 }  // namespace nvmf::target

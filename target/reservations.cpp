@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fabric/log.hpp"
 #include "nvme/libnvme.hpp"
+#include "target/reservation_persistence.hpp"
 
 namespace nvmf::target {
 
@@ -73,11 +75,93 @@ std::size_t NamespaceReservations::unregister_by_key_locked(std::uint64_t key, c
   return victims.size();
 }
 
+void NamespaceReservations::persist_to(const std::string& path) {
+  PersistedReservations saved;
+  const bool found = load_persisted_reservations(path, &saved);
+  std::lock_guard lock(mutex_);
+  path_ = path;
+  if (!found) return;
+  ptpl_ = true;
+  registrants_.clear();
+  for (const auto& r : saved.registrants) registrants_.push_back({r.host, r.key});
+  type_ = static_cast<ReservationType>(saved.type);
+  holder_ = saved.holder;
+  generation_ = saved.generation;
+  changed_locked();
+}
+
+bool NamespaceReservations::ptpl() const {
+  std::lock_guard lock(mutex_);
+  return ptpl_;
+}
+
+bool NamespaceReservations::save(std::string* error) {
+  std::lock_guard saving(save_mutex_);
+  PersistedReservations s;
+  bool on;
+  {
+    std::lock_guard lock(mutex_);
+    on = ptpl_;
+    for (const Registrant& r : registrants_) s.registrants.push_back({r.host, r.key});
+    s.type = static_cast<std::uint8_t>(type_);
+    s.holder = holder_;
+    s.generation = generation_;
+  }
+  return on ? save_persisted_reservations(path_, s, error) : remove_persisted_reservations(path_, error);
+}
+
+void NamespaceReservations::persist_if_changed(std::uint64_t epoch_before, Result& result) {
+  if (path_.empty() || !result.status.ok() || epoch() == epoch_before || !ptpl()) return;
+  std::string error;
+  if (!save(&error)) {
+    NVMF_LOG(error, "reservations: PTPL: %s", error.c_str());
+    result.status = nvme::Status::generic(NVME_SC_INTERNAL);
+  }
+}
+
+nvme::Status NamespaceReservations::set_ptpl(bool on) {
+  if (path_.empty()) return invalid_field();
+  {
+    std::lock_guard lock(mutex_);
+    ptpl_ = on;
+  }
+  std::string error;
+  if (!save(&error)) {
+    NVMF_LOG(error, "reservations: PTPL: %s", error.c_str());
+    return nvme::Status::generic(NVME_SC_INTERNAL);
+  }
+  return nvme::Status::success();
+}
+
 NamespaceReservations::Result NamespaceReservations::register_key(const HostId& host, std::uint8_t action, bool iekey,
                                                                   std::uint8_t cptpl, std::uint64_t crkey,
                                                                   std::uint64_t nrkey) {
-  // CPTPL 01b is reserved; 11b asks for PTPL, which RESCAP says this namespace cannot keep.
-  if (cptpl == 1 || cptpl == 3 || action > 2) return {invalid_field(), {}};
+  // CPTPL 01b is reserved; 11b asks for PTPL, which only a namespace with a PTPL file can keep (RESCAP bit 0).
+  if (cptpl == 1 || (cptpl == 3 && path_.empty()) || action > 2) return {invalid_field(), {}};
+  const std::uint64_t before = epoch();
+  Result result = register_key_locked(host, action, iekey, crkey, nrkey);
+  if (result.status.ok() && cptpl >= 2) {
+    // The PTPL state changes with a successful register (NVMe Base spec, Reservation Register, CPTPL).
+    {
+      std::lock_guard lock(mutex_);
+      ptpl_ = cptpl == 3;
+    }
+    if (!path_.empty()) {
+      std::string error;
+      if (!save(&error)) {
+        NVMF_LOG(error, "reservations: PTPL: %s", error.c_str());
+        result.status = nvme::Status::generic(NVME_SC_INTERNAL);
+      }
+    }
+    return result;
+  }
+  persist_if_changed(before, result);
+  return result;
+}
+
+NamespaceReservations::Result NamespaceReservations::register_key_locked(const HostId& host, std::uint8_t action,
+                                                                         bool iekey, std::uint64_t crkey,
+                                                                         std::uint64_t nrkey) {
   std::lock_guard lock(mutex_);
   Result result;
   Registrant* reg = find_locked(host);
@@ -103,6 +187,23 @@ NamespaceReservations::Result NamespaceReservations::register_key(const HostId& 
 NamespaceReservations::Result NamespaceReservations::acquire(const HostId& host, std::uint8_t action, bool iekey,
                                                              std::uint8_t rtype, std::uint64_t crkey,
                                                              std::uint64_t prkey) {
+  const std::uint64_t before = epoch();
+  Result result = acquire_unsaved(host, action, iekey, rtype, crkey, prkey);
+  persist_if_changed(before, result);
+  return result;
+}
+
+NamespaceReservations::Result NamespaceReservations::release(const HostId& host, std::uint8_t action, bool iekey,
+                                                             std::uint8_t rtype, std::uint64_t crkey) {
+  const std::uint64_t before = epoch();
+  Result result = release_unsaved(host, action, iekey, rtype, crkey);
+  persist_if_changed(before, result);
+  return result;
+}
+
+NamespaceReservations::Result NamespaceReservations::acquire_unsaved(const HostId& host, std::uint8_t action,
+                                                                     bool iekey, std::uint8_t rtype,
+                                                                     std::uint64_t crkey, std::uint64_t prkey) {
   // IEKEY is obsolete for Acquire since NVMe 1.3 (RESCAP bit 7 says we follow 1.3): Invalid Field.
   if (iekey || !valid_type(rtype) || action > 2) return {invalid_field(), {}};
   const auto type = static_cast<ReservationType>(rtype);
@@ -162,8 +263,9 @@ NamespaceReservations::Result NamespaceReservations::acquire(const HostId& host,
   return result;
 }
 
-NamespaceReservations::Result NamespaceReservations::release(const HostId& host, std::uint8_t action, bool iekey,
-                                                             std::uint8_t rtype, std::uint64_t crkey) {
+NamespaceReservations::Result NamespaceReservations::release_unsaved(const HostId& host, std::uint8_t action,
+                                                                     bool iekey, std::uint8_t rtype,
+                                                                     std::uint64_t crkey) {
   if (iekey || action > 1) return {invalid_field(), {}};
   std::lock_guard lock(mutex_);
   const Registrant* reg = find_locked(host);
@@ -199,7 +301,7 @@ void NamespaceReservations::report_extended(std::uint8_t* out, std::size_t lengt
   status->rtype = static_cast<std::uint8_t>(type_);
   const auto count = static_cast<std::uint16_t>(registrants_.size());
   std::memcpy(status->regctl, &count, sizeof count);
-  status->ptpls = 0;
+  status->ptpls = ptpl_ ? 1 : 0;
   for (std::size_t i = 0; i < registrants_.size(); ++i) {
     nvme_registered_ctrl_ext entry{};
     entry.cntlid = kDynamicCntlid;

@@ -4,8 +4,9 @@
 //
 // Commands change the state under a mutex (they are rare); the data path asks access() only when epoch() moved
 // since it last asked, so in the steady state an I/O costs one atomic load and takes no lock.
-// The state lives as long as the namespace (it survives a resize) and is lost on a restart: Persist Through
-// Power Loss is not supported (RESCAP bit 0 clear).
+// The state lives as long as the namespace (it survives a resize). It is lost on a restart unless the namespace
+// names a PTPL file (ptpl_file, reservation_persistence.hpp) and a host turned PTPL on (CPTPL 11b or Set Features
+// 83h): then every change is written to the file before the command completes, and the file is read at start.
 #pragma once
 #include <array>
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "nvme/status.hpp"
@@ -59,8 +61,18 @@ class NamespaceReservations {
     std::vector<ReservationNotice> notices;  ///< To deliver once the command succeeded
   };
 
-  /// Reservation Register: RREGA 0 register, 1 unregister, 2 replace; IEKEY skips the CRKEY check; CPTPL 0 and 2
-  /// leave PTPL cleared, 3 (persist) is refused since PTPL is not supported, 1 is reserved.
+  /// Keep the state in `path` while PTPL is on, and restore what it holds now (PTPL on when it exists). Before any
+  /// command; throws std::runtime_error naming the file and field when the file is unreadable.
+  void persist_to(const std::string& path);
+  /// A PTPL file is configured (RESCAP bit 0).
+  bool persistence_supported() const { return !path_.empty(); }
+  /// The PTPL state (Get Features 83h, the report's PTPLS).
+  bool ptpl() const;
+  /// Set Features 83h: Invalid Field without a PTPL file; Internal Error when the file cannot be written.
+  nvme::Status set_ptpl(bool on);
+
+  /// Reservation Register: RREGA 0 register, 1 unregister, 2 replace; IEKEY skips the CRKEY check; CPTPL 0 keeps
+  /// the PTPL state, 2 clears it, 3 sets it (Invalid Field without a PTPL file), 1 is reserved.
   Result register_key(const HostId& host, std::uint8_t action, bool iekey, std::uint8_t cptpl, std::uint64_t crkey,
                       std::uint64_t nrkey);
   /// Reservation Acquire: RACQA 0 acquire, 1 preempt, 2 preempt and abort.
@@ -89,6 +101,17 @@ class NamespaceReservations {
     std::uint64_t key = 0;
   };
 
+  Result register_key_locked(const HostId& host, std::uint8_t action, bool iekey, std::uint64_t crkey,
+                             std::uint64_t nrkey);
+  Result acquire_unsaved(const HostId& host, std::uint8_t action, bool iekey, std::uint8_t rtype, std::uint64_t crkey,
+                         std::uint64_t prkey);
+  Result release_unsaved(const HostId& host, std::uint8_t action, bool iekey, std::uint8_t rtype,
+                         std::uint64_t crkey);
+  /// After a command that may have changed the state since `epoch_before`: with PTPL on, write it to the file
+  /// before the command completes (a failure turns the command's success into Internal Error).
+  void persist_if_changed(std::uint64_t epoch_before, Result& result);
+  /// Writes the current state (PTPL on) or removes the file (PTPL off); false with *error.
+  bool save(std::string* error);
   Registrant* find_locked(const HostId& host);
   const Registrant* find_locked(const HostId& host) const;
   bool holds_locked(const HostId& host) const;
@@ -109,6 +132,9 @@ class NamespaceReservations {
   HostId holder_{};  ///< Meaningful for the types with one holder only
   std::uint32_t generation_ = 0;
   std::atomic<std::uint64_t> epoch_{0};
+  std::string path_;           ///< PTPL file; empty: PTPL not supported
+  bool ptpl_ = false;          ///< Under mutex_
+  std::mutex save_mutex_;      ///< One writer of the file at a time (its snapshot is taken under mutex_)
 };
 
 /// The all-registrants types make every registrant a reservation holder.
