@@ -1,6 +1,7 @@
 // The objects behind the C API's opaque handles (include/nvmf/host.h). Not installed.
 #pragma once
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -91,20 +92,46 @@ auto nvmf_ctrl::run_admin(Fn&& fn) -> decltype(fn()) {
   return done.get();
 }
 
-struct nvmf_qpair {
-  /// The application's callback of one command. The block API's callback takes an nvme::Status, the C one an
-  /// int: each command borrows one of these (as many as the queue's depth, made at creation) to carry it.
+namespace nvmf::capi {
+
+/// The applications' callbacks of one queue pair's commands. The block API's callback takes an nvme::Status, the
+/// C one an int: each command borrows a context (as many as the queue's depth, made once by size()) to carry it,
+/// so nothing is allocated per command.
+class CallbackPool {
+ public:
+  void size(std::size_t depth) {
+    contexts_.resize(depth);
+    free_.reserve(depth);
+    for (auto& ctx : contexts_) {
+      ctx.pool = this;
+      free_.push_back(&ctx);
+    }
+  }
+  /// Borrows a context for (cb, arg) and runs `fn(&on_complete, context)`, which submits the command with them;
+  /// the context stays borrowed only when it succeeded. The C API's int: 0, -EAGAIN when all are in use, or the
+  /// submission's refusal.
+  template <typename Submit>
+  int submit(nvmf_io_cb cb, void* arg, Submit&& fn);
+
+ private:
   struct Context {
-    nvmf_qpair* owner = nullptr;
+    CallbackPool* pool = nullptr;
     nvmf_io_cb cb = nullptr;
     void* arg = nullptr;
   };
+  static void on_complete(void* arg, nvme::Status status);
 
+  std::vector<Context> contexts_;
+  std::vector<Context*> free_;
+};
+
+}  // namespace nvmf::capi
+
+struct nvmf_qpair {
   nvmf_ctrl* ctrl = nullptr;
   std::unique_ptr<nvmf::fabric::Reactor> reactor;
   std::unique_ptr<nvmf::initiator::IoQueue> queue;
-  std::vector<Context> contexts;
-  std::vector<Context*> free_contexts;
+  nvmf::capi::CallbackPool callbacks;
 };
 
 namespace nvmf::capi {
@@ -115,6 +142,26 @@ void copy_out(const std::string& text, char* buf, std::size_t len);
 int to_int(const initiator::Error& error);
 inline int to_int(nvme::Status status) { return status.ok() ? 0 : status.value(); }
 int to_int(initiator::SubmitResult result);
+
+inline void CallbackPool::on_complete(void* arg, nvme::Status status) {
+  auto* ctx = static_cast<Context*>(arg);
+  nvmf_io_cb cb = ctx->cb;
+  void* user = ctx->arg;
+  ctx->pool->free_.push_back(ctx);  // first: the callback may submit again
+  cb(user, to_int(status));
+}
+
+template <typename Submit>
+int CallbackPool::submit(nvmf_io_cb cb, void* arg, Submit&& fn) {
+  if (free_.empty()) return -EAGAIN;
+  Context* ctx = free_.back();
+  ctx->cb = cb;
+  ctx->arg = arg;
+  const initiator::SubmitResult r = fn(&on_complete, ctx);
+  if (r != initiator::SubmitResult::ok) return to_int(r);
+  free_.pop_back();
+  return 0;
+}
 /// The C options as the library's (copies the strings).
 initiator::ControllerOptions to_options(const nvmf_ctrl_opts& options);
 

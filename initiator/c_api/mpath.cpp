@@ -10,7 +10,7 @@
 
 using nvmf::initiator::MultipathQueue;
 using nvmf::initiator::MultipathSet;
-using nvmf::initiator::SubmitResult;
+using nvmf::initiator::IoCallback;
 
 struct nvmf_mpath {
   std::mutex mutex;  ///< Every use of `set` (the background thread polls it; queue pairs are made under it)
@@ -28,16 +28,9 @@ struct nvmf_mpath {
 };
 
 struct nvmf_mpath_qpair {
-  /// Carries the C callback of one command (as nvmf_qpair::Context): as many as the queue's depth.
-  struct Context {
-    nvmf_mpath_qpair* owner = nullptr;
-    nvmf_io_cb cb = nullptr;
-    void* arg = nullptr;
-  };
   std::unique_ptr<nvmf::fabric::Reactor> reactor;
   std::unique_ptr<MultipathQueue> queue;
-  std::vector<Context> contexts;
-  std::vector<Context*> free_contexts;
+  nvmf::capi::CallbackPool callbacks;
 };
 
 namespace {
@@ -75,25 +68,10 @@ void set_thread(nvmf_mpath* m, std::vector<nvmf::initiator::ControllerOptions> p
   m->set.reset();  // every path's queue, then its controller (orderly shutdown)
 }
 
-void on_complete(void* arg, nvmf::nvme::Status status) {
-  auto* ctx = static_cast<nvmf_mpath_qpair::Context*>(arg);
-  nvmf_io_cb cb = ctx->cb;
-  void* user = ctx->arg;
-  ctx->owner->free_contexts.push_back(ctx);  // first: the callback may submit again
-  cb(user, nvmf::capi::to_int(status));
-}
-
 template <typename Submit>
 int submit(nvmf_mpath_qpair* qp, nvmf_io_cb cb, void* arg, Submit&& fn) {
   if (!qp || !cb) return -EINVAL;
-  if (qp->free_contexts.empty()) return -EAGAIN;
-  nvmf_mpath_qpair::Context* ctx = qp->free_contexts.back();
-  ctx->cb = cb;
-  ctx->arg = arg;
-  const SubmitResult r = fn(*qp->queue, ctx);
-  if (r != SubmitResult::ok) return nvmf::capi::to_int(r);
-  qp->free_contexts.pop_back();
-  return 0;
+  return qp->callbacks.submit(cb, arg, [&](IoCallback done, void* ctx) { return fn(*qp->queue, done, ctx); });
 }
 }  // namespace
 
@@ -199,12 +177,7 @@ nvmf_mpath_qpair* nvmf_mpath_qpair_create(nvmf_mpath* m, uint16_t queue_size, ch
       nvmf::capi::copy_out(error.to_string(), errbuf, errlen);
       return nullptr;
     }
-    qp->contexts.resize(qp->queue->depth());
-    qp->free_contexts.reserve(qp->contexts.size());
-    for (auto& ctx : qp->contexts) {
-      ctx.owner = qp.get();
-      qp->free_contexts.push_back(&ctx);
-    }
+    qp->callbacks.size(qp->queue->depth());
     return qp.release();
   } catch (const std::exception& e) {
     nvmf::capi::copy_out(e.what(), errbuf, errlen);
@@ -221,24 +194,26 @@ void nvmf_mpath_qpair_destroy(nvmf_mpath_qpair* qp) {
 
 int nvmf_mpath_qpair_read(nvmf_mpath_qpair* qp, uint32_t nsid, void* buf, uint64_t slba, uint32_t nlb,
                           nvmf_io_cb cb, void* arg) {
-  return submit(qp, cb, arg, [&](MultipathQueue& q, void* ctx) { return q.read(nsid, slba, nlb, buf, &on_complete, ctx); });
+  return submit(qp, cb, arg, [&](MultipathQueue& q, IoCallback done, void* ctx) {
+    return q.read(nsid, slba, nlb, buf, done, ctx);
+  });
 }
 
 int nvmf_mpath_qpair_write(nvmf_mpath_qpair* qp, uint32_t nsid, const void* buf, uint64_t slba, uint32_t nlb,
                            uint32_t flags, nvmf_io_cb cb, void* arg) {
-  return submit(qp, cb, arg, [&](MultipathQueue& q, void* ctx) {
-    return q.write(nsid, slba, nlb, buf, &on_complete, ctx, flags & NVMF_IO_FUA);
+  return submit(qp, cb, arg, [&](MultipathQueue& q, IoCallback done, void* ctx) {
+    return q.write(nsid, slba, nlb, buf, done, ctx, flags & NVMF_IO_FUA);
   });
 }
 
 int nvmf_mpath_qpair_flush(nvmf_mpath_qpair* qp, uint32_t nsid, nvmf_io_cb cb, void* arg) {
-  return submit(qp, cb, arg, [&](MultipathQueue& q, void* ctx) { return q.flush(nsid, &on_complete, ctx); });
+  return submit(qp, cb, arg, [&](MultipathQueue& q, IoCallback done, void* ctx) { return q.flush(nsid, done, ctx); });
 }
 
 int nvmf_mpath_qpair_write_zeroes(nvmf_mpath_qpair* qp, uint32_t nsid, uint64_t slba, uint32_t nlb, uint32_t flags,
                                   nvmf_io_cb cb, void* arg) {
-  return submit(qp, cb, arg, [&](MultipathQueue& q, void* ctx) {
-    return q.write_zeroes(nsid, slba, nlb, &on_complete, ctx, flags & NVMF_IO_DEAC);
+  return submit(qp, cb, arg, [&](MultipathQueue& q, IoCallback done, void* ctx) {
+    return q.write_zeroes(nsid, slba, nlb, done, ctx, flags & NVMF_IO_DEAC);
   });
 }
 

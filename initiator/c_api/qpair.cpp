@@ -7,7 +7,7 @@
 #include "initiator/c_api/c_api_internal.hpp"
 
 using nvmf::initiator::Namespace;
-using nvmf::initiator::SubmitResult;
+using nvmf::initiator::IoCallback;
 
 static_assert(sizeof(nvmf_range) == sizeof(nvme_dsm_range) && offsetof(nvmf_range, nlb) == offsetof(nvme_dsm_range, nlb) &&
                   offsetof(nvmf_range, slba) == offsetof(nvme_dsm_range, slba),
@@ -15,30 +15,13 @@ static_assert(sizeof(nvmf_range) == sizeof(nvme_dsm_range) && offsetof(nvmf_rang
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "struct nvmf_range is the little-endian wire layout");
 
 namespace {
-using Context = nvmf_qpair::Context;
-
-void on_complete(void* arg, nvmf::nvme::Status status) {
-  auto* ctx = static_cast<Context*>(arg);
-  nvmf_io_cb cb = ctx->cb;
-  void* user = ctx->arg;
-  ctx->owner->free_contexts.push_back(ctx);  // first: the callback may submit again
-  cb(user, nvmf::capi::to_int(status));
-}
-
 // Validate the handles, borrow a context, run `submit` with the block API's callback, return the API's int.
 template <typename Submit>
 int submit(nvmf_qpair* qp, const nvmf_ns* ns, nvmf_io_cb cb, void* arg, Submit&& fn) {
   if (!qp || !ns || !cb) return -EINVAL;
   if (!ns->active.load(std::memory_order_relaxed)) return -ENXIO;
-  if (qp->free_contexts.empty()) return -EAGAIN;
-  Context* ctx = qp->free_contexts.back();
-  ctx->cb = cb;
-  ctx->arg = arg;
   const Namespace snapshot = ns->snapshot();
-  SubmitResult r = fn(*qp->queue, snapshot, &on_complete, ctx);
-  if (r != SubmitResult::ok) return nvmf::capi::to_int(r);
-  qp->free_contexts.pop_back();
-  return 0;
+  return qp->callbacks.submit(cb, arg, [&](IoCallback done, void* ctx) { return fn(*qp->queue, snapshot, done, ctx); });
 }
 
 template <typename Run>
@@ -67,12 +50,7 @@ nvmf_qpair* nvmf_qpair_create(nvmf_ctrl* ctrl, uint16_t queue_size, char* errbuf
       nvmf::capi::copy_out(error.to_string(), errbuf, errlen);
       return nullptr;
     }
-    qp->contexts.resize(qp->queue->depth());
-    qp->free_contexts.reserve(qp->contexts.size());
-    for (auto& ctx : qp->contexts) {
-      ctx.owner = qp.get();
-      qp->free_contexts.push_back(&ctx);
-    }
+    qp->callbacks.size(qp->queue->depth());
     ctrl->qpairs.fetch_add(1);
     {
       std::lock_guard lock(ctrl->stats_mutex);
