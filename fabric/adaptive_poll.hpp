@@ -49,7 +49,6 @@ class AdaptivePoll {
   }
 
   Clock::duration window() const { return window_; }
-  std::chrono::nanoseconds max_window() const { return max_; }
 
  private:
   /// Below this a window is not worth a clock read per poll; also the margin added to a covered gap.

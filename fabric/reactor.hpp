@@ -86,7 +86,6 @@ class Reactor {
   /// Adaptive polling's counts: turns whose work polling caught before sleeping, and sleeps in io_uring_enter.
   std::uint64_t poll_catches() const { return poll_catches_; }
   std::uint64_t sleeps() const { return sleeps_; }
-  const AdaptivePoll& adaptive_poll() const { return adaptive_; }
   int cpu() const { return options_.cpu; }
 
   /// The reactor running on the calling thread, or nullptr.

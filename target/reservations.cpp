@@ -95,7 +95,7 @@ bool NamespaceReservations::ptpl() const {
   return ptpl_;
 }
 
-bool NamespaceReservations::save(std::string* error) {
+nvme::Status NamespaceReservations::save() {
   std::lock_guard saving(save_mutex_);
   PersistedReservations s;
   bool on;
@@ -107,16 +107,16 @@ bool NamespaceReservations::save(std::string* error) {
     s.holder = holder_;
     s.generation = generation_;
   }
-  return on ? save_persisted_reservations(path_, s, error) : remove_persisted_reservations(path_, error);
+  std::string error;
+  if (on ? save_persisted_reservations(path_, s, &error) : remove_persisted_reservations(path_, &error))
+    return nvme::Status::success();
+  NVMF_LOG(error, "reservations: PTPL: %s", error.c_str());
+  return nvme::Status::generic(NVME_SC_INTERNAL);
 }
 
 void NamespaceReservations::persist_if_changed(std::uint64_t epoch_before, Result& result) {
   if (path_.empty() || !result.status.ok() || epoch() == epoch_before || !ptpl()) return;
-  std::string error;
-  if (!save(&error)) {
-    NVMF_LOG(error, "reservations: PTPL: %s", error.c_str());
-    result.status = nvme::Status::generic(NVME_SC_INTERNAL);
-  }
+  result.status = save();
 }
 
 nvme::Status NamespaceReservations::set_ptpl(bool on) {
@@ -125,12 +125,7 @@ nvme::Status NamespaceReservations::set_ptpl(bool on) {
     std::lock_guard lock(mutex_);
     ptpl_ = on;
   }
-  std::string error;
-  if (!save(&error)) {
-    NVMF_LOG(error, "reservations: PTPL: %s", error.c_str());
-    return nvme::Status::generic(NVME_SC_INTERNAL);
-  }
-  return nvme::Status::success();
+  return save();
 }
 
 NamespaceReservations::Result NamespaceReservations::register_key(const HostId& host, std::uint8_t action, bool iekey,
@@ -146,13 +141,7 @@ NamespaceReservations::Result NamespaceReservations::register_key(const HostId& 
       std::lock_guard lock(mutex_);
       ptpl_ = cptpl == 3;
     }
-    if (!path_.empty()) {
-      std::string error;
-      if (!save(&error)) {
-        NVMF_LOG(error, "reservations: PTPL: %s", error.c_str());
-        result.status = nvme::Status::generic(NVME_SC_INTERNAL);
-      }
-    }
+    if (!path_.empty()) result.status = save();
     return result;
   }
   persist_if_changed(before, result);

@@ -110,8 +110,8 @@ class NamespaceReservations {
   /// After a command that may have changed the state since `epoch_before`: with PTPL on, write it to the file
   /// before the command completes (a failure turns the command's success into Internal Error).
   void persist_if_changed(std::uint64_t epoch_before, Result& result);
-  /// Writes the current state (PTPL on) or removes the file (PTPL off); false with *error.
-  bool save(std::string* error);
+  /// Writes the current state (PTPL on) or removes the file (PTPL off); Internal Error (logged) when it cannot.
+  nvme::Status save();
   Registrant* find_locked(const HostId& host);
   const Registrant* find_locked(const HostId& host) const;
   bool holds_locked(const HostId& host) const;
