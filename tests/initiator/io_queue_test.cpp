@@ -9,61 +9,15 @@
 #include "fabric/reactor.hpp"
 #include "initiator/commands.hpp"
 #include "initiator/io_queue.hpp"
+#include "tests/initiator/scripted_host_queue.hpp"
 
 using namespace nvmf;
 using namespace nvmf::initiator;
 
 namespace {
-class ScriptedQueue : public fabric::HostQueue {
- public:
-  ScriptedQueue(fabric::Reactor& r, std::uint16_t depth) : reactor_(r), depth_(depth) {}
-  bool submit(fabric::HostRequest& req) override {
-    if (!alive_ || pending.size() >= depth_) return false;
-    pending.push_back(&req);
-    ++submitted;
-    return true;
-  }
-  std::uint32_t outstanding() const override { return static_cast<std::uint32_t>(pending.size()); }
-  std::uint16_t depth() const override { return depth_; }
-  bool alive() const override { return alive_; }
-  const fabric::HostQueueError& error() const override { return error_; }
-  void close() override {
-    alive_ = false;
-    error_.message = "closed";
-    while (!pending.empty()) complete_front(nvme::Status::make(NVME_SCT_PATH, NVME_SC_CMD_ABORTED_BY_HOST));
-  }
-  fabric::Reactor& reactor() override { return reactor_; }
-  std::uint32_t in_capsule_limit() const override { return in_capsule_limit_; }
-  void set_in_capsule_limit(std::uint32_t limit) override { in_capsule_limit_ = limit; }
-
-  void complete_front(nvme::Status status) {
-    fabric::HostRequest* req = pending.front();
-    pending.pop_front();
-    req->cqe = {};
-    req->cqe.set_status(status);
-    req->on_complete(*req);
-  }
-
-  std::deque<fabric::HostRequest*> pending;
-  unsigned submitted = 0;
-
- private:
-  fabric::Reactor& reactor_;
-  std::uint16_t depth_;
-  bool alive_ = true;
-  fabric::HostQueueError error_;
-  std::uint32_t in_capsule_limit_ = 8192;
-};
-
-struct Done {
-  int calls = 0;
-  nvme::Status status;
-};
-void on_done(void* arg, nvme::Status s) {
-  auto* d = static_cast<Done*>(arg);
-  ++d->calls;
-  d->status = s;
-}
+using test::Done;
+using test::on_done;
+using test::ScriptedQueue;
 
 class IoQueueTest : public ::testing::Test {
  protected:

@@ -9,62 +9,15 @@
 
 #include "fabric/reactor.hpp"
 #include "initiator/multipath_queue.hpp"
+#include "tests/initiator/scripted_host_queue.hpp"
 
 using namespace nvmf;
 using namespace nvmf::initiator;
 
 namespace {
-// The same stand-in transport as io_queue_test.cpp's: holds what is submitted until the test completes it.
-class ScriptedQueue : public fabric::HostQueue {
- public:
-  ScriptedQueue(fabric::Reactor& r, std::uint16_t depth) : reactor_(r), depth_(depth) {}
-  bool submit(fabric::HostRequest& req) override {
-    if (!alive_ || pending.size() >= depth_) return false;
-    pending.push_back(&req);
-    return true;
-  }
-  std::uint32_t outstanding() const override { return static_cast<std::uint32_t>(pending.size()); }
-  std::uint16_t depth() const override { return depth_; }
-  bool alive() const override { return alive_; }
-  const fabric::HostQueueError& error() const override { return error_; }
-  void close() override {
-    alive_ = false;
-    error_.message = "closed";
-    while (!pending.empty()) complete_front(nvme::Status::make(NVME_SCT_PATH, NVME_SC_CMD_ABORTED_BY_HOST));
-  }
-  fabric::Reactor& reactor() override { return reactor_; }
-  std::uint32_t in_capsule_limit() const override { return 8192; }
-  void set_in_capsule_limit(std::uint32_t) override {}
-
-  void complete_front(nvme::Status status) {
-    fabric::HostRequest* req = pending.front();
-    pending.pop_front();
-    req->cqe = {};
-    req->cqe.set_status(status);
-    req->on_complete(*req);
-  }
-  void complete_all(nvme::Status status = {}) {
-    while (!pending.empty()) complete_front(status);
-  }
-
-  std::deque<fabric::HostRequest*> pending;
-
- private:
-  fabric::Reactor& reactor_;
-  std::uint16_t depth_;
-  bool alive_ = true;
-  fabric::HostQueueError error_;
-};
-
-struct Done {
-  int calls = 0;
-  nvme::Status status;
-};
-void on_done(void* arg, nvme::Status s) {
-  auto* d = static_cast<Done*>(arg);
-  ++d->calls;
-  d->status = s;
-}
+using test::Done;
+using test::on_done;
+using test::ScriptedQueue;
 
 const nvme::Status kInaccessible = nvme::Status::make(NVME_SCT_PATH, NVME_SC_ANA_INACCESSIBLE);
 
