@@ -1,7 +1,6 @@
 #include "target/control_server.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -84,55 +83,29 @@ ControlServer::ControlServer(Target& target, std::string path) : target_(target)
     if (in_use(path_)) throw std::runtime_error("control socket " + path_ + ": another target is serving it");
     ::unlink(path_.c_str());
   }
-  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) throw socket_error(path_, "socket", errno);
+  const int listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd < 0) throw socket_error(path_, "socket", errno);
   // Created 0600 from the start (umask), not chmod-ed after bind: no window where others could connect.
   const mode_t old = umask(0177);
-  int rc = bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  int rc = bind(listen_fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   int err = errno;
   umask(old);
-  if (rc != 0 || listen(listen_fd_, 16) != 0) {
+  if (rc != 0 || listen(listen_fd, 16) != 0) {
     if (rc == 0) err = errno;
-    ::close(listen_fd_);
+    ::close(listen_fd);
     throw socket_error(path_, "cannot listen", err);
   }
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) {
-    int e = errno;
-    ::close(listen_fd_);
+  if (int err = acceptor_.start(listen_fd, "control socket", [this](int fd) { serve(fd); }); err != 0) {
     ::unlink(path_.c_str());
-    throw socket_error(path_, "eventfd", e);
+    throw socket_error(path_, "eventfd", err);
   }
-  thread_ = std::thread([this] { run(); });
   NVMF_LOG(info, "control socket %s ready", path_.c_str());
 }
 
 ControlServer::~ControlServer() { stop(); }
 
 void ControlServer::stop() {
-  if (stopped_.exchange(true)) return;
-  std::uint64_t one = 1;
-  if (::write(wake_fd_, &one, sizeof one) < 0) NVMF_LOG(warn, "control socket: wake-up failed: %s", std::strerror(errno));
-  if (thread_.joinable()) thread_.join();
-  ::close(listen_fd_);
-  ::close(wake_fd_);
-  ::unlink(path_.c_str());
-}
-
-void ControlServer::run() {
-  while (!stopped_.load()) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      NVMF_LOG(error, "control socket: poll failed: %s", std::strerror(errno));
-      return;
-    }
-    if (fds[1].revents) return;
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    serve(fd);
-    ::close(fd);
-  }
+  if (acceptor_.stop()) ::unlink(path_.c_str());
 }
 
 void ControlServer::serve(int fd) {

@@ -4,9 +4,9 @@
 // target process may talk to it. The server runs on its own thread, never on a reactor: requests open
 // backends and bind sockets, which may block.
 #pragma once
-#include <atomic>
 #include <string>
-#include <thread>
+
+#include "target/accept_thread.hpp"
 
 namespace nvmf::target {
 
@@ -26,15 +26,11 @@ class ControlServer {
   void stop();
 
  private:
-  void run();
   void serve(int fd);
 
   Target& target_;
   const std::string path_;
-  int listen_fd_ = -1;
-  int wake_fd_ = -1;  ///< eventfd: stop() wakes the poll
-  std::thread thread_;
-  std::atomic<bool> stopped_{false};
+  AcceptThread acceptor_;  ///< declared last: stopped (joined) before the members serve() uses go
 };
 
 }  // namespace nvmf::target

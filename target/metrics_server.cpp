@@ -2,7 +2,6 @@
 
 #include <netdb.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,64 +51,36 @@ MetricsServer::MetricsServer(const Registry& registry, const fabric::ListenAddre
   addrinfo* ai = nullptr;
   if (int rc = getaddrinfo(address.traddr.c_str(), address.trsvcid.c_str(), &hints, &ai); rc != 0)
     throw std::runtime_error("metrics endpoint " + where + ": " + gai_strerror(rc));
-  listen_fd_ = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) {
+  const int listen_fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd < 0) {
     freeaddrinfo(ai);
     throw metrics_error(where, "socket", errno);
   }
   int one = 1;
-  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  const int rc = bind(listen_fd_, ai->ai_addr, ai->ai_addrlen);
+  setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const int rc = bind(listen_fd, ai->ai_addr, ai->ai_addrlen);
   freeaddrinfo(ai);
-  if (rc != 0 || listen(listen_fd_, 16) != 0) {
+  if (rc != 0 || listen(listen_fd, 16) != 0) {
     const int err = errno;
-    ::close(listen_fd_);
+    ::close(listen_fd);
     throw metrics_error(where, "cannot listen", err);
   }
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  getsockname(listen_fd, reinterpret_cast<sockaddr*>(&bound), &len);
   const std::uint16_t port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                                                 : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   fabric::ListenAddress actual = address;
   actual.trsvcid = std::to_string(port);
   bound_ = actual.to_string();
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) {
-    const int err = errno;
-    ::close(listen_fd_);
+  if (int err = acceptor_.start(listen_fd, "metrics endpoint", [this](int fd) { serve(fd); }); err != 0)
     throw metrics_error(where, "eventfd", err);
-  }
-  thread_ = std::thread([this] { run(); });
   NVMF_LOG(info, "metrics endpoint %s ready (GET /metrics)", bound_.c_str());
 }
 
 MetricsServer::~MetricsServer() { stop(); }
 
-void MetricsServer::stop() {
-  if (stopped_.exchange(true)) return;
-  std::uint64_t one = 1;
-  if (::write(wake_fd_, &one, sizeof one) < 0) NVMF_LOG(warn, "metrics endpoint: wake-up failed: %s", std::strerror(errno));
-  if (thread_.joinable()) thread_.join();
-  ::close(listen_fd_);
-  ::close(wake_fd_);
-}
-
-void MetricsServer::run() {
-  while (!stopped_.load()) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      NVMF_LOG(error, "metrics endpoint: poll failed: %s", std::strerror(errno));
-      return;
-    }
-    if (fds[1].revents) return;
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    serve(fd);
-    ::close(fd);
-  }
-}
+void MetricsServer::stop() { acceptor_.stop(); }
 
 void MetricsServer::serve(int fd) {
   // Read the request head (up to the blank line); a body, which GET does not have, is never read.

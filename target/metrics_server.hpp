@@ -4,11 +4,10 @@
 // request head over 8 KiB is 431 and one not complete within 5 seconds is dropped. One connection at a time,
 // closed after the reply (Connection: close): a scraper needs no more.
 #pragma once
-#include <atomic>
 #include <string>
-#include <thread>
 
 #include "fabric/transport.hpp"
+#include "target/accept_thread.hpp"
 
 namespace nvmf::target {
 
@@ -27,15 +26,11 @@ class MetricsServer {
   void stop();
 
  private:
-  void run();
   void serve(int fd);
 
   const Registry& registry_;
   std::string bound_;
-  int listen_fd_ = -1;
-  int wake_fd_ = -1;
-  std::thread thread_;
-  std::atomic<bool> stopped_{false};
+  AcceptThread acceptor_;  ///< declared last: stopped (joined) before the members serve() uses go
 };
 
 }  // namespace nvmf::target
