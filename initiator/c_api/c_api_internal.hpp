@@ -4,11 +4,13 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -142,6 +144,23 @@ void copy_out(const std::string& text, char* buf, std::size_t len);
 int to_int(const initiator::Error& error);
 inline int to_int(nvme::Status status) { return status.ok() ? 0 : status.value(); }
 int to_int(initiator::SubmitResult result);
+/// A failed connect as the API's return: the Error's int (-EIO when it carries none), its text in the caller's
+/// buffer.
+int connect_failed(const initiator::Error& error, char* buf, std::size_t len);
+/// The connect functions' boundary: no exception may reach C. An exception from `body` becomes -ENOMEM or
+/// -EIO, with its text in the caller's buffer.
+template <class Body>
+int without_exceptions(char* buf, std::size_t len, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    copy_out("out of memory", buf, len);
+    return -ENOMEM;
+  } catch (const std::exception& e) {
+    copy_out(e.what(), buf, len);
+    return -EIO;
+  }
+}
 
 inline void CallbackPool::on_complete(void* arg, nvme::Status status) {
   auto* ctx = static_cast<Context*>(arg);

@@ -25,6 +25,12 @@ int to_int(const initiator::Error& error) {
   return error.status.ok() ? -EIO : error.status.value();
 }
 
+int connect_failed(const initiator::Error& error, char* buf, std::size_t len) {
+  copy_out(error.to_string(), buf, len);
+  const int rc = to_int(error);
+  return rc ? rc : -EIO;
+}
+
 int to_int(initiator::SubmitResult result) {
   switch (result) {
     case initiator::SubmitResult::ok: return 0;
@@ -169,7 +175,7 @@ int nvmf_ctrl_connect(const struct nvmf_ctrl_opts* opts, nvmf_ctrl** out, char* 
     nvmf::capi::copy_out("subnqn is required", errbuf, errlen);
     return -EINVAL;
   }
-  try {
+  return nvmf::capi::without_exceptions(errbuf, errlen, [&]() -> int {
     auto c = std::make_unique<nvmf_ctrl>();
     nvmf_ctrl* raw = c.get();
     if (opts->admin_thread) {
@@ -194,19 +200,11 @@ int nvmf_ctrl_connect(const struct nvmf_ctrl_opts* opts, nvmf_ctrl** out, char* 
     });
     if (!connected) {
       nvmf::capi::stop_admin_thread(raw);
-      nvmf::capi::copy_out(error.to_string(), errbuf, errlen);
-      int rc = nvmf::capi::to_int(error);
-      return rc ? rc : -EIO;
+      return nvmf::capi::connect_failed(error, errbuf, errlen);
     }
     *out = c.release();
     return 0;
-  } catch (const std::bad_alloc&) {
-    nvmf::capi::copy_out("out of memory", errbuf, errlen);
-    return -ENOMEM;
-  } catch (const std::exception& e) {
-    nvmf::capi::copy_out(e.what(), errbuf, errlen);
-    return -EIO;
-  }
+  });
 }
 
 int nvmf_ctrl_disconnect(nvmf_ctrl* ctrl) {

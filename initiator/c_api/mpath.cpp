@@ -85,7 +85,7 @@ int nvmf_mpath_connect(const struct nvmf_ctrl_opts* paths, size_t count, enum nv
     nvmf::capi::copy_out("invalid arguments (1 to 64 paths, a known policy)", errbuf, errlen);
     return -EINVAL;
   }
-  try {
+  return nvmf::capi::without_exceptions(errbuf, errlen, [&]() -> int {
     std::vector<nvmf::initiator::ControllerOptions> options;
     for (std::size_t i = 0; i < count; ++i) {
       if (paths[i].opts_size < sizeof(nvmf_ctrl_opts) || !paths[i].subnqn) {
@@ -105,19 +105,11 @@ int nvmf_mpath_connect(const struct nvmf_ctrl_opts* paths, size_t count, enum nv
     const nvmf::initiator::Error error = result.get();
     if (!m->set) {
       m->thread.join();
-      nvmf::capi::copy_out(error.to_string(), errbuf, errlen);
-      const int rc = nvmf::capi::to_int(error);
-      return rc ? rc : -EIO;
+      return nvmf::capi::connect_failed(error, errbuf, errlen);
     }
     *out = m.release();
     return 0;
-  } catch (const std::bad_alloc&) {
-    nvmf::capi::copy_out("out of memory", errbuf, errlen);
-    return -ENOMEM;
-  } catch (const std::exception& e) {
-    nvmf::capi::copy_out(e.what(), errbuf, errlen);
-    return -EIO;
-  }
+  });
 }
 
 void nvmf_mpath_disconnect(nvmf_mpath* m) {
