@@ -9,7 +9,7 @@
 
 #include "nvme/libnvme.hpp"
 
-#include "tests/functional/target_fixture.hpp"
+#include "tests/functional/shared_target_test.hpp"
 
 using namespace nvmf;
 using nvmf::test::CommandResult;
@@ -20,7 +20,7 @@ namespace {
 constexpr const char* kNqn = "nqn.2024-01.io.nvmf.test:cli";
 constexpr auto kTimeout = std::chrono::milliseconds(30000);
 
-class CliFunctional : public ::testing::Test {
+class CliFunctional : public test::SharedTargetTest<> {
  protected:
   static void SetUpTestSuite() {
     test::TargetSpec spec;
@@ -30,19 +30,7 @@ class CliFunctional : public ::testing::Test {
     s.model = "nvmf cli model";
     s.namespaces = {test::NamespaceSpec{32ull << 20, 512}};
     spec.subsystems = {s};
-    target_ = new TargetProcess();
-    std::string error;
-    if (!target_->start(spec, &error)) startup_error_ = new std::string(error);
-  }
-  static void TearDownTestSuite() {
-    delete target_;
-    delete startup_error_;
-    target_ = nullptr;
-    startup_error_ = nullptr;
-  }
-  void SetUp() override { ASSERT_EQ(startup_error_, nullptr) << *startup_error_; }
-  void TearDown() override {
-    if (HasFailure() && target_) std::fprintf(stderr, "---- target log ----\n%s\n", target_->log().c_str());
+    start_shared_target(spec);
   }
 
   // nvmf <sub> -a ADDR -s PORT [-n NQN] -q HOSTNQN ... extra
@@ -55,11 +43,7 @@ class CliFunctional : public ::testing::Test {
     return run_command(argv, kTimeout, input);
   }
 
-  static TargetProcess* target_;
-  static std::string* startup_error_;
 };
-TargetProcess* CliFunctional::target_ = nullptr;
-std::string* CliFunctional::startup_error_ = nullptr;
 
 std::string describe(const CommandResult& r) {
   return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") + "\nstdout:\n" + r.out +

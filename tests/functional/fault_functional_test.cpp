@@ -6,7 +6,7 @@
 #include <chrono>
 #include <string>
 
-#include "tests/functional/target_fixture.hpp"
+#include "tests/functional/shared_target_test.hpp"
 
 using namespace nvmf;
 using nvmf::test::CommandResult;
@@ -19,7 +19,7 @@ constexpr auto kTimeout = std::chrono::milliseconds(30000);
 constexpr const char* kFaults =
     "read_error=lba:1000-1999,write_error=lba:3000-3009,write_nospace=lba:4000-4009,delay_us=300000@lba:5000";
 
-class FaultFunctional : public ::testing::Test {
+class FaultFunctional : public test::SharedTargetTest<> {
  protected:
   static void SetUpTestSuite() {
     test::TargetSpec spec;
@@ -27,19 +27,7 @@ class FaultFunctional : public ::testing::Test {
     s.nqn = kNqn;
     s.namespaces = {test::NamespaceSpec{8ull << 20, 512, kFaults}};
     spec.subsystems = {s};
-    target_ = new TargetProcess();
-    std::string error;
-    if (!target_->start(spec, &error)) startup_error_ = new std::string(error);
-  }
-  static void TearDownTestSuite() {
-    delete target_;
-    delete startup_error_;
-    target_ = nullptr;
-    startup_error_ = nullptr;
-  }
-  void SetUp() override { ASSERT_EQ(startup_error_, nullptr) << *startup_error_; }
-  void TearDown() override {
-    if (HasFailure() && target_) std::fprintf(stderr, "---- target log ----\n%s\n", target_->log().c_str());
+    start_shared_target(spec);
   }
 
   static CommandResult nvmf(const std::string& sub, const std::vector<std::string>& extra,
@@ -54,11 +42,7 @@ class FaultFunctional : public ::testing::Test {
     return nvmf("write", {"-S", std::to_string(lba), "-c", "0"}, std::string(512, 'w'));
   }
 
-  static TargetProcess* target_;
-  static std::string* startup_error_;
 };
-TargetProcess* FaultFunctional::target_ = nullptr;
-std::string* FaultFunctional::startup_error_ = nullptr;
 
 std::string describe(const CommandResult& r) {
   return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (timed out)" : "") + "\nstdout:\n" + r.out +

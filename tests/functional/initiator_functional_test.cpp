@@ -17,7 +17,7 @@
 #include "initiator/workload/perf_runner.hpp"
 #include "initiator/workload/verify_pattern.hpp"
 #include "nvme/fabrics.hpp"
-#include "tests/functional/target_fixture.hpp"
+#include "tests/functional/shared_target_test.hpp"
 
 using namespace nvmf;
 using namespace nvmf::initiator;
@@ -36,7 +36,7 @@ std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint32_t seed) {
   return v;
 }
 
-class InitiatorFunctional : public ::testing::Test {
+class InitiatorFunctional : public test::SharedTargetTest<test::EmbeddedTarget> {
  protected:
   static void SetUpTestSuite() {
     test::TargetSpec spec;
@@ -54,23 +54,7 @@ class InitiatorFunctional : public ::testing::Test {
     acl.allowed_hosts = {kAllowedHost};
     spec.subsystems = {a, b, acl};
     spec.listeners = 2;
-    target_ = new TargetProcess();
-    std::string error;
-    if (!target_->start(spec, &error)) {
-      startup_error_ = new std::string(error);
-    }
-  }
-  static void TearDownTestSuite() {
-    delete target_;
-    target_ = nullptr;
-    delete startup_error_;
-    startup_error_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_EQ(startup_error_, nullptr) << *startup_error_;
-  }
-  void TearDown() override {
-    if (HasFailure() && target_) std::fprintf(stderr, "---- target log ----\n%s\n", target_->log().c_str());
+    start_shared_target(spec);
   }
 
   static std::unique_ptr<Controller> connect(ControllerOptions o) {
@@ -80,11 +64,7 @@ class InitiatorFunctional : public ::testing::Test {
     return ctrl;
   }
 
-  static TargetProcess* target_;
-  static std::string* startup_error_;
 };
-TargetProcess* InitiatorFunctional::target_ = nullptr;
-std::string* InitiatorFunctional::startup_error_ = nullptr;
 
 // A controller plus one I/O queue on its reactor.
 struct Attached {
