@@ -31,8 +31,9 @@ run_one() {  # name
   local log="$results/$name.log" max_len=16384
   case $name in rdma_cm) max_len=256 ;; config_json) max_len=4096 ;; host_identify) max_len=8192 ;; esac
   mkdir -p "$corpus" "$findings"
-  ASAN_OPTIONS=detect_leaks=1 "$exe" -max_total_time="$seconds" -timeout="$unit_timeout" -rss_limit_mb=2048 -max_len=$max_len \
-    -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "tests/fuzz/corpus/$name" >"$log" 2>&1
+  ASAN_OPTIONS=detect_leaks=1 "$exe" -max_total_time="$seconds" -timeout="$unit_timeout" -rss_limit_mb=2048 \
+    -max_len=$max_len -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "tests/fuzz/corpus/$name" \
+    >"$log" 2>&1
   echo $? >"$results/$name.rc"
 }
 export -f run_one
