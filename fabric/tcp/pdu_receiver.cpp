@@ -234,8 +234,9 @@ void PduReceiver::on_recv(IoOp& op, std::int32_t res, std::uint32_t) {
       self.ddgst_state_ = data_digest_update(self.ddgst_state_, self.direct_iov_, self.direct_iovcnt_, 0,
                                              static_cast<std::size_t>(res));
     self.data_done_ += static_cast<std::uint32_t>(res);
-  } else
+  } else {
     self.stage_end_ += static_cast<std::size_t>(res);
+  }
   self.process();
 }
 
