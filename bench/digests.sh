@@ -27,29 +27,14 @@ while [ $# -gt 0 ]; do
     *) echo "$usage" >&2; exit 2;;
   esac
 done
-if [ ! -f "$build_dir/build.ninja" ]; then
-  meson setup "$build_dir" --buildtype=release -Dtests=disabled
-fi
-ninja -C "$build_dir" -j 2 utils/nvmf
-nvmf="$build_dir/utils/nvmf"
+source bench/lib/loopback.sh
+bench_build "$build_dir"
 
 work=$(mktemp -d)
 trap 'kill "$target_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 sub=nqn.2024-01.io.nvmf:bench-digests
-# A port nothing listens on: other targets (other benches, tests) may share this machine's loopback.
-port=${PORT:-}
-if [ -z "$port" ]; then
-  for port in $(seq 4430 4530); do
-    ss -Hltn "sport = :$port" | grep -q . || break
-  done
-fi
-
-taskset -c 0 "$nvmf" target --cores 0 --subsystem "$sub" --namespace "$namespace" --discovery-port 0 \
-  --listen "tcp:127.0.0.1:$port" --control-socket none --ready-file "$work/ready" "${poll[@]}" \
-  > "$work/target.log" 2>&1 &
-target_pid=$!
-for _ in $(seq 100); do [ -s "$work/ready" ] && break; sleep 0.1; done
-[ -s "$work/ready" ] || { cat "$work/target.log"; exit 1; }
+port=${PORT:-$(bench_free_port 4430)}
+bench_start_target "$work" --subsystem "$sub" --namespace "$namespace" --listen "tcp:127.0.0.1:$port" "${poll[@]}"
 
 # Target CPU (user + system clock ticks) from /proc; the host's from wait4()'s rusage via GNU time.
 target_ticks() { awk '{print $14 + $15}' "/proc/$target_pid/stat"; }
