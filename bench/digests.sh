@@ -55,6 +55,7 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 cases=("randread 4096 32" "randwrite 4096 32" "read 131072 16")
 for round in $(seq "$rounds"); do
   for c in "${cases[@]}"; do
+    # shellcheck disable=SC2086  # split the case into its words
     set -- $c
     name="$1-$2-qd$3"
     run "$name-none-$round" "" "$1" "$2" "$3"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the loopback A/B benches (bench/tls.sh, bench/digests.sh): build the nvmf binary, find a free port,
 # start one target pinned to core 0 and wait until it is ready. Source it after `cd` to the repository root.
 
@@ -28,6 +29,7 @@ bench_start_target() {
   shift
   taskset -c 0 "$nvmf" target --cores 0 --discovery-port 0 --control-socket none --ready-file "$work/ready" "$@" \
     > "$work/target.log" 2>&1 &
+  # shellcheck disable=SC2034  # the caller's trap and CPU accounting use it
   target_pid=$!
   for _ in $(seq 100); do [ -s "$work/ready" ] && return; sleep 0.1; done
   cat "$work/target.log"
