@@ -23,11 +23,8 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/tls.sh [--time SECONDS] [--rounds N] [--adaptive-poll US]" >&2; exit 2;;
   esac
 done
-if [ ! -f "$build_dir/build.ninja" ]; then
-  meson setup "$build_dir" --buildtype=release -Dtests=disabled
-fi
-ninja -C "$build_dir" -j 2 utils/nvmf
-nvmf="$build_dir/utils/nvmf"
+source bench/lib/loopback.sh
+bench_build "$build_dir"
 
 work=$(mktemp -d)
 chmod 700 "$work"
@@ -38,13 +35,9 @@ host384=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000384
 "$nvmf" gen-tls-key -m 1 > "$work/k256"
 "$nvmf" gen-tls-key -m 2 > "$work/k384"
 
-taskset -c 0 "$nvmf" target --cores 0 --subsystem "$sub" --namespace null:16G --discovery-port 0 \
+bench_start_target "$work" --subsystem "$sub" --namespace null:16G \
   --listen tcp:127.0.0.1:4420 --listen tcp:127.0.0.1:4421,tls=required \
-  --tls-psk "$host256=$work/k256" --tls-psk "$host384=$work/k384" \
-  --control-socket none --ready-file "$work/ready" "${poll[@]}" > "$work/target.log" 2>&1 &
-target_pid=$!
-for _ in $(seq 100); do [ -s "$work/ready" ] && break; sleep 0.1; done
-[ -s "$work/ready" ] || { cat "$work/target.log"; exit 1; }
+  --tls-psk "$host256=$work/k256" --tls-psk "$host384=$work/k384" "${poll[@]}"
 
 run() {  # name port hostnqn key pattern size qd
   local extra=()

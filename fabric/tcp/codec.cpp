@@ -175,8 +175,8 @@ bool header_digest_ok(const std::uint8_t* header, std::uint8_t hlen) {
   return get_le32(header + hlen) == nvme::crc32c(header, hlen);
 }
 
-std::uint32_t data_digest(const iovec* iov, std::uint32_t iovcnt, std::size_t offset, std::size_t len) {
-  std::uint32_t state = nvme::kCrc32cSeed;
+std::uint32_t data_digest_update(std::uint32_t state, const iovec* iov, std::uint32_t iovcnt, std::size_t offset,
+                                 std::size_t len) {
   for (std::uint32_t i = 0; i < iovcnt && len > 0; ++i) {
     if (offset >= iov[i].iov_len) {
       offset -= iov[i].iov_len;
@@ -187,7 +187,11 @@ std::uint32_t data_digest(const iovec* iov, std::uint32_t iovcnt, std::size_t of
     len -= n;
     offset = 0;
   }
-  return nvme::crc32c_finish(state);
+  return state;
+}
+
+std::uint32_t data_digest(const iovec* iov, std::uint32_t iovcnt, std::size_t offset, std::size_t len) {
+  return nvme::crc32c_finish(data_digest_update(nvme::kCrc32cSeed, iov, iovcnt, offset, len));
 }
 
 std::optional<FatalError> check_common_header(const pdu::CommonHeader& ch, const ReceiveRules& rules) {

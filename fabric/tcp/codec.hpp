@@ -79,6 +79,10 @@ std::uint32_t term_req_fei(const pdu::TermReq& t);
 /// Header digest over the first `hlen` bytes, stored little-endian right after them.
 void put_header_digest(std::uint8_t* header, std::uint8_t hlen);
 bool header_digest_ok(const std::uint8_t* header, std::uint8_t hlen);
+/// Continue a running CRC32C state (nvme::kCrc32cSeed to start) over bytes [offset, offset + len) of a scatter
+/// list: one ISA-L call per contiguous piece, so a receiver can fold in each chunk as it arrives.
+std::uint32_t data_digest_update(std::uint32_t state, const iovec* iov, std::uint32_t iovcnt, std::size_t offset,
+                                 std::size_t len);
 /// Digest over bytes [offset, offset + len) of a scatter list.
 std::uint32_t data_digest(const iovec* iov, std::uint32_t iovcnt, std::size_t offset, std::size_t len);
 void put_le32(std::uint8_t* out, std::uint32_t v);

@@ -6,6 +6,7 @@
 
 #include "fabric/reactor.hpp"
 #include "fabric/tls/record_stream.hpp"
+#include "nvme/crc32c.hpp"
 
 namespace nvmf::fabric::tcp {
 
@@ -81,7 +82,10 @@ void PduReceiver::finish_pdu(bool digest_ok) {
 
 void PduReceiver::consume_data() {
   std::size_t n = std::min<std::size_t>(data_len_ - data_done_, staged());
-  if (n && sink_.iov) copy_to_iov(sink_.iov, sink_.iovcnt, sink_.offset + data_done_, staging_.get() + stage_pos_, n);
+  if (n == 0) return;
+  const std::uint8_t* src = staging_.get() + stage_pos_;
+  if (sink_.iov) copy_to_iov(sink_.iov, sink_.iovcnt, sink_.offset + data_done_, src, n);
+  if (ddgst_on_) ddgst_state_ = nvme::crc32c_update(ddgst_state_, src, n);  // the bytes the copy just read
   stage_pos_ += n;
   data_done_ += static_cast<std::uint32_t>(n);
 }
@@ -122,6 +126,9 @@ void PduReceiver::advance() {
         pad_left_ = received_pad_length(common());
         data_len_ = received_data_length(common());
         data_done_ = 0;
+        // Discarded data is not checked (the owner already failed the command).
+        ddgst_on_ = sink_.iov && has_data_digest(common());
+        ddgst_state_ = nvme::kCrc32cSeed;
         state_ = State::padding;
         break;
       }
@@ -148,8 +155,7 @@ void PduReceiver::advance() {
           break;
         }
         if (!fill(ddgst_, ddgst_filled_, pdu::kDigestSize)) return arm_staging();
-        bool ok = !sink_.iov || get_le32(ddgst_) == data_digest(sink_.iov, sink_.iovcnt, sink_.offset, data_len_);
-        finish_pdu(ok);
+        finish_pdu(!ddgst_on_ || get_le32(ddgst_) == nvme::crc32c_finish(ddgst_state_));
         break;
       }
     }
@@ -195,6 +201,7 @@ void PduReceiver::arm_direct() {
   msg_ = {};
   msg_.msg_iov = direct_iov_;
   msg_.msg_iovlen = n;
+  direct_iovcnt_ = n;
   direct_ = true;
   bulk_stream_ = true;
   in_flight_ = true;
@@ -221,10 +228,15 @@ void PduReceiver::on_recv(IoOp& op, std::int32_t res, std::uint32_t) {
     self.owner_.on_connection_lost(res == 0 ? 0 : -res, mid_pdu);
     return;
   }
-  if (self.direct_)
+  if (self.direct_) {
+    // The kernel filled the first `res` bytes of direct_iov_: fold them into the digest while they are hot.
+    if (self.ddgst_on_)
+      self.ddgst_state_ = data_digest_update(self.ddgst_state_, self.direct_iov_, self.direct_iovcnt_, 0,
+                                             static_cast<std::size_t>(res));
     self.data_done_ += static_cast<std::uint32_t>(res);
-  else
+  } else {
     self.stage_end_ += static_cast<std::size_t>(res);
+  }
   self.process();
 }
 

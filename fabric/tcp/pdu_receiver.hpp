@@ -7,7 +7,9 @@
 //
 // Bytes arrive in a per-connection staging buffer and are consumed from it; a large remainder of PDU data is
 // received straight into its destination (the command's data buffer or the caller's iovecs), so bulk data is
-// never copied. Only one recv is in flight; an idle connection has one recv parked in the kernel and costs no CPU.
+// never copied. The data digest is folded in chunk by chunk right after the recv that brought each chunk (while
+// it is still in cache), so at the digest field only the finish and compare remain. Only one recv is in flight;
+// an idle connection has one recv parked in the kernel and costs no CPU.
 // Over user-space TLS the same requests go to the connection's RecordStream, which decrypts into those buffers.
 #pragma once
 #include <sys/socket.h>
@@ -118,10 +120,13 @@ class PduReceiver {
   std::uint32_t data_len_ = 0;
   std::uint32_t data_done_ = 0;
   DataSink sink_;
+  bool ddgst_on_ = false;          ///< This PDU's data digest is checked (present, and the data is kept)
+  std::uint32_t ddgst_state_ = 0;  ///< Running CRC32C over the data received so far
   std::uint8_t ddgst_[pdu::kDigestSize]{};
   std::uint32_t ddgst_filled_ = 0;
   msghdr msg_{};
   iovec direct_iov_[kMaxDirectIov]{};
+  unsigned direct_iovcnt_ = 0;
   iovec stage_iov_{};  ///< The staging room, for a RecordStream receive
 };
 

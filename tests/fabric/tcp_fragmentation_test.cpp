@@ -40,6 +40,25 @@ Bytes assemble(const std::uint8_t* head, const PduLayout& l, const Bytes& data, 
   return out;
 }
 
+/// A PDU whose data digest no longer matches: its last data byte flipped (the digest field itself is intact, so
+/// only a receiver that digests every data byte notices).
+Bytes with_bad_data(Bytes pdu) {
+  pdu[pdu.size() - pdu::kDigestSize - 1] ^= 0x01;
+  return pdu;
+}
+
+/// Data long enough that the receiver takes its remainder straight into the destination (PduReceiver's direct
+/// path, 16 KiB and up), odd so the pieces never line up with 8 bytes.
+constexpr std::uint32_t kBulkLen = 20 * 1024 + 5;
+/// Splits of a PDU of `size` bytes whose data starts at `data_start` and ends in a data digest: in the header, around the start
+/// of the data, where the remainder falls below and above the direct threshold, and inside the digest.
+std::vector<std::size_t> bulk_splits(std::size_t size, std::size_t data_start) {
+  std::vector<std::size_t> k = {1, data_start - 1, data_start, data_start + 1, data_start + 4097};
+  for (std::size_t tail : std::initializer_list<std::size_t>{16 * 1024 + 5, 16 * 1024 + 4, 16 * 1024 + 3, 9, 5, 4, 3, 1})
+    k.push_back(size - tail);
+  return k;
+}
+
 std::uint16_t local_port(int fd) {
   sockaddr_in a{};
   socklen_t len = sizeof a;
@@ -184,6 +203,91 @@ TEST_P(ControllerRole, H2CTermReqAtEveryBoundaryEndsTheConnection) {
 
 INSTANTIATE_TEST_SUITE_P(Digests, ControllerRole, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "HeaderAndData" : "None"; });
+
+// With digests on: a wrong data digest is caught whichever receive brought which part of the data, and long
+// data (received direct into the command's buffer) is digested right, good and bad.
+class ControllerRoleDigests : public ControllerRole {
+ protected:
+  /// Receives the CapsuleResp for `cid`: Transient Transport Error (a data digest error is not fatal).
+  void expect_transport_error(RawClient& c, std::uint16_t cid, std::size_t k) {
+    Bytes r = c.recv_pdu();
+    ASSERT_EQ(common(r).pdu_type, pdu::PduType::capsule_resp) << "split at " << k;
+    auto resp = as<pdu::CapsuleResp>(r);
+    EXPECT_EQ(resp.cqe.cid, cid) << "split at " << k;
+    EXPECT_EQ(resp.cqe.get_status(), nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR))
+        << "split at " << k;
+  }
+  /// A write of `len` bytes whose data comes in one H2CData after the R2T, sent split at `k`.
+  Bytes h2c_after_r2t(RawClient& c, std::uint16_t cid, std::uint32_t len) {
+    c.send(capsule_cmd(make_sqe(0x01, cid, cid), {}, len, digests()));
+    Bytes r = c.recv_pdu();
+    EXPECT_EQ(common(r).pdu_type, pdu::PduType::r2t);
+    auto r2t = as<pdu::R2T>(r);
+    EXPECT_EQ(r2t.r2tl, len);
+    std::uint8_t head[kMaxDigestedHeader];
+    auto l = build_h2c_data(head, cid, r2t.ttag, 0, len, true, digests(), 4);
+    return assemble(head, l, pattern(cid, len), true);
+  }
+};
+
+TEST_P(ControllerRoleDigests, BadDataDigestAtEveryBoundary) {
+  RawClient c(server_.port());
+  c.handshake(dgst_bits());
+  const auto port = static_cast<std::uint16_t>(std::stoi(server_.port()));
+  const auto peer = local_port(c.fd());
+  std::uint16_t cid = 0;
+
+  // In-capsule write data.
+  for (std::size_t k = 1;; ++k) {
+    ++cid;
+    Bytes pdu = with_bad_data(capsule_cmd(make_sqe(0x01, cid, cid), pattern(cid, kDataLen), 0, digests()));
+    if (k >= pdu.size()) break;
+    send_split(c, pdu, k, port, peer);
+    ASSERT_NO_FATAL_FAILURE(expect_transport_error(c, cid, k));
+  }
+  // H2CData after an R2T.
+  int h2c_sent = 0;
+  for (std::size_t k = 1;; ++k) {
+    ++cid;
+    ++h2c_sent;
+    Bytes h2c = with_bad_data(h2c_after_r2t(c, cid, kDataLen));
+    if (k >= h2c.size()) {
+      c.send(h2c);
+      ASSERT_NO_FATAL_FAILURE(expect_transport_error(c, cid, k));
+      break;
+    }
+    send_split(c, h2c, k, port, peer);
+    ASSERT_NO_FATAL_FAILURE(expect_transport_error(c, cid, k));
+  }
+  EXPECT_EQ(server_.stats.fetch_errors.load(), h2c_sent);  // each bad H2CData failed the fetch, none reached a write
+}
+
+TEST_P(ControllerRoleDigests, BulkH2CDataGoodAndBadDigest) {
+  RawClient c(server_.port());
+  c.handshake(dgst_bits());
+  const auto port = static_cast<std::uint16_t>(std::stoi(server_.port()));
+  const auto peer = local_port(c.fd());
+  std::uint16_t cid = 100;
+  std::uint8_t head[kMaxDigestedHeader];
+  const std::size_t data_start = build_h2c_data(head, 0, 0, 0, kBulkLen, true, digests(), 4).pdo;
+  const std::size_t size = data_start + kBulkLen + pdu::kDigestSize;
+  for (bool bad : {false, true}) {
+    for (std::size_t k : bulk_splits(size, data_start)) {
+      ++cid;
+      Bytes h2c = h2c_after_r2t(c, cid, kBulkLen);
+      ASSERT_EQ(h2c.size(), size);
+      if (bad) h2c = with_bad_data(std::move(h2c));
+      send_split(c, h2c, k, port, peer);
+      if (bad)
+        ASSERT_NO_FATAL_FAILURE(expect_transport_error(c, cid, k));
+      else
+        ASSERT_NO_FATAL_FAILURE(expect_success(c, cid, k));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Digests, ControllerRoleDigests, ::testing::Values(true),
+                         [](const auto&) { return "HeaderAndData"; });
 
 // ---- Host role: a raw controller in the test thread; the host's reactor runs only when the test drives it.
 
@@ -430,5 +534,56 @@ TEST_P(HostRole, C2HTermReqAtEveryBoundaryEndsTheQueue) {
 
 INSTANTIATE_TEST_SUITE_P(Digests, HostRole, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "HeaderAndData" : "None"; });
+
+// With digests on: C2HData with a wrong data digest fails the read (Data Transfer Error) at every split, and
+// long C2HData (received direct into the caller's buffer) is digested right, good and bad.
+class HostRoleDigests : public HostRole {
+ protected:
+  /// Submits a read of `len` bytes and answers it with C2HData (SUCCESS set) split at `k`; returns its status.
+  nvme::Status read_split(TcpHostQueue& q, Peer& peer, std::uint32_t len, std::size_t k, bool bad, Bytes& buf) {
+    buf.assign(len, 0);
+    iovec iov{buf.data(), buf.size()};
+    Completion done;
+    auto req = request(0x02, &iov, DataDirection::controller_to_host, done);
+    EXPECT_TRUE(q.submit(req));
+    Bytes cmd = peer.read_pdu();
+    EXPECT_EQ(common(cmd).pdu_type, pdu::PduType::capsule_cmd);
+    Bytes c2h = c2h_data(cid_of(cmd), static_cast<std::uint8_t>(pdu::kFlagLastPdu | pdu::kFlagSuccess), pattern(7, len));
+    peer.send_split(bad ? with_bad_data(std::move(c2h)) : c2h, k);
+    EXPECT_TRUE(drive_until([&] { return done.done; })) << "split at " << k;
+    return done.status;
+  }
+};
+
+TEST_P(HostRoleDigests, BadC2HDataDigestAtEveryBoundary) {
+  std::unique_ptr<Peer> peer;
+  auto q = connect(0, peer);
+  ASSERT_TRUE(q);
+  const auto xfer_error = nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_DATA_XFER_ERROR);
+  const std::size_t size = c2h_data(0, pdu::kFlagLastPdu, pattern(7, kDataLen)).size();
+  Bytes buf;
+  for (std::size_t k = 1; k < size; ++k)
+    EXPECT_EQ(read_split(*q, *peer, kDataLen, k, true, buf), xfer_error) << "split at " << k;
+}
+
+TEST_P(HostRoleDigests, BulkC2HDataGoodAndBadDigest) {
+  std::unique_ptr<Peer> peer;
+  auto q = connect(0, peer);
+  ASSERT_TRUE(q);
+  const auto xfer_error = nvme::Status::make(NVME_SCT_GENERIC, NVME_SC_DATA_XFER_ERROR);
+  const Bytes expected = pattern(7, kBulkLen);
+  std::uint8_t head[kMaxDigestedHeader];
+  const std::size_t data_start = build_c2h_data(head, 0, 0, kBulkLen, 0, digests(), 4).pdo;
+  const std::size_t size = data_start + kBulkLen + pdu::kDigestSize;
+  Bytes buf;
+  for (std::size_t k : bulk_splits(size, data_start)) {
+    EXPECT_TRUE(read_split(*q, *peer, kBulkLen, k, false, buf).ok()) << "split at " << k;
+    EXPECT_EQ(buf, expected) << "split at " << k;
+    EXPECT_EQ(read_split(*q, *peer, kBulkLen, k, true, buf), xfer_error) << "split at " << k;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Digests, HostRoleDigests, ::testing::Values(true),
+                         [](const auto&) { return "HeaderAndData"; });
 
 }  // namespace
