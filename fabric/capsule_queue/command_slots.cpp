@@ -64,4 +64,13 @@ void fail_data_transfer(CommandSlot& slot) {
   slot.req.set_status(Status::generic(NVME_SC_DATA_XFER_ERROR));
 }
 
+void read_done(CommandSlot& slot, bool ok) {
+  if (!ok) {
+    fail_data_transfer(slot);
+    return;
+  }
+  slot.phase = SlotPhase::handler;
+  slot.req.data_ready = true;
+}
+
 }  // namespace nvmf::fabric::capsule_queue

@@ -54,6 +54,9 @@ std::uint32_t keyed_write_length(const CommandSlot& slot);
 
 /// A failed or abandoned RMA read of host data: back to the handler with Data Transfer Error.
 void fail_data_transfer(CommandSlot& slot);
+/// The RMA read of host data ended: the data is ready, or the command fails with Data Transfer Error. The slot
+/// goes back to the handler either way (the transport then calls on_data_fetched).
+void read_done(CommandSlot& slot, bool ok);
 
 /// The slot table of one queue. Slot is CommandSlot or a transport's type derived from it.
 template <class Slot>

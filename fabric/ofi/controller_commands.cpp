@@ -61,11 +61,7 @@ void OfiControllerQueue::post_read(Slot& slot) {
 
 void OfiControllerQueue::on_read_done(Slot& slot, bool ok) {
   reads_.release();
-  slot.phase = Phase::handler;
-  if (ok)
-    slot.req.data_ready = true;
-  else
-    capsule_queue::fail_data_transfer(slot);
+  capsule_queue::read_done(slot, ok);
   ControllerRequest* req = &slot.req;
   reactor_.defer([this, req] { handler_->on_data_fetched(*req); });
   std::uint16_t next = 0;

@@ -273,11 +273,7 @@ void RdmaControllerQueue::post_read(Slot& slot) {
 
 void RdmaControllerQueue::on_read_done(Slot& slot, bool ok) {
   reads_.release();
-  slot.phase = Phase::handler;
-  if (ok)
-    slot.req.data_ready = true;
-  else
-    capsule_queue::fail_data_transfer(slot);
+  capsule_queue::read_done(slot, ok);
   handler_->on_data_fetched(slot.req);
   std::uint16_t next = 0;
   while (state_ == State::connected && reads_.next_waiting(&next)) post_read(slots_[next]);

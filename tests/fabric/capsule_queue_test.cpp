@@ -89,7 +89,14 @@ TEST_F(CapsuleQueueTest, KeyedWriteNeedsAReadNotAWrite) {
   EXPECT_EQ(slot.req.direction, DataDirection::host_to_controller);
   EXPECT_FALSE(slot.req.data_ready);
   EXPECT_EQ(keyed_write_length(slot), 0u);
-  fail_data_transfer(slot);
+  slot.phase = SlotPhase::reading;
+  read_done(slot, true);
+  EXPECT_TRUE(slot.req.data_ready);
+  EXPECT_EQ(slot.phase, SlotPhase::handler);
+  EXPECT_TRUE(slot.req.status().ok());
+  slot.phase = SlotPhase::reading;
+  read_done(slot, false);
+  EXPECT_EQ(slot.phase, SlotPhase::handler);
   EXPECT_EQ(slot.req.status(), Status::generic(NVME_SC_DATA_XFER_ERROR));
 }
 
