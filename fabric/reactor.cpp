@@ -44,6 +44,10 @@ Reactor::Reactor(unsigned index, const ReactorOptions& options)
   }
   if (rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
   features_ = probe_features(ring_);
+  // Deferred calls are per I/O on the capsule transports (ofi, rdma): room for a burst of them up front, so a new
+  // high-water mark under load does not grow the vectors on the data path.
+  deferred_.reserve(kDeferredReserve);
+  deferred_swap_.reserve(kDeferredReserve);
 
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");

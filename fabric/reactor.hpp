@@ -123,6 +123,7 @@ class Reactor {
     void* owner;
   };
   std::vector<Poller> pollers_;  ///< Removed ones have fn == nullptr until the end of the turn
+  static constexpr std::size_t kDeferredReserve = 512;
   std::vector<std::function<void()>> deferred_;
   std::vector<std::function<void()>> deferred_swap_;
 };

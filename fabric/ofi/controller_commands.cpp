@@ -21,79 +21,34 @@ void OfiControllerQueue::on_capsule(std::uint32_t recv_index, std::uint32_t byte
     begin_close("short capsule");
     return;
   }
-  recv_bytes_[recv_index] = bytes;
-  if (free_slots_.empty()) {
-    waiting_capsules_.push(recv_index);
-    return;
+  Slot* slot = slots_.admit(recv_index, bytes);
+  if (!slot) return;  // waits for a slot (command_slots.hpp)
+  slot->pending_ops = 0;
+  slot->send_waits_for_write = false;
+  slots_.advance_sq_head(params_.depth);
+  switch (capsule_queue::start_command(*slot, recv_memory_ + recv_layout_.sqe_offset(recv_index),
+                                       recv_memory_ + recv_layout_.data_offset(recv_index), recv_index, bytes,
+                                       in_capsule_limit_, limits_.max_io_size, *data_pool_,
+                                       {"ofi", peer_, cm_.qid})) {
+    case capsule_queue::CommandStart::respond: send_response(*slot); return;
+    case capsule_queue::CommandStart::release_then_deliver: release_recv(*slot); break;
+    case capsule_queue::CommandStart::deliver: break;
   }
-  Slot& slot = slots_[free_slots_.back()];
-  free_slots_.pop_back();
-  ++active_requests_;
-  start_command(slot, recv_index, bytes);
-}
-
-void OfiControllerQueue::start_command(Slot& slot, std::uint32_t recv_index, std::uint32_t bytes) {
-  ControllerRequest& req = slot.req;
-  std::memcpy(&req.sqe, recv_memory_ + recv_layout_.sqe_offset(recv_index), sizeof req.sqe);
-  req.cqe = nvme::Cqe{};
-  req.data = nullptr;
-  req.data_ready = false;
-  req.data_length = 0;
-  req.direction = DataDirection::none;
-  slot.recv_index = recv_index;
-  slot.holds_recv = true;
-  slot.phase = Phase::handler;
-  slot.pending_ops = 0;
-  slot.send_waits_for_write = false;
-  sq_head_ = static_cast<std::uint16_t>((sq_head_ + 1) % std::max<std::uint16_t>(params_.depth, 1));
-
-  slot.data = rdma::parse_command_capsule(req.sqe, bytes, in_capsule_limit_, limits_.max_io_size);
-  if (!slot.data.status.ok()) {
-    req.set_status(slot.data.status);
-    send_response(slot);
-    return;
-  }
-  req.direction = slot.data.direction;
-  req.data_length = slot.data.length;
-  if (slot.data.location == DataLocation::in_capsule) {
-    // The receive's data piece: 4 KiB-aligned, so an aligned write can go O_DIRECT (receive_layout.hpp).
-    req.data = recv_memory_ + recv_layout_.data_offset(recv_index) + slot.data.in_capsule_offset;
-    req.data_ready = true;
-  } else {
-    release_recv(slot);
-    if (slot.data.location == DataLocation::keyed) {
-      slot.buffer = data_pool_->get();
-      if (!slot.buffer) {
-        NVMF_LOG(error, "ofi: %s qid %u: no data buffer: %s", peer_.c_str(), cm_.qid, data_pool_->last_error().c_str());
-        req.set_status(Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
-        send_response(slot);
-        return;
-      }
-      req.data = slot.buffer.data;
-    }
-  }
-  slot.handler_owns = true;
-  handler_->on_command(req);
+  handler_->on_command(slot->req);
 }
 
 void OfiControllerQueue::fetch_data(ControllerRequest& req) {
   Slot& slot = slots_[req.slot];
-  if (req.data_ready || slot.data.location != DataLocation::keyed ||
-      slot.data.direction != DataDirection::host_to_controller || closed_) {
+  if (!capsule_queue::needs_read(slot) || closed_) {
     if (!req.data_ready && closed_) req.set_status(Status::generic(NVME_SC_DATA_XFER_ERROR));
     reactor_.defer([this, &req] { handler_->on_data_fetched(req); });
     return;
   }
   slot.phase = Phase::reading;
-  if (reads_outstanding_ >= kMaxReadsPerQueue) {
-    waiting_reads_.push(req.slot);
-    return;
-  }
-  post_read(slot);
+  if (reads_.acquire(req.slot)) post_read(slot);
 }
 
 void OfiControllerQueue::post_read(Slot& slot) {
-  ++reads_outstanding_;
   const ssize_t ret = fi_read(endpoint_->ep(), slot.buffer.data, slot.data.length,
                               OfiRegistrar::descriptor(slot.buffer.handle), 0, slot.data.remote_address,
                               slot.data.remote_key, &slot.read_op.provider);
@@ -105,16 +60,12 @@ void OfiControllerQueue::post_read(Slot& slot) {
 }
 
 void OfiControllerQueue::on_read_done(Slot& slot, bool ok) {
-  --reads_outstanding_;
-  slot.phase = Phase::handler;
-  if (ok)
-    slot.req.data_ready = true;
-  else
-    slot.req.set_status(Status::generic(NVME_SC_DATA_XFER_ERROR));
+  reads_.release();
+  capsule_queue::read_done(slot, ok);
   ControllerRequest* req = &slot.req;
   reactor_.defer([this, req] { handler_->on_data_fetched(*req); });
-  while (!closed_ && !waiting_reads_.empty() && reads_outstanding_ < kMaxReadsPerQueue)
-    post_read(slots_[waiting_reads_.pop()]);
+  std::uint16_t next = 0;
+  while (!closed_ && reads_.next_waiting(&next)) post_read(slots_[next]);
 }
 
 void OfiControllerQueue::complete(ControllerRequest& req) {
@@ -132,18 +83,13 @@ void OfiControllerQueue::send_response(Slot& slot) {
   ControllerRequest& req = slot.req;
   release_recv(slot);
   slot.phase = Phase::responding;
-  nvme::Cqe& cqe = responses_[req.slot];
-  cqe = req.cqe;
-  cqe.cid = req.sqe.cid;
-  cqe.sqid = cm_.qid;
-  cqe.sqhd = params_.sq_flow_control_disabled ? 0xFFFF : sq_head_;
+  slots_.fill_response(slot, cm_.qid, params_.sq_flow_control_disabled, &responses_[req.slot]);
   if (closed_) {
     on_send_side_done(slot);
     return;
   }
-  const std::uint32_t length = std::min(req.data_length, slot.data.length);
-  if (req.status().ok() && slot.data.location == DataLocation::keyed &&
-      slot.data.direction == DataDirection::controller_to_host && length > 0) {
+  const std::uint32_t length = capsule_queue::keyed_write_length(slot);
+  if (length > 0) {
     iovec iov{slot.buffer.data, length};
     void* desc = OfiRegistrar::descriptor(slot.buffer.handle);
     fi_rma_iov remote{slot.data.remote_address, length, slot.data.remote_key};
@@ -205,12 +151,10 @@ bool OfiControllerQueue::post_response_send(Slot& slot) {
 void OfiControllerQueue::recycle_after_inject(Slot& slot) {
   recycle(slot);
   // A capsule that found no free slot starts on the next turn, not inside the handler's complete() call.
-  if (!waiting_capsules_.empty())
+  if (slots_.has_waiting())
     reactor_.defer([this] {
-      while (!closed_ && !waiting_capsules_.empty() && !free_slots_.empty()) {
-        const auto recv_index = waiting_capsules_.pop();
-        on_capsule(recv_index, recv_bytes_[recv_index]);
-      }
+      std::uint32_t recv_index = 0, bytes = 0;
+      while (!closed_ && slots_.next_waiting(&recv_index, &bytes)) on_capsule(recv_index, bytes);
     });
 }
 
@@ -221,15 +165,9 @@ void OfiControllerQueue::release_recv(Slot& slot) {
 }
 
 void OfiControllerQueue::recycle(Slot& slot) {
-  if (slot.phase == Phase::free || slot.handler_owns) return;
-  slot.holds_recv = false;
-  data_pool_->put(slot.buffer);
-  slot.buffer = {};
-  slot.phase = Phase::free;
+  if (!slots_.recycle(slot, *data_pool_)) return;
   slot.pending_ops = 0;
   slot.send_waits_for_write = false;
-  free_slots_.push_back(slot.req.slot);
-  --active_requests_;
 }
 
 void OfiControllerQueue::set_params(const QueueParams& params) {
@@ -261,12 +199,13 @@ void OfiControllerQueue::finish_close() {
   endpoint_closed_ = true;
   cq_driver_.reset();
   eq_driver_.reset();
-  while (!waiting_reads_.empty()) {
-    Slot& slot = slots_[waiting_reads_.pop()];
-    ++reads_outstanding_;  // on_read_done counts it back
-    on_read_done(slot, false);
+  std::uint16_t waiting = 0;
+  while (reads_.drop_waiting(&waiting)) {
+    Slot& slot = slots_[waiting];
+    capsule_queue::fail_data_transfer(slot);
+    reactor_.defer([this, &slot] { handler_->on_data_fetched(slot.req); });
   }
-  for (auto& slot : slots_) {
+  for (auto& slot : slots_.all()) {
     if (slot.phase == Phase::reading) on_read_done(slot, false);
     if (slot.phase == Phase::responding) {
       slot.pending_ops = 0;
@@ -280,7 +219,7 @@ void OfiControllerQueue::finish_close() {
 }
 
 void OfiControllerQueue::maybe_delete() {
-  if (!closed_done_ || active_requests_ != 0 || delete_scheduled_) return;
+  if (!closed_done_ || slots_.active() != 0 || delete_scheduled_) return;
   delete_scheduled_ = true;
   reactor_.defer([this] { delete this; });
 }

@@ -117,22 +117,16 @@ bool OfiControllerQueue::create_resources(std::shared_ptr<Fabric> fabric, fi_inf
     return false;
   data_pool_ = std::make_unique<rdma::RegisteredPool>(*local_registrar_, limits_.max_io_size, kDataBuffersPerChunk,
                                                       depth);
-  slots_.resize(depth);
-  free_slots_.reserve(depth);
-  for (std::uint32_t i = depth; i-- > 0;) {
+  slots_.init(static_cast<std::uint16_t>(depth), this);
+  for (std::uint32_t i = 0; i < depth; ++i) {
     Slot& s = slots_[i];
-    s.req.slot = static_cast<std::uint16_t>(i);
-    s.req.queue = this;
     s.read_op.kind = OpKind::read;
     s.write_op.kind = OpKind::write;
     s.send_op.kind = OpKind::send;
     s.read_op.index = s.write_op.index = s.send_op.index = i;
-    free_slots_.push_back(static_cast<std::uint16_t>(i));
   }
-  waiting_capsules_.reset(depth);
-  waiting_reads_.reset(depth);
+  reads_.reset(static_cast<std::uint16_t>(depth), kMaxReadsPerQueue);
   recv_ops_.resize(depth);
-  recv_bytes_.assign(depth, 0);
   if (!endpoint_->open_endpoint(info, error)) return false;
   for (std::uint32_t i = 0; i < depth; ++i) {
     recv_ops_[i].kind = OpKind::recv;
@@ -257,10 +251,8 @@ void OfiControllerQueue::on_completion(OpContext& op, std::size_t length, bool o
 void OfiControllerQueue::on_send_side_done(Slot& slot) {
   if (slot.pending_ops || slot.send_waits_for_write || slot.phase != Phase::responding) return;
   recycle(slot);
-  if (!closed_ && !waiting_capsules_.empty()) {
-    const auto recv_index = waiting_capsules_.pop();
-    on_capsule(recv_index, recv_bytes_[recv_index]);
-  }
+  std::uint32_t recv_index = 0, bytes = 0;
+  if (!closed_ && slots_.next_waiting(&recv_index, &bytes)) on_capsule(recv_index, bytes);
   maybe_delete();
 }
 

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "fabric/capsule_queue/command_slots.hpp"
+#include "fabric/capsule_queue/read_credits.hpp"
 #include "fabric/ofi/cq_counters.hpp"
 #include "fabric/ofi/endpoint.hpp"
 #include "fabric/ofi/ofi_registrar.hpp"
@@ -53,17 +55,10 @@ class OfiControllerQueue final : public ControllerQueue {
   std::uint16_t max_depth() const override { return max_depth_; }
 
  private:
-  enum class Phase : std::uint8_t { free, handler, reading, responding };
-  struct Slot {
-    ControllerRequest req;
-    Phase phase = Phase::free;
-    bool handler_owns = false;
-    bool holds_recv = false;
-    std::uint32_t recv_index = 0;
+  using Phase = capsule_queue::SlotPhase;
+  struct Slot : capsule_queue::CommandSlot {
     std::uint8_t pending_ops = 0;  ///< Posted write/send not yet completed
     bool send_waits_for_write = false;
-    rdma::RegisteredPool::Buffer buffer;
-    rdma::CapsuleData data;
     OpContext read_op, write_op, send_op;
   };
 
@@ -77,7 +72,6 @@ class OfiControllerQueue final : public ControllerQueue {
   static void drain_eq(void* self);
   void on_completion(OpContext& op, std::size_t length, bool ok);
   void on_capsule(std::uint32_t recv_index, std::uint32_t bytes);
-  void start_command(Slot& slot, std::uint32_t recv_index, std::uint32_t bytes);
   void post_read(Slot& slot);
   void on_read_done(Slot& slot, bool ok);
   void send_response(Slot& slot);
@@ -112,16 +106,10 @@ class OfiControllerQueue final : public ControllerQueue {
   std::vector<nvme::Cqe> responses_;
   rdma::MemoryRegion response_region_;
   std::vector<OpContext> recv_ops_;
-  std::vector<std::uint32_t> recv_bytes_;  ///< Bytes received in each receive buffer
 
   std::unique_ptr<QueueHandler> handler_;
-  std::vector<Slot> slots_;
-  std::vector<std::uint16_t> free_slots_;
-  rdma::IndexRing waiting_capsules_;
-  rdma::IndexRing waiting_reads_;
-  std::uint32_t reads_outstanding_ = 0;
-  std::uint32_t active_requests_ = 0;
-  std::uint16_t sq_head_ = 0;
+  capsule_queue::CommandSlots<Slot> slots_;
+  capsule_queue::ReadCredits reads_;
   QueueParams params_;
   CqCounters cq_counters_;
 };

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "fabric/capsule_queue/host_slots.hpp"
 #include "fabric/host_status.hpp"
 #include "fabric/log.hpp"
 #include "fabric/ofi/host_queue.hpp"
@@ -17,29 +18,11 @@ using nvme::Status;
 
 namespace {
 constexpr std::uint32_t kHostCapsuleSize = rdma::kCommandCapsuleHeader + rdma::kHostMaxInCapsule;
-
-std::uint32_t iov_total(const HostRequest& req) {
-  std::uint64_t total = 0;
-  for (std::uint32_t i = 0; i < req.iovcnt; ++i) total += req.iov[i].iov_len;
-  return total > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(total);
-}
-void gather(const HostRequest& req, std::byte* out) {
-  for (std::uint32_t i = 0; i < req.iovcnt; ++i) {
-    std::memcpy(out, req.iov[i].iov_base, req.iov[i].iov_len);
-    out += req.iov[i].iov_len;
-  }
-}
-void scatter(const std::byte* in, const HostRequest& req) {
-  for (std::uint32_t i = 0; i < req.iovcnt; ++i) {
-    std::memcpy(req.iov[i].iov_base, in, req.iov[i].iov_len);
-    in += req.iov[i].iov_len;
-  }
-}
 }  // namespace
 
 bool OfiHostQueue::submit(HostRequest& req) {
   if (!alive_ || free_slots_.empty() || outstanding_ >= depth_) return false;
-  const std::uint32_t length = req.direction == DataDirection::none ? 0 : iov_total(req);
+  const std::uint32_t length = req.direction == DataDirection::none ? 0 : capsule_queue::request_length(req);
   const std::uint16_t index = free_slots_.back();
   Slot& slot = slots_[index];
   std::byte* capsule = capsules_.data() + std::size_t(index) * kHostCapsuleSize;
@@ -48,47 +31,23 @@ bool OfiHostQueue::submit(HostRequest& req) {
   std::uint32_t send_length = rdma::kCommandCapsuleHeader;
   slot.registration = nullptr;
   slot.bounce = {};
-  std::string why;
   if (length == 0) {
     rdma::set_null_sgl(sqe);
   } else if (req.direction == DataDirection::host_to_controller && length <= in_capsule_limit_) {
-    gather(req, capsule + rdma::kCommandCapsuleHeader);
+    capsule_queue::gather(req, capsule + rdma::kCommandCapsuleHeader);
     rdma::set_in_capsule_sgl(sqe, length);
     send_length += length;
-  } else if (length > rdma::kMaxKeyedLength || (req.iovcnt > 1 && length > bounce_pool_->buffer_size())) {
-    why = "transfer of " + std::to_string(length) + " bytes in " + std::to_string(req.iovcnt) +
-          " buffers exceeds the keyed SGL limit";
-  } else if (req.iovcnt == 1) {
-    slot.registration = cache_->acquire(req.iov[0].iov_base, length, &why);
-    if (slot.registration)
-      rdma::set_keyed_sgl(sqe,
-                          OfiRegistrar::remote_address(endpoint_->mr_mode(), slot.registration->region.start,
-                                                       req.iov[0].iov_base),
-                          length, slot.registration->region.rkey, false);
   } else {
-    slot.bounce = bounce_pool_->get();
-    if (slot.bounce) {
-      if (req.direction == DataDirection::host_to_controller) gather(req, slot.bounce.data);
-      // Each bounce buffer is a registration of its own (one per chunk), so it starts its region.
-      const auto start = reinterpret_cast<std::uintptr_t>(slot.bounce.data);
-      rdma::set_keyed_sgl(sqe, OfiRegistrar::remote_address(endpoint_->mr_mode(), start, slot.bounce.data), length,
-                          slot.bounce.rkey, false);
-    } else {
-      why = bounce_pool_->last_error();
+    capsule_queue::KeyedRegion region;
+    const std::string why = capsule_queue::map_keyed_data(slot, req, length, *cache_, *bounce_pool_, &region);
+    if (!why.empty()) {
+      capsule_queue::refuse_unmappable(req, index, reactor_, "ofi", qid_, why);
+      return true;
     }
-  }
-  if (!why.empty()) {
-    if (slot.registration) cache_->release(slot.registration);
-    bounce_pool_->put(slot.bounce);
-    slot.registration = nullptr;
-    slot.bounce = {};
-    NVMF_LOG(error, "ofi: qid %u: cannot map request data: %s", qid_, why.c_str());
-    HostRequest* r = &req;
-    r->cqe = nvme::Cqe{};
-    r->cqe.cid = index;
-    r->cqe.set_status(Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL, true));
-    reactor_.defer([r] { r->on_complete(*r); });
-    return true;
+    rdma::set_keyed_sgl(sqe,
+                        OfiRegistrar::remote_address(endpoint_->mr_mode(), region.region_start,
+                                                     reinterpret_cast<const void*>(region.address)),
+                        length, region.rkey, false);
   }
   std::memcpy(capsule, &sqe, sizeof sqe);
   slot.req = &req;
@@ -163,14 +122,14 @@ void OfiHostQueue::on_response(std::uint32_t recv_index, std::size_t length) {
     fail("fi_recv failed", host_path_error());
     return;
   }
-  if (cqe.cid >= slots_.size() || !slots_[cqe.cid].busy || slots_[cqe.cid].response_done) {
+  Slot* slot = capsule_queue::slot_for_response(slots_, cqe);
+  if (!slot) {
     fail("response for command identifier " + std::to_string(cqe.cid) + " that is not outstanding", host_path_error());
     return;
   }
-  Slot& slot = slots_[cqe.cid];
-  slot.response = cqe;
-  slot.response_done = true;
-  try_finish(slot);
+  slot->response = cqe;
+  slot->response_done = true;
+  try_finish(*slot);
 }
 
 void OfiHostQueue::try_finish(Slot& slot) {
@@ -180,19 +139,8 @@ void OfiHostQueue::try_finish(Slot& slot) {
 void OfiHostQueue::finish(Slot& slot, Status transport_status) {
   HostRequest& req = *slot.req;
   const auto index = static_cast<std::uint16_t>(&slot - slots_.data());
-  if (transport_status.ok()) {
-    if (slot.bounce && req.direction == DataDirection::controller_to_host && slot.response.get_status().ok())
-      scatter(slot.bounce.data, req);
-    req.cqe = slot.response;
-  } else {
-    req.cqe = nvme::Cqe{};
-    req.cqe.cid = index;
-    req.cqe.set_status(transport_status);
-  }
-  if (slot.registration) cache_->release(slot.registration);
-  bounce_pool_->put(slot.bounce);
-  slot.registration = nullptr;
-  slot.bounce = {};
+  capsule_queue::fill_completion(slot, index, transport_status);
+  capsule_queue::release_keyed_data(slot, *cache_, *bounce_pool_);
   slot.busy = false;
   slot.req = nullptr;
   free_slots_.push_back(index);

@@ -12,6 +12,7 @@
 
 #include "fabric/host_transport.hpp"
 #include "fabric/ofi/cq_counters.hpp"
+#include "fabric/capsule_queue/host_slots.hpp"
 #include "fabric/ofi/endpoint.hpp"
 #include "fabric/ofi/ofi_registrar.hpp"
 #include "fabric/ofi/op_context.hpp"
@@ -40,14 +41,7 @@ class OfiHostQueue final : public HostQueue {
  private:
   friend std::unique_ptr<OfiHostQueue> connect_ofi_host_queue(Reactor&, const std::string&, const HostQueueOptions&,
                                                               std::uint16_t, std::uint16_t, std::string*);
-  struct Slot {
-    HostRequest* req = nullptr;
-    bool busy = false;
-    bool send_done = false;
-    bool response_done = false;
-    nvme::Cqe response{};
-    rdma::RegistrationCache::Entry* registration = nullptr;
-    rdma::RegisteredPool::Buffer bounce;
+  struct Slot : capsule_queue::HostSlot {
     OpContext send_op;
   };
   OfiHostQueue(Reactor& reactor, std::uint16_t qid, std::uint16_t depth);

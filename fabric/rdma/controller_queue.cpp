@@ -110,16 +110,8 @@ bool RdmaControllerQueue::create_resources(std::string* error) {
     return false;
   data_pool_ = std::make_unique<RegisteredPool>(*registrar_, limits_.max_io_size, kDataBuffersPerChunk, depth);
 
-  recv_bytes_.assign(depth, 0);
-  slots_.resize(depth);
-  free_slots_.reserve(depth);
-  for (std::uint32_t i = depth; i-- > 0;) {
-    slots_[i].req.slot = static_cast<std::uint16_t>(i);
-    slots_[i].req.queue = this;
-    free_slots_.push_back(static_cast<std::uint16_t>(i));
-  }
-  waiting_capsules_.reset(depth);
-  waiting_reads_.reset(depth);
+  slots_.init(static_cast<std::uint16_t>(depth), this);
+  reads_.reset(static_cast<std::uint16_t>(depth), cm_.read_depth);
   for (std::uint32_t i = 0; i < depth; ++i)
     if (!post_recv(i)) return fail("ibv_post_recv");
   if (ibv_req_notify_cq(cq_, 0) != 0) return fail("ibv_req_notify_cq");
@@ -212,12 +204,9 @@ void RdmaControllerQueue::handle_completion(const ibv_wc& wc) {
       on_read_done(slots_[index], ok && state_ == State::connected);
       break;
     case WrKind::send: {
-      Slot& slot = slots_[index];
-      recycle(slot);
-      if (state_ == State::connected && !waiting_capsules_.empty()) {
-        const auto recv_index = waiting_capsules_.pop();
-        on_capsule(recv_index, recv_bytes_[recv_index]);
-      }
+      recycle(slots_[index]);
+      std::uint32_t recv_index = 0, bytes = 0;
+      if (state_ == State::connected && slots_.next_waiting(&recv_index, &bytes)) on_capsule(recv_index, bytes);
       break;
     }
     case WrKind::drain_send: drain_send_done_ = true; break;
@@ -234,77 +223,32 @@ void RdmaControllerQueue::on_capsule(std::uint32_t recv_index, std::uint32_t byt
     begin_close("short capsule");
     return;
   }
-  recv_bytes_[recv_index] = bytes;
-  if (free_slots_.empty()) {
-    // The host saw a response whose SEND has not completed here yet: keep the capsule until a slot frees.
-    waiting_capsules_.push(recv_index);
-    return;
+  Slot* slot = slots_.admit(recv_index, bytes);
+  if (!slot) return;  // waits for a slot (command_slots.hpp)
+  slots_.advance_sq_head(params_.depth);
+  switch (capsule_queue::start_command(*slot, recv_memory_ + recv_layout_.sqe_offset(recv_index),
+                                       recv_memory_ + recv_layout_.data_offset(recv_index), recv_index, bytes,
+                                       in_capsule_limit_, limits_.max_io_size, *data_pool_,
+                                       {"rdma", peer_, cm_.qid})) {
+    case capsule_queue::CommandStart::respond: send_response(*slot); return;
+    case capsule_queue::CommandStart::release_then_deliver:
+      release_recv(*slot);  // the SQE is copied; the buffer can take the next capsule
+      break;
+    case capsule_queue::CommandStart::deliver: break;
   }
-  Slot& slot = slots_[free_slots_.back()];
-  free_slots_.pop_back();
-  ++active_requests_;
-  start_command(slot, recv_index, bytes);
-}
-
-void RdmaControllerQueue::start_command(Slot& slot, std::uint32_t recv_index, std::uint32_t bytes) {
-  std::byte* capsule = recv_memory_ + recv_layout_.sqe_offset(recv_index);
-  ControllerRequest& req = slot.req;
-  std::memcpy(&req.sqe, capsule, sizeof req.sqe);
-  req.cqe = nvme::Cqe{};
-  req.data = nullptr;
-  req.data_ready = false;
-  req.data_length = 0;
-  req.direction = DataDirection::none;
-  slot.recv_index = recv_index;
-  slot.holds_recv = true;
-  slot.phase = Phase::handler;
-  sq_head_ = static_cast<std::uint16_t>((sq_head_ + 1) % std::max<std::uint16_t>(params_.depth, 1));
-
-  slot.data = parse_command_capsule(req.sqe, bytes, in_capsule_limit_, limits_.max_io_size);
-  if (!slot.data.status.ok()) {
-    req.set_status(slot.data.status);
-    send_response(slot);
-    return;
-  }
-  req.direction = slot.data.direction;
-  req.data_length = slot.data.length;
-  if (slot.data.location == DataLocation::in_capsule) {
-    // The data SGE of the receive: 4 KiB-aligned, so an aligned write can go O_DIRECT (receive_layout.hpp).
-    req.data = recv_memory_ + recv_layout_.data_offset(recv_index) + slot.data.in_capsule_offset;
-    req.data_ready = true;
-  } else {
-    release_recv(slot);  // the SQE is copied; the buffer can take the next capsule
-    if (slot.data.location == DataLocation::keyed) {
-      slot.buffer = data_pool_->get();
-      if (!slot.buffer) {
-        NVMF_LOG(error, "rdma: %s qid %u: no data buffer: %s", peer_.c_str(), cm_.qid,
-                 data_pool_->last_error().c_str());
-        req.set_status(Status::make(NVME_SCT_GENERIC, NVME_SC_INTERNAL));
-        send_response(slot);
-        return;
-      }
-      req.data = slot.buffer.data;
-    }
-  }
-  slot.handler_owns = true;
-  handler_->on_command(req);
+  handler_->on_command(slot->req);
 }
 
 void RdmaControllerQueue::fetch_data(ControllerRequest& req) {
   Slot& slot = slots_[req.slot];
-  if (req.data_ready || slot.data.location != DataLocation::keyed ||
-      slot.data.direction != DataDirection::host_to_controller || state_ != State::connected) {
+  if (!capsule_queue::needs_read(slot) || state_ != State::connected) {
     // Nothing to pull (or no connection left to pull it over): report on the next turn, never re-entrantly.
     if (!req.data_ready && state_ != State::connected) req.set_status(Status::generic(NVME_SC_DATA_XFER_ERROR));
     reactor_.defer([this, &req] { handler_->on_data_fetched(req); });
     return;
   }
   slot.phase = Phase::reading;
-  if (reads_outstanding_ >= cm_.read_depth) {
-    waiting_reads_.push(req.slot);
-    return;
-  }
-  post_read(slot);
+  if (reads_.acquire(req.slot)) post_read(slot);
 }
 
 void RdmaControllerQueue::post_read(Slot& slot) {
@@ -318,9 +262,8 @@ void RdmaControllerQueue::post_read(Slot& slot) {
   wr.wr.rdma.remote_addr = slot.data.remote_address;
   wr.wr.rdma.rkey = slot.data.remote_key;
   ibv_send_wr* bad = nullptr;
-  ++reads_outstanding_;
   if (ibv_post_send(id_->qp, &wr, &bad) != 0) {
-    --reads_outstanding_;
+    reads_.release();
     NVMF_LOG(error, "rdma: %s qid %u: posting RDMA READ: %s", peer_.c_str(), cm_.qid, std::strerror(errno));
     slot.req.set_status(Status::generic(NVME_SC_DATA_XFER_ERROR));
     reactor_.defer([this, &slot] { handler_->on_data_fetched(slot.req); });
@@ -329,15 +272,11 @@ void RdmaControllerQueue::post_read(Slot& slot) {
 }
 
 void RdmaControllerQueue::on_read_done(Slot& slot, bool ok) {
-  --reads_outstanding_;
-  slot.phase = Phase::handler;
-  if (ok)
-    slot.req.data_ready = true;
-  else
-    slot.req.set_status(Status::generic(NVME_SC_DATA_XFER_ERROR));
+  reads_.release();
+  capsule_queue::read_done(slot, ok);
   handler_->on_data_fetched(slot.req);
-  while (state_ == State::connected && !waiting_reads_.empty() && reads_outstanding_ < cm_.read_depth)
-    post_read(slots_[waiting_reads_.pop()]);
+  std::uint16_t next = 0;
+  while (state_ == State::connected && reads_.next_waiting(&next)) post_read(slots_[next]);
 }
 
 void RdmaControllerQueue::complete(ControllerRequest& req) {
@@ -356,10 +295,7 @@ void RdmaControllerQueue::send_response(Slot& slot) {
   release_recv(slot);
   slot.phase = Phase::responding;
   nvme::Cqe& cqe = responses_[req.slot];
-  cqe = req.cqe;
-  cqe.cid = req.sqe.cid;
-  cqe.sqid = cm_.qid;
-  cqe.sqhd = params_.sq_flow_control_disabled ? 0xFFFF : sq_head_;
+  slots_.fill_response(slot, cm_.qid, params_.sq_flow_control_disabled, &cqe);
 
   ibv_sge data_sge{};
   ibv_send_wr write{};
@@ -376,9 +312,8 @@ void RdmaControllerQueue::send_response(Slot& slot) {
     send.invalidate_rkey = slot.data.remote_key;
   }
   ibv_send_wr* first = &send;
-  const std::uint32_t length = std::min(req.data_length, slot.data.length);
-  if (req.status().ok() && slot.data.location == DataLocation::keyed &&
-      slot.data.direction == DataDirection::controller_to_host && length > 0) {
+  const std::uint32_t length = capsule_queue::keyed_write_length(slot);
+  if (length > 0) {
     // Unsignaled: the response SEND behind it on the same QP completes only after the WRITE did.
     data_sge = ibv_sge{reinterpret_cast<std::uint64_t>(slot.buffer.data), length, slot.buffer.lkey};
     write.wr_id = make_wr_id(WrKind::write, req.slot);
@@ -405,13 +340,7 @@ void RdmaControllerQueue::release_recv(Slot& slot) {
 }
 
 void RdmaControllerQueue::recycle(Slot& slot) {
-  if (slot.phase == Phase::free || slot.handler_owns) return;
-  slot.holds_recv = false;
-  data_pool_->put(slot.buffer);
-  slot.buffer = {};
-  slot.phase = Phase::free;
-  free_slots_.push_back(slot.req.slot);
-  --active_requests_;
+  slots_.recycle(slot, *data_pool_);
 }
 
 void RdmaControllerQueue::set_params(const QueueParams& params) {
@@ -451,10 +380,10 @@ void RdmaControllerQueue::begin_close(const char* why) {
       force_drained();
     });
   // Slots waiting for a READ credit never get one now: the handler learns through on_data_fetched.
-  while (!waiting_reads_.empty()) {
-    Slot& slot = slots_[waiting_reads_.pop()];
-    slot.phase = Phase::handler;
-    slot.req.set_status(Status::generic(NVME_SC_DATA_XFER_ERROR));
+  std::uint16_t waiting = 0;
+  while (reads_.drop_waiting(&waiting)) {
+    Slot& slot = slots_[waiting];
+    capsule_queue::fail_data_transfer(slot);
     reactor_.defer([this, &slot] { handler_->on_data_fetched(slot.req); });
   }
   if (!closed_notified_) {
@@ -475,7 +404,7 @@ void RdmaControllerQueue::force_drained() {
   // the outstanding work requests; the QP is in the error state, so none of them can still move data.
   NVMF_LOG(warn, "rdma: %s qid %u: send queue not flushed after %lld ms, tearing down anyway", peer_.c_str(), cm_.qid,
            static_cast<long long>(kDrainTimeout.count()));
-  for (auto& slot : slots_) {
+  for (auto& slot : slots_.all()) {
     if (slot.phase == Phase::responding) recycle(slot);
     if (slot.phase == Phase::reading) on_read_done(slot, false);
   }
@@ -490,7 +419,7 @@ void RdmaControllerQueue::advance() {
     drain_timer_ = 0;
   }
   // Flushed SENDs recycled their slots; what remains is held by the handler and comes back through complete().
-  if (state_ != State::drained || in_poll_ || active_requests_ != 0 || !closed_done_) return;
+  if (state_ != State::drained || in_poll_ || slots_.active() != 0 || !closed_done_) return;
   delete this;
 }
 

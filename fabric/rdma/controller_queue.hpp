@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "fabric/capsule_queue/command_slots.hpp"
+#include "fabric/capsule_queue/read_credits.hpp"
 #include "fabric/rdma/capsule.hpp"
 #include "fabric/rdma/cm_private_data.hpp"
 #include "fabric/rdma/index_ring.hpp"
@@ -46,17 +48,8 @@ class RdmaControllerQueue final : public ControllerQueue {
 
  private:
   enum class State : std::uint8_t { connected, draining, drained };
-  enum class Phase : std::uint8_t { free, handler, reading, responding };
-
-  struct Slot {
-    ControllerRequest req;
-    Phase phase = Phase::free;
-    bool handler_owns = false;      ///< on_command delivered, complete() not yet called
-    bool holds_recv = false;        ///< req.data points into receive buffer recv_index (in-capsule data)
-    std::uint32_t recv_index = 0;
-    RegisteredPool::Buffer buffer;  ///< For keyed transfers
-    CapsuleData data;
-  };
+  using Phase = capsule_queue::SlotPhase;
+  using Slot = capsule_queue::CommandSlot;
 
   RdmaControllerQueue(Reactor& reactor, rdma_cm_id* id, rdma_event_channel* channel, const CmConnectParams& params,
                       const TransportLimits& limits);
@@ -68,7 +61,6 @@ class RdmaControllerQueue final : public ControllerQueue {
   static void on_cm_ready(void* self);
   void handle_completion(const ibv_wc& wc);
   void on_capsule(std::uint32_t recv_index, std::uint32_t bytes);
-  void start_command(Slot& slot, std::uint32_t recv_index, std::uint32_t bytes);
   void post_read(Slot& slot);
   void on_read_done(Slot& slot, bool ok);
   void send_response(Slot& slot);
@@ -106,18 +98,12 @@ class RdmaControllerQueue final : public ControllerQueue {
   std::unique_ptr<RegisteredPool> data_pool_;
   std::byte* recv_memory_ = nullptr;             ///< depth receive buffers (recv_layout_), registered as recv_region_
   MemoryRegion recv_region_;
-  std::vector<std::uint32_t> recv_bytes_;        ///< Bytes received in each receive buffer
   std::vector<nvme::Cqe> responses_;             ///< One response capsule per slot, registered as response_region_
   MemoryRegion response_region_;
 
   std::unique_ptr<QueueHandler> handler_;
-  std::vector<Slot> slots_;
-  std::vector<std::uint16_t> free_slots_;
-  IndexRing waiting_capsules_;  ///< Receive indices of capsules waiting for a free slot
-  IndexRing waiting_reads_;     ///< Slots waiting for an RDMA READ credit (the host's IRD)
-  std::uint32_t reads_outstanding_ = 0;
-  std::uint32_t active_requests_ = 0;            ///< Slots not free
-  std::uint16_t sq_head_ = 0;
+  capsule_queue::CommandSlots<Slot> slots_;
+  capsule_queue::ReadCredits reads_;  ///< RDMA READ credits: the host's IRD
   QueueParams params_;
 };
 

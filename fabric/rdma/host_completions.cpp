@@ -13,15 +13,6 @@ namespace nvmf::fabric {
 using nvme::Status;
 using rdma::WrKind;
 
-namespace {
-void scatter(const std::byte* in, const HostRequest& req) {
-  for (std::uint32_t i = 0; i < req.iovcnt; ++i) {
-    std::memcpy(req.iov[i].iov_base, in, req.iov[i].iov_len);
-    in += req.iov[i].iov_len;
-  }
-}
-}  // namespace
-
 void RdmaHostQueue::on_cq_ready(void* self_ptr) {
   auto* self = static_cast<RdmaHostQueue*>(self_ptr);
   self->in_poll_ = true;
@@ -64,11 +55,12 @@ void RdmaHostQueue::on_response(std::uint32_t recv_index, const ibv_wc& wc) {
     fail(std::string("ibv_post_recv: ") + std::strerror(errno), host_path_error());
     return;
   }
-  if (cqe.cid >= slots_.size() || !slots_[cqe.cid].busy || slots_[cqe.cid].response_done) {
+  Slot* found = capsule_queue::slot_for_response(slots_, cqe);
+  if (!found) {
     fail("response for command identifier " + std::to_string(cqe.cid) + " that is not outstanding", host_path_error());
     return;
   }
-  Slot& slot = slots_[cqe.cid];
+  Slot& slot = *found;
   slot.response = cqe;
   slot.response_done = true;
   if (slot.window_bound) {
@@ -106,17 +98,8 @@ void RdmaHostQueue::try_finish(Slot& slot) {
 void RdmaHostQueue::finish(Slot& slot, Status transport_status) {
   HostRequest& req = *slot.req;
   const auto index = static_cast<std::uint16_t>(&slot - slots_.data());
-  if (transport_status.ok()) {
-    if (slot.bounce && req.direction == DataDirection::controller_to_host && slot.response.get_status().ok())
-      scatter(slot.bounce.data, req);
-    req.cqe = slot.response;
-  } else {
-    req.cqe = nvme::Cqe{};
-    req.cqe.cid = index;
-    req.cqe.set_status(transport_status);
-  }
-  if (slot.registration) cache_->release(slot.registration);
-  bounce_pool_->put(slot.bounce);
+  capsule_queue::fill_completion(slot, index, transport_status);
+  capsule_queue::release_keyed_data(slot, *cache_, *bounce_pool_);
   const std::uint32_t window_rkey = slot.window_rkey;
   slot = Slot{};
   slot.window_rkey = window_rkey;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fabric/capsule_queue/host_slots.hpp"
 #include "fabric/rdma/capsule.hpp"
 #include "fabric/rdma/host_queue.hpp"
 
@@ -16,18 +17,11 @@ inline constexpr std::size_t kHostBounceSize = 128 * 1024;  ///< Multi-buffer re
 inline constexpr std::size_t kHostBufferAlignment = 4096;
 }  // namespace rdma
 
-struct RdmaHostQueue::Slot {
-  HostRequest* req = nullptr;
-  bool busy = false;
-  bool send_done = false;
-  bool response_done = false;
+struct RdmaHostQueue::Slot : capsule_queue::HostSlot {
   bool invalidating = false;  ///< LOCAL_INV of the window posted, not yet completed
   bool window_bound = false;
   std::uint32_t window_rkey = 0;
   std::uint32_t length = 0;
-  nvme::Cqe response{};
-  rdma::RegistrationCache::Entry* registration = nullptr;
-  rdma::RegisteredPool::Buffer bounce;
 };
 
 }  // namespace nvmf::fabric

@@ -131,6 +131,10 @@ std::vector<Case> cases() {
   }
   for (Backend b : {Backend::ram, Backend::file})
     for (bool digests : {false, true}) list.push_back({fabric::TransportType::tcp, b, digests});
+#if NVMF_TEST_OFI
+  // NVMe/RDMA capsules over libfabric's tcp provider on loopback: our side of that path must not allocate either.
+  for (Backend b : {Backend::ram, Backend::file}) list.push_back({fabric::TransportType::ofi, b, false});
+#endif
   return list;
 }
 
@@ -179,12 +183,17 @@ TEST_P(AllocationFreeIo, SteadyStateAllocatesNothingOnEitherSide) {
     config.listeners.at(0).traddr = c.rdma_addr;
     config.listeners.at(0).trsvcid = "4420";  // the RDMA listener reports the configured port, so no port 0
   }
+  const bool ofi = c.transport == fabric::TransportType::ofi;
+  if (ofi) {
+    config.listeners.at(0).trtype = fabric::TransportType::ofi;
+    config.listeners.at(0).provider = "tcp";
+  }
   target::Target target(config);
   target.start();
   const auto addr = target.listen_addresses().at(0);
 
   initiator::ControllerOptions options = test::host_options(test::Endpoint{addr.traddr, addr.trsvcid}, kNqn);
-  options.transport = rdma ? "rdma" : "tcp";
+  options.transport = rdma ? "rdma" : ofi ? "ofi:tcp" : "tcp";
   options.keep_alive_timeout_ms = 0;
   options.header_digest = digests;
   options.data_digest = digests;
@@ -251,7 +260,10 @@ TEST(AllocationCounter, SeesAnAllocationOnAnotherThread) {
 INSTANTIATE_TEST_SUITE_P(TransportsBackendsAndDigests, AllocationFreeIo, ::testing::ValuesIn(cases()),
                          [](const auto& info) {
                            const Case& c = info.param;
-                           return std::string(c.transport == fabric::TransportType::rdma ? "rdma_" : "tcp_") +
+                           const char* transport = c.transport == fabric::TransportType::rdma ? "rdma_"
+                                                   : c.transport == fabric::TransportType::ofi  ? "ofi_tcp_"
+                                                                                                : "tcp_";
+                           return std::string(transport) +
                                   (c.backend == Backend::ram ? "ram" : "file") +
                                   (c.digests ? "_with_digests" : "_no_digests");
                          });
