@@ -5,6 +5,10 @@
 # process across the run, from /proc), and ofi as a share of native TCP. The goal (issue 15): >= 70 % at QD 32.
 #
 #   bench/ofi.sh [--time SECONDS] [--rounds N]   # default 10 s per case, 3 rounds; target on core 0, perf on core 1
+#   bench/ofi.sh --profile [--time SECONDS]
+#       # instead: where the target's CPU goes at 4 KiB randread QD 32, native TCP against ofi: `perf record -e
+#       # cpu-clock` on the target during one run of each, its samples split by library (ours, libfabric, libc,
+#       # kernel), in microseconds of target CPU per I/O, with the system calls per I/O (raw_syscalls:sys_enter)
 #   bench/ofi.sh --registration [--provider NAME] [--address ADDR]
 #       # instead: what fi_mr_reg + fi_close cost per size (4 KiB .. 1 MiB) against a registration-cache hit and a
 #       # bounce copy (bench/ofi_mr_cost.cpp); tcp on 127.0.0.1 by default, verbs with an RDMA device's address
@@ -16,6 +20,7 @@ build_dir="${BUILD_DIR:-build-release}"
 seconds=10
 rounds=3
 registration=0
+profile=0
 provider=tcp
 address=127.0.0.1
 while [ $# -gt 0 ]; do
@@ -23,9 +28,11 @@ while [ $# -gt 0 ]; do
     --time) seconds=$2; shift 2;;
     --rounds) rounds=$2; shift 2;;
     --registration) registration=1; shift;;
+    --profile) profile=1; shift;;
     --provider) provider=$2; shift 2;;
     --address) address=$2; shift 2;;
-    *) echo "usage: bench/ofi.sh [--time SECONDS] [--rounds N] | --registration [--provider NAME] [--address ADDR]" >&2
+    *) echo "usage: bench/ofi.sh [--time SECONDS] [--rounds N] | --profile [--time SECONDS]" \
+         "| --registration [--provider NAME] [--address ADDR]" >&2
        exit 2;;
   esac
 done
@@ -63,6 +70,52 @@ run() {  # name transport port pattern size qd
   after=$(cpu_ticks)
   echo $(( after - before )) > "$work/$1.cpu"
 }
+
+if [ "$profile" = 1 ]; then
+  command -v perf >/dev/null || { echo "bench/ofi.sh --profile needs perf (linux-perf)" >&2; exit 1; }
+  for t in tcp ofi; do
+    port=$tcp_port; [ "$t" = ofi ] && port=$ofi_port
+    run "warm-$t" "$t" "$port" randread 4096 32
+    perf record -q -e cpu-clock -F 4999 -p "$target_pid" -o "$work/$t.data" 2>/dev/null &
+    recorder=$!
+    perf stat -x, -e raw_syscalls:sys_enter -p "$target_pid" -o "$work/$t.syscalls" 2>/dev/null &
+    counter=$!
+    sleep 0.5
+    run "$t" "$t" "$port" randread 4096 32
+    kill -INT "$recorder" "$counter"
+    wait "$recorder" "$counter" || true
+    perf report -i "$work/$t.data" --sort dso --stdio -q 2>/dev/null > "$work/$t.dso"
+  done
+  python3 - "$work" "$ticks" <<'PY'
+import json, sys
+work, ticks = sys.argv[1], int(sys.argv[2])
+def group(dso):
+    if "kernel" in dso: return "kernel"
+    if "libfabric" in dso: return "libfabric"
+    if dso.startswith("libc") or dso.startswith("libstdc++") or dso.startswith("ld-linux"): return "libc/libstdc++"
+    if dso == "nvmf" or "nvmf" in dso: return "ours (nvmf)"
+    return "other"
+groups = ["ours (nvmf)", "libfabric", "libc/libstdc++", "kernel", "other"]
+print("target CPU per I/O at 4 KiB randread QD 32, split by where perf's cpu-clock samples fell (microseconds)")
+print(f"{'transport':<10} {'IOPS':>9} {'us/IO':>7} " + " ".join(f"{g:>15}" for g in groups) + f" {'syscalls/IO':>12}")
+for t in ("tcp", "ofi"):
+    phase = json.load(open(f"{work}/{t}.json"))["phases"][-1]
+    us = 1e6 * int(open(f"{work}/{t}.cpu").read()) / ticks / phase["ios"]
+    share = dict.fromkeys(groups, 0.0)
+    for line in open(f"{work}/{t}.dso"):
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith("%"):
+            share[group(" ".join(parts[1:]))] += float(parts[0].rstrip("%")) / 100
+    syscalls = 0
+    for line in open(f"{work}/{t}.syscalls"):
+        f = line.split(",")
+        if len(f) > 2 and "sys_enter" in f[2] and f[0].strip().isdigit():
+            syscalls = int(f[0])
+    print(f"{t:<10} {phase['iops']:9.0f} {us:7.2f} " + " ".join(f"{us * share[g]:15.2f}" for g in groups)
+          + f" {syscalls / phase['ios']:12.2f}")
+PY
+  exit 0
+fi
 
 # Interleaved: each round runs every case over both transports, so a slow stretch of a shared machine hits both.
 cases=("randread 4096 1" "randread 4096 32" "randread 4096 128" "read 131072 16")
