@@ -1,7 +1,8 @@
 // RAM backend: zero-filled anonymous memory, allocated lazily by the kernel. Volatile by nature, so flush and FUA
 // complete at once. Deallocate and write zeroes give whole pages back with MADV_DONTNEED (they read back as
-// zeroes) and clear the partial pages at the edges. Reads lend the namespace's memory itself (lend_read), so the
-// transport sends from it without a copy; MADV_DONTNEED under such a send is harmless (the pages read as zeroes).
+// zeroes) and clear the partial pages at the edges. Reads copy (no lend_read): a read sent from the namespace's
+// memory would be complete for the I/O queue while its bytes were still in the kernel, so a fused Compare and
+// Write, which waits only for commands still at the backend, could land inside it and tear it.
 #pragma once
 #include "target/backends/backend.hpp"
 
@@ -19,7 +20,6 @@ class RamBackend final : public Backend {
   std::string describe() const override;
 
   void read(fabric::Reactor&, BackendIo& io, std::uint64_t offset, std::byte* buffer, std::uint32_t length) override;
-  const std::byte* lend_read(std::uint64_t offset, std::uint32_t) const override { return memory_ + offset; }
   void write(fabric::Reactor&, BackendIo& io, std::uint64_t offset, const std::byte* buffer, std::uint32_t length,
              bool fua) override;
   void flush(fabric::Reactor&, BackendIo& io) override;

@@ -1,5 +1,5 @@
-// Reads served from the namespace's own memory (Backend::lend_read): the RAM backend lends its mapping and the
-// null backend a read-only span of zeroes, the transport sends from there. Checked here: the data is right, the
+// Reads served from the namespace's own memory (Backend::lend_read): the null backend lends a read-only span of
+// zeroes (RAM lends nothing), the transport sends from there. Checked here: the data is right, the
 // copying path still serves transports that cannot send lent memory, and a namespace removed while such a send
 // is still in the kernel keeps its memory until the transport lets go of the request.
 #include <sys/mman.h>
@@ -45,24 +45,15 @@ class LentReadTest : public TargetTest {
   std::uint16_t cntlid_ = 0;
 };
 
-TEST_F(LentReadTest, RamReadsAreSentFromTheNamespaceMemory) {
+TEST_F(LentReadTest, RamReadsAreCopiedNotLent) {
+  // RAM lends nothing (ram_backend.hpp says why: a fused Compare and Write could tear a lent read's send).
   start(true);
   const auto data = pattern(8192, 1);
   ASSERT_TRUE(io_->run(io_sqe(nvme_cmd_write, 1, 40, 16), 8192, data.data()).status().ok());
   auto r = io_->run(io_sqe(nvme_cmd_read, 1, 40, 16), 8192);
   ASSERT_TRUE(r.status().ok());
   EXPECT_EQ(r.data, data);
-  EXPECT_EQ(io_->lent_count(), 1u);
-  // A part of what was written, at an offset inside it: the lent pointer follows the LBA.
-  r = io_->run(io_sqe(nvme_cmd_read, 1, 43, 2), 1024);
-  ASSERT_TRUE(r.status().ok());
-  EXPECT_EQ(r.data, std::vector<std::byte>(data.begin() + 3 * 512, data.begin() + 5 * 512));
-  EXPECT_EQ(io_->lent_count(), 2u);
-  // A write after the read lands in the namespace, not in a copy the read kept.
-  const auto again = pattern(512, 2);
-  ASSERT_TRUE(io_->run(io_sqe(nvme_cmd_write, 1, 43, 1), 512, again.data()).status().ok());
-  r = io_->run(io_sqe(nvme_cmd_read, 1, 43, 1), 512);
-  EXPECT_EQ(r.data, again);
+  EXPECT_EQ(io_->lent_count(), 0u);
 }
 
 TEST_F(LentReadTest, NullReadsLendZeroes) {
@@ -87,38 +78,35 @@ TEST_F(LentReadTest, TransportWithoutLendingGetsACopy) {
 
 TEST_F(LentReadTest, FailedReadLendsNothing) {
   start(true);
-  auto r = io_->run(io_sqe(nvme_cmd_read, 1, (1 << 20) / 512, 1), 512);
+  auto r = io_->run(io_sqe(nvme_cmd_read, 3, (1 << 20) / 512, 1), 512);
   EXPECT_TRUE(r.status().same_code(nvme::Status::generic(NVME_SC_LBA_RANGE)));
   EXPECT_EQ(io_->lent_count(), 0u);
 }
 
 TEST_F(LentReadTest, RemovedNamespaceKeepsItsMemoryWhileASendHoldsIt) {
   start(true);
-  const auto data = pattern(4096, 4);
-  ASSERT_TRUE(io_->run(io_sqe(nvme_cmd_write, 2, 0, 8), 4096, data.data()).status().ok());
-  std::weak_ptr<const target::Backend> backend = registry_->find(kSubNqn)->namespaces()->all()[1]->backend;
+  std::weak_ptr<const target::Backend> backend = registry_->find(kSubNqn)->namespaces()->all()[2]->backend;
   ASSERT_FALSE(backend.expired());
   io_->set_hold_sends(true);  // the C2HData is still in the kernel when the namespace goes
-  ASSERT_TRUE(io_->run(io_sqe(nvme_cmd_read, 2, 0, 8), 4096).status().ok());
+  ASSERT_TRUE(io_->run(io_sqe(nvme_cmd_read, 3, 0, 8), 4096).status().ok());
   const std::byte* lent = io_->last_lent();
   ASSERT_NE(lent, nullptr);
-  target_->remove_namespace(kSubNqn, 2);
+  target_->remove_namespace(kSubNqn, 3);
   drain();
-  EXPECT_TRUE(io_->run(io_sqe(nvme_cmd_read, 2, 0, 8), 4096).status().same_code(nvme::Status::generic(NVME_SC_INVALID_NS)));
+  EXPECT_TRUE(io_->run(io_sqe(nvme_cmd_read, 3, 0, 8), 4096).status().same_code(nvme::Status::generic(NVME_SC_INVALID_NS)));
   // Nothing but the held send owns the backend now, and its memory is still mapped with the data.
   ASSERT_FALSE(backend.expired());
   unsigned char resident = 0;
   ASSERT_EQ(mincore(const_cast<std::byte*>(lent), 4096, &resident), 0) << "the lent memory was unmapped";
-  EXPECT_EQ(std::memcmp(lent, data.data(), data.size()), 0);
+  EXPECT_EQ(std::count(lent, lent + 4096, std::byte{0}), 4096);
   io_->release_held_sends();
   EXPECT_TRUE(backend.expired());
-  EXPECT_TRUE(io_->run(io_sqe(nvme_cmd_read, 1, 0, 8), 4096).status().ok());  // the other namespace serves on
+  EXPECT_TRUE(io_->run(io_sqe(nvme_cmd_read, 1, 0, 8), 4096).status().ok());  // the other namespaces serve on
 }
 
-TEST(LentReadBackends, RamLendsItsMappingNullItsZeroSpan) {
+TEST(LentReadBackends, NullLendsItsZeroSpanRamNothing) {
   target::RamBackend ram(1 << 20);
-  EXPECT_NE(ram.lend_read(0, 4096), nullptr);
-  EXPECT_EQ(ram.lend_read(8192, 4096), ram.lend_read(0, 4096) + 8192);
+  EXPECT_EQ(ram.lend_read(0, 4096), nullptr);
   target::NullBackend null(1 << 30);
   const std::byte* zeros = null.lend_read(1 << 29, target::NullBackend::kZeroSpan);
   ASSERT_NE(zeros, nullptr);
