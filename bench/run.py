@@ -206,6 +206,8 @@ def summarize(doc):
 def measure(server, client_cmd, seconds):
     """One run of one client against `server`; returns the summary with CPU seconds per million I/O."""
     server.resume()
+    if not server.alive():  # say why, rather than fail on its vanished /proc entry
+        raise RuntimeError(f"{server.name} exited with {server.proc.returncode}:\n{server.output()}")
     before = server.cpu_seconds()
     rc, out, err, client_cpu = run_child(client_cmd, timeout=seconds + 60)
     server_cpu = server.cpu_seconds() - before

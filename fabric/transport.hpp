@@ -58,6 +58,11 @@ struct ControllerRequest {
   std::byte* data = nullptr;      ///< Buffer of >= data_length bytes, owned by the transport
   std::uint16_t slot = 0;         ///< Index in the queue's request pool, < ControllerQueue::max_depth()
   ControllerQueue* queue = nullptr;
+  /// Controller-to-host data the handler lends instead of filling `data` (only where the queue
+  /// sends_lent_data()): sent straight from this memory, which `lender` keeps alive until the transport has
+  /// recycled the request (its send may still be in the kernel after complete()). Both reset on recycling.
+  const std::byte* lent_data = nullptr;
+  std::shared_ptr<const void> lender;
 
   void set_status(nvme::Status s) { cqe.set_status(s); }
   nvme::Status status() const { return cqe.get_status(); }
@@ -95,6 +100,9 @@ class ControllerQueue {
     (void)req;
     return false;
   }
+  /// Whether complete() sends a request's lent_data (holding its lender until the send is done). Transports
+  /// that may only send registered memory (RDMA) say no, and the handler copies into `data` as before.
+  virtual bool sends_lent_data() const { return false; }
   /// Called by the handler after its Connect succeeded.
   virtual void set_params(const QueueParams& params) = 0;
   /// Tear the connection down (Disconnect, controller teardown, keep-alive expiry). Idempotent.

@@ -29,7 +29,8 @@ IoQueue::IoQueue(fabric::ControllerQueue& queue, std::shared_ptr<Controller> con
       max_transfer_(controller_->limits().max_io_size),
       contexts_(queue.max_depth()),
       stats_(std::make_shared<QueueStats>(controller_->cntlid(), qid)),
-      ana_(controller_->ana_states()) {
+      ana_(controller_->ana_states()),
+      lends_(queue.sends_lent_data()) {
   index_stats();
   for (auto& ctx : contexts_) {
     ctx.owner = this;
@@ -330,8 +331,19 @@ void IoQueue::on_data(fabric::ControllerRequest& req) {
 
 void IoQueue::start_read(Context& ctx) {
   ctx.stage = Stage::read;
-  const fabric::ControllerRequest& req = *ctx.req;
-  ctx.ns->backend->read(reactor_, ctx.io, req.sqe.slba() << ctx.ns->lba_shift, req.data, ctx.bytes);
+  fabric::ControllerRequest& req = *ctx.req;
+  const std::uint64_t offset = req.sqe.slba() << ctx.ns->lba_shift;
+  // A backend whose data sits in memory (RAM, null's zeroes) lends it and the transport sends from there: no copy.
+  // The lender shares ownership of the backend, so a namespace removed while the send is in the kernel keeps its
+  // memory until the transport recycles the request.
+  if (lends_) {
+    if (const std::byte* lent = ctx.ns->backend->lend_read(offset, ctx.bytes)) {
+      req.lent_data = lent;
+      req.lender = std::shared_ptr<const void>(ctx.ns->backend, lent);
+      return complete(ctx, nvme::Status::success());
+    }
+  }
+  ctx.ns->backend->read(reactor_, ctx.io, offset, req.data, ctx.bytes);
 }
 
 void IoQueue::start_write(Context& ctx) {

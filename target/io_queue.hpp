@@ -177,6 +177,8 @@ class IoQueue {
   bool enabled_ = true;
   /// This controller's port's ANA states, read once per command; null when ANA is not reported.
   std::shared_ptr<const PortAnaStates> ana_;
+  /// The transport sends lent memory (ControllerQueue::sends_lent_data): reads try Backend::lend_read first.
+  const bool lends_;
 };
 
 }  // namespace nvmf::target

@@ -76,6 +76,7 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
   std::string peer_address() const override { return peer_; }
   std::string secure_channel_host() const override { return config_.secure_channel_host; }
   std::uint16_t max_depth() const override { return static_cast<std::uint16_t>(slots_.size()); }
+  bool sends_lent_data() const override { return true; }
 
  private:
   static constexpr unsigned kMaxR2tPerCommand = 4;

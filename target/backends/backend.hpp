@@ -56,6 +56,13 @@ class Backend {
 
   virtual void read(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, std::byte* buffer,
                     std::uint32_t length) = 0;
+  /// Memory holding the bytes [offset, offset + length) that a read may be sent from directly instead of
+  /// read() copying them, valid while this backend lives (the caller keeps it alive until the send is done);
+  /// nullptr: use read(). Reads that race with writes to the same blocks may see either, as NVMe allows.
+  virtual const std::byte* lend_read(std::uint64_t offset, std::uint32_t length) const {
+    (void)offset, (void)length;
+    return nullptr;
+  }
   /// `fua`: the data is durable when `done` runs (Write with FUA, or the write cache is disabled).
   virtual void write(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, const std::byte* buffer,
                      std::uint32_t length, bool fua) = 0;

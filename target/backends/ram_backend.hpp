@@ -1,6 +1,8 @@
 // RAM backend: zero-filled anonymous memory, allocated lazily by the kernel. Volatile by nature, so flush and FUA
 // complete at once. Deallocate and write zeroes give whole pages back with MADV_DONTNEED (they read back as
-// zeroes) and clear the partial pages at the edges.
+// zeroes) and clear the partial pages at the edges. Reads copy (no lend_read): a read sent from the namespace's
+// memory would be complete for the I/O queue while its bytes were still in the kernel, so a fused Compare and
+// Write, which waits only for commands still at the backend, could land inside it and tear it.
 #pragma once
 #include "target/backends/backend.hpp"
 

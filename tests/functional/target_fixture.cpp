@@ -38,7 +38,8 @@ target::TargetConfig make_target_config(const TargetSpec& spec) {
     sc.model = s.model;
     sc.allowed_hosts = s.allowed_hosts;
     for (const NamespaceSpec& n : s.namespaces)
-      sc.namespaces.push_back(target::NamespaceConfig{target::BackendKind::ram, n.size_bytes, "", n.block_size, 0});
+      sc.namespaces.push_back(target::NamespaceConfig{n.null_backend ? target::BackendKind::null : target::BackendKind::ram,
+                                                      n.size_bytes, "", n.block_size, 0});
     for (std::size_t i = 0; i < s.namespaces.size(); ++i) sc.namespaces[i].faults = s.namespaces[i].faults;
     tc.subsystems.push_back(sc);
   }
@@ -99,7 +100,8 @@ bool TargetProcess::start(const TargetSpec& spec, std::string* error, std::chron
   // The command line takes one block size for all namespaces.
   if (!s.namespaces.empty()) argv.insert(argv.end(), {"--block-size", std::to_string(s.namespaces[0].block_size)});
   for (const auto& n : s.namespaces)
-    argv.insert(argv.end(), {"--namespace", (n.faults.empty() ? "ram:" : "fault:ram:") + std::to_string(n.size_bytes) +
+    argv.insert(argv.end(), {"--namespace", std::string(n.faults.empty() ? "" : "fault:") + (n.null_backend ? "null:" : "ram:") +
+                                                std::to_string(n.size_bytes) +
                                                 (n.faults.empty() ? "" : "?" + n.faults)});
   if (!process_.start(argv, dir_.file("target.log"), error)) return false;
 

@@ -22,6 +22,7 @@ struct NamespaceSpec {
   std::uint64_t size_bytes = 64ull << 20;
   std::uint32_t block_size = 512;
   std::string faults = {};  ///< Fault injection (docs/configuration.md); empty: none
+  bool null_backend = false;  ///< null instead of RAM: reads return zeroes, writes are dropped
 };
 
 struct SubsystemSpec {

@@ -53,8 +53,18 @@ class FakeQueue final : public fabric::ControllerQueue {
     c.cqe = req.cqe;
     c.cqe.cid = req.sqe.cid;
     c.cqe.sqid = params_ ? params_->qid : 0;
-    if (req.direction == fabric::DataDirection::controller_to_host && req.cqe.get_status().ok() && req.data)
-      c.data.assign(req.data, req.data + req.data_length);
+    // Lent data is what a transport that sends_lent_data() puts on the wire instead of `data`.
+    const std::byte* sent = req.lent_data ? req.lent_data : req.data;
+    if (req.direction == fabric::DataDirection::controller_to_host && req.cqe.get_status().ok() && sent)
+      c.data.assign(sent, sent + req.data_length);
+    if (req.lent_data) {
+      ++lent_count_;
+      last_lent_ = req.lent_data;
+    }
+    // A held send keeps the lender as a real transport does until the kernel is done with the memory.
+    if (req.lender && hold_sends_) held_lenders_.push_back(std::move(req.lender));
+    req.lender.reset();
+    req.lent_data = nullptr;
     completions_.push_back(std::move(c));
     ++completed_count_;
     if (req.data) buffer_pool_.push_back(req.data);
@@ -79,6 +89,7 @@ class FakeQueue final : public fabric::ControllerQueue {
   fabric::TransportType transport_type() const override { return fabric::TransportType::tcp; }
   std::string peer_address() const override { return peer_; }
   std::uint16_t max_depth() const override { return depth_; }
+  bool sends_lent_data() const override { return lends_; }
 
   // --- host side
   /// Direction as a transport derives it: the data transfer bits of the opcode (fabrics: of the fctype).
@@ -152,6 +163,13 @@ class FakeQueue final : public fabric::ControllerQueue {
     return c;
   }
 
+  /// Act as a transport that sends lent data (set before the I/O queue's Connect, which asks once).
+  void set_lends_data(bool on) { lends_ = on; }
+  /// While true, the lenders of completed requests are kept, as by sends still in the kernel.
+  void set_hold_sends(bool on) { hold_sends_ = on; }
+  void release_held_sends() { held_lenders_.clear(); }
+  std::size_t lent_count() const { return lent_count_; }
+  const std::byte* last_lent() const { return last_lent_; }
   /// When false, fetches wait for an explicit serve_fetches() (to inject transfer errors).
   void set_auto_serve_fetches(bool on) { auto_serve_ = on; }
   /// When false, cancel() refuses, as a transport whose data transfer has already started.
@@ -192,6 +210,11 @@ class FakeQueue final : public fabric::ControllerQueue {
   bool closed_ = false;
   bool auto_serve_ = true;
   bool cancellable_ = true;
+  bool lends_ = false;
+  bool hold_sends_ = false;
+  std::vector<std::shared_ptr<const void>> held_lenders_;
+  std::size_t lent_count_ = 0;
+  const std::byte* last_lent_ = nullptr;
   int close_calls_ = 0;
   std::size_t fetch_count_ = 0;
   std::size_t completed_count_ = 0;
