@@ -333,7 +333,8 @@ void IoQueue::start_read(Context& ctx) {
   ctx.stage = Stage::read;
   fabric::ControllerRequest& req = *ctx.req;
   const std::uint64_t offset = req.sqe.slba() << ctx.ns->lba_shift;
-  // A backend whose data sits in memory (RAM, null's zeroes) lends it and the transport sends from there: no copy.
+  // A backend whose data cannot change under a send (null's zero page; ram_backend.hpp says why not RAM) lends
+  // it, and the transport sends from there: no copy.
   // The lender shares ownership of the backend, so a namespace removed while the send is in the kernel keeps its
   // memory until the transport recycles the request.
   if (lends_) {

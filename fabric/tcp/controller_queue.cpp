@@ -192,7 +192,7 @@ void TcpControllerQueue::send_completion(Slot& s) {
     // nothing but success (NVMe/TCP 3.6.2.8; Linux rejects SUCCESS without LAST_PDU).
     fold_response = params_.sq_flow_control_disabled && req.cqe.dw0 == 0 && req.cqe.dw1 == 0;
     std::uint8_t flags = pdu::kFlagLastPdu | (fold_response ? pdu::kFlagSuccess : 0);
-    // Lent data (the RAM namespace's memory, null's zeroes) is sent where it lies; req.lender keeps it alive
+    // Lent data (today the null namespace's zero page) is sent where it lies; req.lender keeps it alive
     // until recycle_if_done, which only runs once the sender released this PDU.
     if (req.lent_data) s.data_iov = {const_cast<std::byte*>(req.lent_data), len};
     s.c2h.head = s.c2h.storage;
