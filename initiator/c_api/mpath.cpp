@@ -2,6 +2,7 @@
 // MultipathQueue (one I/O queue per path on the calling thread's reactor).
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <future>
 #include <new>
 
@@ -80,8 +81,13 @@ extern "C" {
 int nvmf_mpath_connect(const struct nvmf_ctrl_opts* paths, size_t count, enum nvmf_path_policy policy,
                        nvmf_mpath** out, char* errbuf, size_t errlen) {
   if (out) *out = nullptr;
+  // A C caller may pass any int here. Loading an out-of-range value as the C++ enum is undefined, so its bytes are
+  // read as an int.
+  int policy_value = 0;
+  static_assert(sizeof policy == sizeof policy_value);
+  std::memcpy(&policy_value, &policy, sizeof policy_value);
   if (!paths || !out || count == 0 || count > 64 ||
-      (policy != NVMF_PATH_ROUND_ROBIN && policy != NVMF_PATH_LEAST_QUEUED)) {
+      (policy_value != NVMF_PATH_ROUND_ROBIN && policy_value != NVMF_PATH_LEAST_QUEUED)) {
     nvmf::capi::copy_out("invalid arguments (1 to 64 paths, a known policy)", errbuf, errlen);
     return -EINVAL;
   }
@@ -97,7 +103,7 @@ int nvmf_mpath_connect(const struct nvmf_ctrl_opts* paths, size_t count, enum nv
       options.push_back(nvmf::capi::to_options(paths[i]));
     }
     auto m = std::make_unique<nvmf_mpath>();
-    m->policy = policy == NVMF_PATH_LEAST_QUEUED ? nvmf::initiator::PathPolicy::least_queued
+    m->policy = policy_value == NVMF_PATH_LEAST_QUEUED ? nvmf::initiator::PathPolicy::least_queued
                                                  : nvmf::initiator::PathPolicy::round_robin;
     std::promise<nvmf::initiator::Error> connected;
     auto result = connected.get_future();
