@@ -49,8 +49,11 @@ struct ControllerQueueConfig {
   /// A connection without a Fabrics Connect (the handler's set_params) this long after it was accepted is
   /// closed: a peer that opens connections and says nothing must not hold their request pools.
   std::chrono::milliseconds connect_timeout{10000};
-  /// Staging for one recv: many capsules (72 bytes, or 4168 with a 4 KiB in-capsule write) per operation.
-  std::size_t receive_buffer_size = 64 * 1024;
+  /// Staging for one recv: many capsules (72 bytes, or 4168 with a 4 KiB in-capsule write) per operation. Deep
+  /// enough to empty the socket at QD 128 of 4 KiB writes: what a recv leaves queued goes cold, and copying it
+  /// later cost the kernel 1.0 against 0.15 us per write with 64 KiB (docs/performance.md). Its pages are
+  /// committed only as recvs reach them.
+  std::size_t receive_buffer_size = 256 * 1024;
   /// PSK lookup and TLS settings; required when the listen address allows or requires TLS.
   std::shared_ptr<const tls::ServerContext> tls;
   /// Per connection, set by the listener: the host NQN the TLS session authenticated (empty: plain TCP).

@@ -23,9 +23,10 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
-// One recv takes in up to this much: at queue depth 32 a 4 KiB read's C2HData is 4120 bytes, so one recv (one
-// io_uring operation) carries ~15 completions instead of ~4 with 16 KiB (docs/performance.md).
-constexpr std::size_t kStagingSize = 64 * 1024;
+// One recv takes in up to this much: a 4 KiB read's C2HData is 4120 bytes, so one recv (one io_uring
+// operation) carries many completions, and at QD 128 it empties the socket, whose queued bytes would go cold
+// (docs/performance.md). Its pages are committed only as recvs reach them.
+constexpr std::size_t kStagingSize = 256 * 1024;
 std::uint32_t make_tag(std::uint16_t cid, std::uint32_t kind) { return std::uint32_t(cid) << 2 | kind; }
 
 struct ConnectOp {

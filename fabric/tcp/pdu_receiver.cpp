@@ -34,8 +34,7 @@ PduReceiver::PduReceiver(Reactor& reactor, int fd, Owner& owner, std::size_t sta
       fd_(fd),
       records_(records),
       owner_(owner),
-      staging_(new std::uint8_t[staging_size]),
-      staging_size_(staging_size) {
+      staging_(staging_size) {
   op_.handler = &PduReceiver::on_recv;
 }
 
@@ -61,7 +60,7 @@ void PduReceiver::process() {
 
 bool PduReceiver::fill(std::uint8_t* dst, std::uint32_t& filled, std::uint32_t want) {
   std::size_t n = std::min<std::size_t>(want - filled, staged());
-  std::memcpy(dst + filled, staging_.get() + stage_pos_, n);
+  std::memcpy(dst + filled, staging_.data() + stage_pos_, n);
   stage_pos_ += n;
   filled += static_cast<std::uint32_t>(n);
   return filled == want;
@@ -83,7 +82,7 @@ void PduReceiver::finish_pdu(bool digest_ok) {
 void PduReceiver::consume_data() {
   std::size_t n = std::min<std::size_t>(data_len_ - data_done_, staged());
   if (n == 0) return;
-  const std::uint8_t* src = staging_.get() + stage_pos_;
+  const std::uint8_t* src = staging_.data() + stage_pos_;
   if (sink_.iov) copy_to_iov(sink_.iov, sink_.iovcnt, sink_.offset + data_done_, src, n);
   if (ddgst_on_) ddgst_state_ = nvme::crc32c_update(ddgst_state_, src, n);  // the bytes the copy just read
   stage_pos_ += n;
@@ -166,20 +165,20 @@ void PduReceiver::arm_staging() {
   if (in_flight_) return;
   if (stage_pos_ == stage_end_) stage_pos_ = stage_end_ = 0;
   if (stage_pos_ > 0) {  // keep unread bytes at the front (not reached in practice: we consume all first)
-    std::memmove(staging_.get(), staging_.get() + stage_pos_, staged());
+    std::memmove(staging_.data(), staging_.data() + stage_pos_, staged());
     stage_end_ -= stage_pos_;
     stage_pos_ = 0;
   }
-  if (stage_end_ == staging_size_) return;  // full (only while stalled): resume() consumes it
+  if (stage_end_ == staging_size()) return;  // full (only while stalled): resume() consumes it
   direct_ = false;
   in_flight_ = true;
-  std::size_t room = staging_size_ - stage_end_;
+  std::size_t room = staging_size() - stage_end_;
   if (bulk_stream_) room = std::min(room, kBulkStreamRecv);
   if (records_) {
-    stage_iov_ = {staging_.get() + stage_end_, room};
+    stage_iov_ = {staging_.data() + stage_end_, room};
     return records_->recv(&stage_iov_, 1, op_);
   }
-  io_uring_prep_recv(reactor_.sqe(op_), fd_, staging_.get() + stage_end_, room, 0);
+  io_uring_prep_recv(reactor_.sqe(op_), fd_, staging_.data() + stage_end_, room, 0);
 }
 
 void PduReceiver::arm_direct() {

@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 
+#include "fabric/anonymous_memory.hpp"
 #include "fabric/io_op.hpp"
 #include "fabric/tcp/codec.hpp"
 
@@ -74,6 +75,7 @@ class PduReceiver {
   /// No more callbacks except on_receiver_idle(); a recv in flight completes when the socket is shut down.
   void stop();
   bool busy() const { return in_flight_; }
+  const AnonymousMemory& staging() const { return staging_; }
   State state() const { return state_; }
 
  private:
@@ -94,6 +96,7 @@ class PduReceiver {
   void fail(const FatalError& error, std::size_t len);
   void finish_pdu(bool digest_ok);
   std::size_t staged() const { return stage_end_ - stage_pos_; }
+  std::size_t staging_size() const { return staging_.size(); }
   const pdu::CommonHeader& common() const { return *reinterpret_cast<const pdu::CommonHeader*>(hdr_); }
 
   Reactor& reactor_;
@@ -108,8 +111,7 @@ class PduReceiver {
   bool processing_ = false;
   bool stalled_ = false;
 
-  std::unique_ptr<std::uint8_t[]> staging_;
-  std::size_t staging_size_;
+  AnonymousMemory staging_;  ///< Pages are committed as recvs reach them: an idle connection holds one or two
   std::size_t stage_pos_ = 0;
   std::size_t stage_end_ = 0;
 
