@@ -216,6 +216,7 @@ unsigned Reactor::run_once(std::chrono::milliseconds timeout) {
   }
   // Read once per turn, before the completions: the arrival time of what they deliver, and the timers' now.
   turn_time_ = TimerWheel::Clock::now();
+  completion_time_read_ = false;
   unsigned n = reap();
   if (n > 0) adaptive_.note_work(turn_time_);
   if (!pollers_.empty()) {

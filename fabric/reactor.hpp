@@ -77,6 +77,17 @@ class Reactor {
   /// When the current turn's completions were collected: one clock read per turn, which the data path uses
   /// as the arrival time of the commands it receives (the target's latency statistics).
   std::chrono::steady_clock::time_point turn_time() const { return turn_time_; }
+  /// The time of the completions of the current turn: the clock is read at the first call of a turn and the
+  /// rest of the turn reuses it (a clock read costs ~0.03 us, per I/O a few percent of the target's CPU). The
+  /// target's latency statistics are so measured from the turn that received a command to the first completion
+  /// of the turn that finished it.
+  std::chrono::steady_clock::time_point completion_time() {
+    if (!completion_time_read_) {
+      completion_time_ = std::chrono::steady_clock::now();
+      completion_time_read_ = true;
+    }
+    return completion_time_;
+  }
 
   unsigned index() const { return index_; }
   const UringFeatures& features() const { return features_; }
@@ -107,6 +118,8 @@ class Reactor {
   BufferPool buffers_;
   TimerWheel timers_;
   std::chrono::steady_clock::time_point turn_time_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point completion_time_{};
+  bool completion_time_read_ = false;
   AdaptivePoll adaptive_;
   std::uint64_t poll_catches_ = 0;
   std::uint64_t sleeps_ = 0;

@@ -133,8 +133,8 @@ void IoQueue::complete(Context& ctx, nvme::Status status) {
   set_in_flight(in_flight_ - 1);
   if (in_flight_ == 0 && !retired_tables_.empty()) retired_tables_.clear();
   if (status.ok()) {
-    // The one clock read per command; the start is the reactor's turn time, read once per turn anyway.
-    const auto latency = std::chrono::steady_clock::now() - ctx.started;
+    // Both ends are per-turn times: no clock read per command.
+    const auto latency = reactor_.completion_time() - ctx.started;
     const OpClass op = op_class(req.sqe.opcode);
     ctx.stats->count_success(op, op == OpClass::other ? 0 : ctx.bytes,
                              static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count()));
