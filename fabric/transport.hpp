@@ -63,6 +63,11 @@ struct ControllerRequest {
   /// recycled the request (its send may still be in the kernel after complete()). Both reset on recycling.
   const std::byte* lent_data = nullptr;
   std::shared_ptr<const void> lender;
+  /// `data` (in-capsule host-to-controller data) lies in the transport's receive buffer, where it arrived, and
+  /// stays valid only until on_command() returns: the handler either is done with it by then (a write that a
+  /// RAM or null namespace copies inline) or first calls ControllerQueue::keep_data(). Saves one copy per
+  /// in-capsule write. Reset on recycling.
+  bool data_borrowed = false;
 
   void set_status(nvme::Status s) { cqe.set_status(s); }
   nvme::Status status() const { return cqe.get_status(); }
@@ -103,6 +108,10 @@ class ControllerQueue {
   /// Whether complete() sends a request's lent_data (holding its lender until the send is done). Transports
   /// that may only send registered memory (RDMA) say no, and the handler copies into `data` as before.
   virtual bool sends_lent_data() const { return false; }
+  /// Inside on_command(): gives a request whose data_borrowed is set a buffer of its own with the same bytes
+  /// (data_borrowed becomes false). Transports that never lend their receive buffer never set data_borrowed,
+  /// so for them there is nothing to do.
+  virtual void keep_data(ControllerRequest& req) { (void)req; }
   /// Called by the handler after its Connect succeeded.
   virtual void set_params(const QueueParams& params) = 0;
   /// Tear the connection down (Disconnect, controller teardown, keep-alive expiry). Idempotent.

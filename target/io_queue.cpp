@@ -156,10 +156,11 @@ nvme::Status IoQueue::check_rw(const fabric::ControllerRequest& req, const Names
 }
 
 void IoQueue::handle(fabric::ControllerRequest& req) {
-  // Fused commands, and whatever follows a first fused command, go through the pairing (fused_commands.cpp).
-  if (((req.sqe.flags & nvme::kFuseMask) != 0 || waiting_first_ != kNoSlot) && fused_arrival(req)) return;
   const std::ptrdiff_t ns_index = namespaces_->index_of(req.sqe.nsid);
   const Namespace* ns = ns_index < 0 ? nullptr : namespaces_->all()[static_cast<std::size_t>(ns_index)].get();
+  if (req.data_borrowed && !writes_inline(req, ns)) queue_.keep_data(req);
+  // Fused commands, and whatever follows a first fused command, go through the pairing (fused_commands.cpp).
+  if (((req.sqe.flags & nvme::kFuseMask) != 0 || waiting_first_ != kNoSlot) && fused_arrival(req)) return;
   IoStats& stats = ns ? *stats_by_index_[static_cast<std::size_t>(ns_index)] : *no_namespace_stats_;
   // nvmet_check_ctrl_status: I/O after a reset or shutdown is a sequence error.
   if (!enabled_) return finish(req, nvme::Status::generic(NVME_SC_CMD_SEQ_ERROR), stats);
@@ -193,6 +194,14 @@ void IoQueue::handle(fabric::ControllerRequest& req) {
   dispatch(take_context(req, ns, stats));
 }
 
+bool IoQueue::writes_inline(const fabric::ControllerRequest& req, const Namespace* ns) const {
+  // Every check before the backend call finishes the command at once or passes it on; only a fused pair, a
+  // range lock (it parks the command: dispatch() keeps the data then) or a backend that keeps the buffer would
+  // hold the data past on_command.
+  return req.sqe.opcode == nvme_cmd_write && (req.sqe.flags & nvme::kFuseMask) == 0 && waiting_first_ == kNoSlot &&
+         ns && ns->backend->consumes_write_data_inline();
+}
+
 IoQueue::Context& IoQueue::take_context(fabric::ControllerRequest& req, const Namespace* ns, IoStats& stats) {
   Context& ctx = contexts_[req.slot];
   ctx.req = &req;
@@ -210,6 +219,7 @@ IoQueue::Context& IoQueue::take_context(fabric::ControllerRequest& req, const Na
 void IoQueue::dispatch(Context& ctx) {
   // The range-lock gate: one relaxed load, unless a fused Compare and Write locks blocks of the namespace now.
   if (ctx.ns->range_lock->engaged() && !ctx.ns->range_lock->admit(command_range(ctx.req->sqe), reactor_)) {
+    if (ctx.req->data_borrowed) queue_.keep_data(*ctx.req);  // parked past on_command
     ctx.stage = Stage::parked;  // retry_parked() runs it when the lock goes
     return;
   }

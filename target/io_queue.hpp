@@ -123,6 +123,8 @@ class IoQueue {
   void start_command(Context& ctx);
   /// Sets up the context of a command that passed handle()'s checks.
   Context& take_context(fabric::ControllerRequest& req, const Namespace* ns, IoStats& stats);
+  /// Whether a write with borrowed data (ControllerRequest::data_borrowed) finishes with it inside handle().
+  bool writes_inline(const fabric::ControllerRequest& req, const Namespace* ns) const;
   // Fused Compare and Write (fused_commands.cpp).
   /// A command with FUSE set, or any command while a first fused command waits: true when it was taken care of.
   bool fused_arrival(fabric::ControllerRequest& req);

@@ -25,6 +25,9 @@ void QueueSession::reject(fabric::ControllerRequest& req, nvme::Status status, s
 }
 
 void QueueSession::on_command(fabric::ControllerRequest& req) {
+  // Borrowed in-capsule data (fabric/transport.hpp) is used in place only by the I/O queue's own commands, which
+  // decide per command; every other path may hold the request past this call.
+  if (req.data_borrowed && (state_ != SessionState::io || req.sqe.opcode == nvme::kFabricsOpcode)) queue_.keep_data(req);
   const bool is_connect =
       req.sqe.opcode == nvme::kFabricsOpcode && req.sqe.bytes()[4] == nvme_fabrics_type_connect;
   // A second Connect on a queue is a Command Sequence Error (nvmet); logged like every refused Connect.

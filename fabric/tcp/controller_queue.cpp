@@ -169,6 +169,16 @@ void TcpControllerQueue::finish_fetch(Slot& s) {
   handler_->on_data_fetched(s.req);
 }
 
+void TcpControllerQueue::keep_data(ControllerRequest& req) {
+  if (!req.data_borrowed) return;
+  Slot& s = slot_of(req);
+  std::byte* own = reactor_.buffers().get();
+  std::memcpy(own, req.data, s.data_iov.iov_len);  // the in-capsule bytes (handle_capsule)
+  req.data = own;
+  req.data_borrowed = false;
+  s.data_iov.iov_base = own;
+}
+
 void TcpControllerQueue::complete(ControllerRequest& req) {
   Slot& s = slot_of(req);
   s.state = SlotState::completing;
@@ -213,7 +223,7 @@ void TcpControllerQueue::send_completion(Slot& s) {
 
 void TcpControllerQueue::recycle_if_done(Slot& s) {
   if (s.state != SlotState::completing || s.pdus_queued != 0) return;
-  if (s.req.data) reactor_.buffers().put(s.req.data);
+  if (s.req.data && !s.req.data_borrowed) reactor_.buffers().put(s.req.data);
   const std::uint16_t index = s.req.slot;
   s.req = ControllerRequest{};
   s.req.slot = index;

@@ -80,6 +80,7 @@ class TcpControllerQueue final : public ControllerQueue, private PduReceiver::Ow
   std::string secure_channel_host() const override { return config_.secure_channel_host; }
   std::uint16_t max_depth() const override { return static_cast<std::uint16_t>(slots_.size()); }
   bool sends_lent_data() const override { return true; }
+  void keep_data(ControllerRequest& req) override;
 
  private:
   static constexpr unsigned kMaxR2tPerCommand = 4;

@@ -1,6 +1,7 @@
 #include "fabric/tcp/pdu_receiver.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -79,11 +80,20 @@ void PduReceiver::finish_pdu(bool digest_ok) {
   owner_.on_pdu(hdr_, digest_ok);
 }
 
+bool PduReceiver::whole_data_staged() const {
+  const std::size_t rest = received_pad_length(common()) + received_data_length(common()) +
+                           (has_data_digest(common()) ? pdu::kDigestSize : 0);
+  return staged() >= rest;
+}
+
 void PduReceiver::consume_data() {
   std::size_t n = std::min<std::size_t>(data_len_ - data_done_, staged());
   if (n == 0) return;
   const std::uint8_t* src = staging_.data() + stage_pos_;
-  if (sink_.iov) copy_to_iov(sink_.iov, sink_.iovcnt, sink_.offset + data_done_, src, n);
+  if (sink_.in_place)
+    in_place_data_ = src;  // all of it (whole_data_staged), so this is the one call for this PDU
+  else if (sink_.iov)
+    copy_to_iov(sink_.iov, sink_.iovcnt, sink_.offset + data_done_, src, n);
   if (ddgst_on_) ddgst_state_ = nvme::crc32c_update(ddgst_state_, src, n);  // the bytes the copy just read
   stage_pos_ += n;
   data_done_ += static_cast<std::uint32_t>(n);
@@ -126,7 +136,8 @@ void PduReceiver::advance() {
         data_len_ = received_data_length(common());
         data_done_ = 0;
         // Discarded data is not checked (the owner already failed the command).
-        ddgst_on_ = sink_.iov && has_data_digest(common());
+        ddgst_on_ = (sink_.iov || sink_.in_place) && has_data_digest(common());
+        in_place_data_ = nullptr;
         ddgst_state_ = nvme::kCrc32cSeed;
         state_ = State::padding;
         break;
@@ -142,6 +153,7 @@ void PduReceiver::advance() {
       case State::data: {
         consume_data();
         if (data_done_ < data_len_) {
+          assert(!sink_.in_place);  // the owner asks for it only when whole_data_staged()
           if (sink_.iov && data_len_ - data_done_ >= kDirectThreshold) return arm_direct();
           return arm_staging();
         }

@@ -33,11 +33,14 @@ class RecordStream;
 
 namespace nvmf::fabric::tcp {
 
-/// Where a PDU's data goes: bytes [offset, offset + data length) of a scatter list. iov == nullptr: discard.
+/// Where a PDU's data goes: bytes [offset, offset + data length) of a scatter list. iov == nullptr: discard,
+/// unless in_place: the data stays where it lies in the staging buffer (only when whole_data_staged() said it is
+/// all there), and on_pdu() finds it at in_place_data(), valid until on_pdu() returns.
 struct DataSink {
   const iovec* iov = nullptr;
   std::uint32_t iovcnt = 0;
   std::size_t offset = 0;
+  bool in_place = false;
 };
 
 class PduReceiver {
@@ -76,6 +79,10 @@ class PduReceiver {
   void stop();
   bool busy() const { return in_flight_; }
   const AnonymousMemory& staging() const { return staging_; }
+  /// In on_header(): the PDU's padding, data and data digest are all in the staging buffer already.
+  bool whole_data_staged() const;
+  /// In on_pdu(), after an in_place sink: the PDU's data in the staging buffer.
+  const std::uint8_t* in_place_data() const { return in_place_data_; }
   State state() const { return state_; }
 
  private:
@@ -122,6 +129,7 @@ class PduReceiver {
   std::uint32_t data_len_ = 0;
   std::uint32_t data_done_ = 0;
   DataSink sink_;
+  const std::uint8_t* in_place_data_ = nullptr;
   bool ddgst_on_ = false;          ///< This PDU's data digest is checked (present, and the data is kept)
   std::uint32_t ddgst_state_ = 0;  ///< Running CRC32C over the data received so far
   std::uint8_t ddgst_[pdu::kDigestSize]{};

@@ -63,6 +63,9 @@ class Backend {
     (void)offset, (void)length;
     return nullptr;
   }
+  /// Whether write() is done with its `buffer` when it returns (it copies or discards the data inline), so the
+  /// buffer may be the transport's receive buffer (ControllerRequest::data_borrowed).
+  virtual bool consumes_write_data_inline() const { return false; }
   /// `fua`: the data is durable when `done` runs (Write with FUA, or the write cache is disabled).
   virtual void write(fabric::Reactor& reactor, BackendIo& io, std::uint64_t offset, const std::byte* buffer,
                      std::uint32_t length, bool fua) = 0;

@@ -22,6 +22,7 @@ class NullBackend final : public Backend {
   const std::byte* lend_read(std::uint64_t, std::uint32_t length) const override {
     return length <= kZeroSpan ? zeros_ : nullptr;
   }
+  bool consumes_write_data_inline() const override { return true; }
   void write(fabric::Reactor&, BackendIo& io, std::uint64_t, const std::byte*, std::uint32_t, bool) override {
     io.done(io, 0);
   }

@@ -20,6 +20,7 @@ class RamBackend final : public Backend {
   std::string describe() const override;
 
   void read(fabric::Reactor&, BackendIo& io, std::uint64_t offset, std::byte* buffer, std::uint32_t length) override;
+  bool consumes_write_data_inline() const override { return true; }  // a memcpy
   void write(fabric::Reactor&, BackendIo& io, std::uint64_t offset, const std::byte* buffer, std::uint32_t length,
              bool fua) override;
   void flush(fabric::Reactor&, BackendIo& io) override;

@@ -325,6 +325,40 @@ TEST(TcpController, PeerClosingMidPduClosesTheQueueOnce) {
   EXPECT_EQ(server.stats.commands.load(), 0);
 }
 
+// In-capsule data is lent to the handler from the receive buffer on I/O queues (ControllerRequest::
+// data_borrowed), and verified there; a held request keeps a copy (keep_data) while later capsules overwrite
+// the buffer. On the admin queue nothing is lent.
+TEST(TcpController, InCapsuleDataIsLentOnIoQueuesOnly) {
+  TestServer server;
+  {
+    RawClient admin(server.port());
+    admin.handshake();
+    admin.send_command(make_connect(1, 0, 31, false), Bytes(1024, 0));
+    ASSERT_TRUE(expect_resp(admin, 1).get_status().ok());
+    admin.send_command(make_sqe(0x01, 2, 42), pattern(42, 4096));
+    EXPECT_TRUE(expect_resp(admin, 2).get_status().ok());
+    EXPECT_EQ(server.stats.borrowed.load(), 0);
+  }
+  RawClient io(server.port());
+  io.handshake();
+  io.send_command(make_connect(1, 1, 31, false), Bytes(1024, 0));
+  ASSERT_TRUE(expect_resp(io, 1).get_status().ok());
+  io.send_write_in_one_piece(make_sqe(0x01, 2, 7, kHold), pattern(7, 4096));  // kept: held past on_command
+  for (std::uint16_t cid = 3; cid < 23; ++cid) {
+    io.send_write_in_one_piece(make_sqe(0x01, cid, cid), pattern(cid, 4096));
+    EXPECT_TRUE(expect_resp(io, cid).get_status().ok());
+  }
+  Bytes bad = pattern(23, 4096);
+  bad[4000] ^= 0xFF;
+  io.send_write_in_one_piece(make_sqe(0x01, 23, 23), bad);
+  EXPECT_TRUE(expect_resp(io, 23).get_status().same_code(kCompareFailed));
+  EXPECT_EQ(server.stats.borrowed.load(), 22);
+  EXPECT_EQ(server.stats.writes_verified.load(), 1 + 20);
+  io.close();  // the handler checks the held write's kept copy as it completes it
+  ASSERT_TRUE(wait_until([&] { return server.stats.closed.load() == 2; }));
+  EXPECT_EQ(server.stats.writes_verified.load(), 1 + 20 + 1);
+}
+
 TEST(TcpController, HeldRequestsCompletedAfterCloseAreRecycled) {
   TestServer server;
   {

@@ -54,6 +54,7 @@ struct HandlerStats {
   std::atomic<int> commands{0};
   std::atomic<int> writes_verified{0};
   std::atomic<int> fetch_errors{0};
+  std::atomic<int> borrowed{0};  ///< Commands whose in-capsule data was lent from the receive buffer
 };
 
 /// Writes (opcode 01h) are checked against pattern(cdw10); reads (02h) are served with pattern(cdw10);
@@ -65,7 +66,9 @@ class EchoHandler : public QueueHandler {
 
   void on_command(ControllerRequest& req) override {
     ++stats_.commands;
+    if (req.data_borrowed) ++stats_.borrowed;
     if (req.sqe.cdw13 & kHold) {
+      queue_.keep_data(req);  // held past on_command: borrowed in-capsule data must be copied first
       held_.push_back(&req);
       return;
     }
@@ -93,17 +96,23 @@ class EchoHandler : public QueueHandler {
   void on_queue_closed() override {
     ++stats_.closed;
     auto held = std::move(held_);
-    for (auto* r : held) queue_.complete(*r);  // completed after close: just recycled
+    for (auto* r : held) {
+      if (r->sqe.opcode == 0x01 && r->data && matches_pattern(*r)) ++stats_.writes_verified;
+      queue_.complete(*r);  // completed after close: just recycled
+    }
   }
 
  private:
+  static bool matches_pattern(const ControllerRequest& req) {
+    for (std::uint32_t i = 0; i < req.data_length; ++i)
+      if (static_cast<std::uint8_t>(req.data[i]) != pattern_byte(req.sqe.cdw10, i)) return false;
+    return true;
+  }
   void process(ControllerRequest& req) {
     if (req.sqe.opcode == 0x01) {
-      for (std::uint32_t i = 0; i < req.data_length; ++i) {
-        if (static_cast<std::uint8_t>(req.data[i]) != pattern_byte(req.sqe.cdw10, i)) {
-          req.set_status(kCompareFailed);
-          return finish(req);
-        }
+      if (!matches_pattern(req)) {
+        req.set_status(kCompareFailed);
+        return finish(req);
       }
       ++stats_.writes_verified;
     } else if (req.sqe.opcode == 0x02) {
@@ -295,6 +304,19 @@ class RawClient {
     auto l = build_capsule_cmd(head, sqe, digests, static_cast<std::uint32_t>(data.size()), 4);
     send(head, l.header_len);
     send_data(data, l.pad_len);
+  }
+  /// An in-capsule write as one send(): it reaches the receiver whole, in one recv.
+  void send_write_in_one_piece(nvme::Sqe sqe, const Bytes& data) {
+    sqe.flags = nvme::kPsdtSgl;
+    sqe.dptr = {};
+    sqe.dptr.length = static_cast<std::uint32_t>(data.size());
+    sqe.dptr.id = nvme::SglDescriptor::make_id(nvme::SglType::data_block, nvme::SglSubtype::offset);
+    std::uint8_t head[kMaxDigestedHeader];
+    auto l = build_capsule_cmd(head, sqe, digests, static_cast<std::uint32_t>(data.size()), 4);
+    Bytes pdu(head, head + l.header_len);
+    pdu.insert(pdu.end(), l.pad_len, 0);
+    pdu.insert(pdu.end(), data.begin(), data.end());
+    send(pdu);
   }
   void send_h2c(std::uint16_t cid, std::uint16_t ttag, std::uint32_t offset, const Bytes& data, bool last) {
     std::uint8_t head[kMaxDigestedHeader];

@@ -67,8 +67,9 @@ class FakeQueue final : public fabric::ControllerQueue {
     req.lent_data = nullptr;
     completions_.push_back(std::move(c));
     ++completed_count_;
-    if (req.data) buffer_pool_.push_back(req.data);
+    if (req.data && !req.data_borrowed) buffer_pool_.push_back(req.data);
     req.data = nullptr;
+    req.data_borrowed = false;
     free_.push_back(req.slot);
   }
   /// A fetch not yet served has moved no data: withdrawn unless the test made the transport refuse.
@@ -90,6 +91,14 @@ class FakeQueue final : public fabric::ControllerQueue {
   std::string peer_address() const override { return peer_; }
   std::uint16_t max_depth() const override { return depth_; }
   bool sends_lent_data() const override { return lends_; }
+  void keep_data(fabric::ControllerRequest& req) override {
+    if (!req.data_borrowed) return;
+    std::byte* own = take_buffer();
+    std::memcpy(own, req.data, req.data_length);
+    req.data = own;
+    req.data_borrowed = false;
+    ++kept_count_;
+  }
 
   // --- host side
   /// Direction as a transport derives it: the data transfer bits of the opcode (fabrics: of the fctype).
@@ -113,15 +122,25 @@ class FakeQueue final : public fabric::ControllerQueue {
     req.data_length = length;
     req.data = length ? take_buffer() : nullptr;
     req.data_ready = false;
+    const bool borrowed = borrows_ && in_capsule && length &&
+                          req.direction == fabric::DataDirection::host_to_controller;
     if (req.direction == fabric::DataDirection::host_to_controller && length) {
       pending_host_data_[req.slot].assign(static_cast<const std::byte*>(host_data),
                                           static_cast<const std::byte*>(host_data) + length);
       if (in_capsule) {
+        if (borrowed) {  // lent from the "receive buffer", as NVMe/TCP does on an I/O queue
+          buffer_pool_.push_back(req.data);
+          receive_buffer_.assign(length, std::byte{0});
+          req.data = receive_buffer_.data();
+          req.data_borrowed = true;
+        }
         std::memcpy(req.data, host_data, length);
         req.data_ready = true;
       }
     }
     handler_->on_command(req);
+    // The next recv overwrites the receive buffer: a handler that kept borrowed data without keep_data sees it.
+    if (borrowed) std::fill(receive_buffer_.begin(), receive_buffer_.end(), std::byte{0xEE});
     if (auto_serve_) serve_fetches();
     return req;
   }
@@ -163,6 +182,11 @@ class FakeQueue final : public fabric::ControllerQueue {
     return c;
   }
 
+  /// Act as a transport that lends in-capsule data from its receive buffer (ControllerRequest::data_borrowed),
+  /// which it overwrites right after on_command returns.
+  void set_borrows_in_capsule_data(bool on) { borrows_ = on; }
+  /// Borrowed requests the handler called keep_data() for.
+  std::size_t kept_count() const { return kept_count_; }
   /// Act as a transport that sends lent data (set before the I/O queue's Connect, which asks once).
   void set_lends_data(bool on) { lends_ = on; }
   /// While true, the lenders of completed requests are kept, as by sends still in the kernel.
@@ -211,6 +235,9 @@ class FakeQueue final : public fabric::ControllerQueue {
   bool auto_serve_ = true;
   bool cancellable_ = true;
   bool lends_ = false;
+  bool borrows_ = false;
+  std::vector<std::byte> receive_buffer_;
+  std::size_t kept_count_ = 0;
   bool hold_sends_ = false;
   std::vector<std::shared_ptr<const void>> held_lenders_;
   std::size_t lent_count_ = 0;

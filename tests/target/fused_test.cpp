@@ -315,6 +315,33 @@ TEST_F(FusedTest, PairWaitsForAnOverlappingWriteInFlight) {
 
 // While a pair holds LBA 100 (its compare read is delayed 50 ms, its write as long), another controller's read of
 // LBA 100 waits and sees the pair's data; its read of LBA 300 does not wait.
+// A write that arrives while a pair locks its blocks is parked past on_command: it keeps a copy of its borrowed
+// in-capsule data (which the fake transport then overwrites), and writes that copy once the pair is done.
+TEST_F(FusedTest, AWriteParkedBehindAPairKeepsItsBorrowedData) {
+  start();
+  write(a_, 100, block_of(0x0A));
+  a_.io->set_borrows_in_capsule_data(true);
+  nvme::Sqe first = fused(nvme_cmd_compare, kFirst, 100), second = fused(nvme_cmd_write, kSecond, 100);
+  nvme::Sqe overlapping = io_sqe(nvme_cmd_write, 1, 100, 1);
+  first.cid = 1;
+  second.cid = 2;
+  overlapping.cid = 3;
+  auto expected = block_of(0x0A), paired = block_of(0x0B), later = block_of(0x0C);
+  a_.io->submit(first, kBlock, expected.data());
+  a_.io->submit(second, kBlock, paired.data());
+  a_.io->submit(overlapping, kBlock, later.data());
+  EXPECT_EQ(a_.io->kept_count(), 3u) << "the pair's halves and the parked write each keep their data";
+  ASSERT_TRUE(a_.io->wait_for(3));
+  auto [c, w] = take(a_, 1, 2);
+  EXPECT_EQ(c, kSuccess);
+  EXPECT_EQ(w, kSuccess);
+  ASSERT_EQ(a_.io->completions().size(), 1u);
+  EXPECT_EQ(a_.io->completions().front().status(), kSuccess);
+  a_.io->completions().clear();
+  a_.io->set_borrows_in_capsule_data(false);
+  EXPECT_EQ(read(a_, 100), later);
+}
+
 TEST_F(FusedTest, OverlappingCommandsWaitForTheHeldLockOthersDoNot) {
   start("fault:ram:1M?delay_us=50000@lba:100");
   Host b = attach(kOtherHostNqn, 0xB0);

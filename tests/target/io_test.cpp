@@ -101,6 +101,21 @@ TEST_P(IoTest, WriteThenReadBack) {
   EXPECT_TRUE(all_zero(read(100, 4).data));
 }
 
+// In-capsule data lent from the transport's receive buffer (ControllerRequest::data_borrowed), which the fake
+// transport overwrites as soon as on_command returns: a RAM write copies it inline, every command that holds
+// it longer (the file backend's io_uring write, a compare) keeps a copy first. A missing copy reads back 0xEE.
+TEST_P(IoTest, BorrowedInCapsuleDataIsCopiedOnlyWhereTheCommandOutlivesTheCall) {
+  const bool ram = std::get<0>(GetParam()) == Kind::ram;
+  io_->set_borrows_in_capsule_data(true);
+  auto data = pattern(4 * block_, 5);
+  ASSERT_TRUE(write(7, data).status().ok());
+  EXPECT_EQ(io_->kept_count(), ram ? 0u : 1u);
+  EXPECT_TRUE(io_->run(io_sqe(nvme_cmd_compare, 1, 7, 4), 4 * block_, data.data()).status().ok());
+  EXPECT_EQ(io_->kept_count(), ram ? 1u : 2u);
+  io_->set_borrows_in_capsule_data(false);
+  EXPECT_EQ(read_all(7, 4), data);
+}
+
 TEST_P(IoTest, FlushSucceeds) { EXPECT_TRUE(io_->run(io_sqe(nvme_cmd_flush, 1, 0, 1)).status().ok()); }
 
 TEST_P(IoTest, WriteZeroesAndDeallocate) {
