@@ -4,10 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cinttypes>
 #include <cstdio>
-#include <fstream>
 #include <cstring>
+#include <fstream>
 
 namespace nvmf::target {
 
