@@ -16,6 +16,9 @@
 #include "target/config.hpp"
 #include "target/config_json.hpp"
 #include "target/namespace_factory.hpp"
+#include "target/registry.hpp"
+#include "target/subsystem.hpp"
+#include "target/target.hpp"
 
 namespace nvmf::test {
 namespace {
@@ -207,6 +210,26 @@ TEST(RamConfigTest, JsonRoundTripAndBadValuesAreLocated) {
         << located.what();
     EXPECT_NE(located.reason().find("only a ram namespace"), std::string::npos) << located.what();
   }
+}
+
+TEST(RamConfigTest, ReloadWithPrefaultReplacesTheNamespace) {
+  auto config = [](bool prefault) {
+    target::TargetConfig c;
+    c.listeners.push_back(target::parse_listen_address("tcp:127.0.0.1:0"));
+    target::SubsystemConfig s;
+    s.nqn = "nqn.2024-01.io.nvmf:ram-reload";
+    s.namespaces.push_back(target::parse_namespace(prefault ? "ram:1M,prefault" : "ram:1M", 512));
+    c.subsystems.push_back(s);
+    return c;
+  };
+  target::Target target(config(false));
+  auto described = [&] { return target.registry()->subsystems().at(0)->namespaces()->find(1)->backend->describe(); };
+  EXPECT_EQ(described().find("prefaulted"), std::string::npos) << described();
+  const auto changes = target.reload(config(true));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_NE(changes[0].find("namespace 1 replaced"), std::string::npos) << changes[0];
+  EXPECT_NE(described().find("prefaulted"), std::string::npos) << described();
+  EXPECT_TRUE(target.reload(config(true)).empty());
 }
 
 }  // namespace
