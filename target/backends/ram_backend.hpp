@@ -1,9 +1,10 @@
 // RAM backend: zero-filled anonymous memory (ram_memory.hpp), sparse by default or prefaulted at creation.
 // Volatile by nature, so flush and FUA complete at once. On a sparse namespace, Deallocate and Write Zeroes give
 // whole pages back with MADV_DONTNEED (they read back as zeroes) and clear the partial pages at the edges; a
-// prefaulted one clears them in place instead, so its memory stays resident and the data path never faults. Reads copy (no lend_read): a read sent from the namespace's
-// memory would be complete for the I/O queue while its bytes were still in the kernel, so a fused Compare and
-// Write, which waits only for commands still at the backend, could land inside it and tear it.
+// prefaulted one clears them in place instead, so its memory stays resident and the data path never faults.
+// Reads copy (no lend_read): a read sent from the namespace's memory would be complete for the I/O queue while
+// its bytes were still in the kernel, so a fused Compare and Write, which waits only for commands still at the
+// backend, could land inside it and tear it.
 #pragma once
 #include "target/backends/backend.hpp"
 #include "target/backends/ram_memory.hpp"

@@ -68,7 +68,8 @@ target_pid=""
 # Refusals: the field and the reason, nothing served.
 if "$NVMF_BIN" target --listen "tcp:127.0.0.1:$port" --namespace null:1M,prefault --control-socket none \
      >"$work/refused.log" 2>&1; then fail "prefault on a null namespace was accepted"; fi
-grep -q "unknown option 'prefault'" "$work/refused.log" || { cat "$work/refused.log"; fail "no reason for null:1M,prefault"; }
+grep -q "unknown option 'prefault'" "$work/refused.log" ||
+  { cat "$work/refused.log"; fail "no reason for null:1M,prefault"; }
 cat > "$work/bad.json" <<JSON
 {"listeners": ["tcp:127.0.0.1:$port"], "discovery_port": 0,
  "subsystems": [{"nqn": "$subnqn", "namespaces": [{"backend": "file", "path": "$work/data", "prefault": true}]}]}
@@ -79,4 +80,5 @@ fi
 grep -q "bad.json: /subsystems/0/namespaces/0/prefault" "$work/refused.log" &&
   grep -q "only a ram namespace can be prefaulted" "$work/refused.log" ||
   { cat "$work/refused.log"; fail "the file namespace's refusal does not name the field and reason"; }
-echo "PASS: prefaulted RAM namespaces resident from the start (RssAnon ${rss_before} KiB, THP '$thp'), data verified over TCP"
+echo "PASS: prefaulted RAM namespaces resident from the start (RssAnon ${rss_before} KiB, THP '$thp')," \
+  "data verified over TCP"
