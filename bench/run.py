@@ -65,9 +65,14 @@ SUBSYSTEM_NQN = "nqn.2024-01.io.nvmf:target"  # the target's default subsystem (
 POLL_ARGS = {False: ["--adaptive-poll", "0"], True: ["--busy-poll"]}
 
 
+# Backend names beyond the plain kinds (null, ram, ...): RAM namespaces with their memory options
+# (docs/configuration.md): prefaulted at creation, and prefaulted in transparent huge pages.
+NAMESPACE_SPECS = {"ram-prefault": "ram:1G,prefault", "ram-huge": "ram:1G,prefault,huge_pages"}
+
+
 def target_command(nvmf, backend, port, ready_file, poll):
     cmd = ["taskset", "-c", "0", nvmf, "target", "--listen", f"tcp:127.0.0.1:{port}",
-           "--namespace", f"{backend}:1G", "--cores", "0", "--discovery-port", "0", "--ready-file", ready_file]
+           "--namespace", NAMESPACE_SPECS.get(backend, f"{backend}:1G"), "--cores", "0", "--discovery-port", "0", "--ready-file", ready_file]
     return cmd + POLL_ARGS[poll]
 
 
@@ -240,7 +245,7 @@ def fmt(v, digits=0):
 
 
 def table(results, mode):
-    head = (f"{'case':<20} {'backend':<7} {'IOPS':>10} {'MiB/s':>8} {'mean us':>8} {'p99 us':>8} "
+    head = (f"{'case':<20} {'backend':<12} {'IOPS':>10} {'MiB/s':>8} {'mean us':>8} {'p99 us':>8} "
             f"{'host s/M':>8} {'tgt s/M':>8} {'spread':>6} | {'ceil IOPS':>10} {'ceil p99':>8} "
             f"{'ceil cli':>8} {'ceil srv':>8} {'spread':>6} | {'ratio':>5}")
     lines = [f"mode: {mode}; best of repetitions by IOPS; s/M = CPU seconds per million I/O; "
@@ -255,7 +260,7 @@ def table(results, mode):
                 f"{fmt(c['client_cpu_s_per_mio'], 2):>8} {fmt(c['server_cpu_s_per_mio'], 2):>8} "
                 f"{c['spread_pct']:>5.1f}%" if c.get("ok") else f"{'failed':<45}")
         ratio = f"{o['iops'] / c['iops']:>5.2f}" if o.get("ok") and c.get("ok") and c["iops"] else "    -"
-        lines.append(f"{r['case']:<20} {r['backend']:<7} {ours} | {ceil} | {ratio}")
+        lines.append(f"{r['case']:<20} {r['backend']:<12} {ours} | {ceil} | {ratio}")
     return "\n".join(lines)
 
 
@@ -281,7 +286,8 @@ def main():
     ap.add_argument("--build-dir", default="build-release")
     ap.add_argument("--time", type=float, default=3.0, help="seconds per run (default 3)")
     ap.add_argument("--repetitions", type=int, default=3)
-    ap.add_argument("--backends", default="null,ram")
+    ap.add_argument("--backends", default="null,ram",
+                    help="comma-separated: null, ram, or " + ", ".join(NAMESPACE_SPECS) + " (RAM memory options)")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     ap.add_argument("--mode", choices=["interrupt", "poll"], default="interrupt")
     ap.add_argument("--target-port", type=int, default=14420, help="first pass; +2 per backend")

@@ -123,6 +123,16 @@ void validate_namespace(const NamespaceConfig& ns, const std::string& nfield) {
                "not a multiple of the block size " + std::to_string(ns.block_size));
       break;
   }
+  // Memory options shape an anonymous mapping; other backends have none to shape.
+  if (ns.prefault && ns.kind != BackendKind::ram)
+    refuse(nfield + ".prefault", "true", std::string("only a ram namespace can be prefaulted, not ") +
+                                             backend_kind_name(ns.kind));
+  if (ns.huge_pages && ns.kind != BackendKind::ram)
+    refuse(nfield + ".huge_pages", "true", std::string("only a ram namespace has huge pages, not ") +
+                                               backend_kind_name(ns.kind));
+  if (ns.huge_pages && !ns.prefault)
+    refuse(nfield + ".huge_pages", "true",
+           "needs prefault: on-demand huge pages stall the first write to each 2 MiB (docs/performance.md)");
   for (std::size_t h = 0; h < ns.hosts.size(); ++h) check_nqn(nfield + ".hosts[" + std::to_string(h) + "]", ns.hosts[h]);
   if (!ns.faults.empty()) {
     // NVMe passthrough hands whole commands to the drive; faults are injected on byte-range backends.
@@ -275,7 +285,21 @@ NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_siz
   if (arg.empty()) throw std::invalid_argument("namespace '" + text + "': missing size or path after ':'");
   if (kind == "ram" || kind == "null") {
     ns.kind = kind == "ram" ? BackendKind::ram : BackendKind::null;
-    ns.size = parse_size(arg);
+    // "ram:1G,prefault,huge_pages": memory options after the size.
+    const auto comma = arg.find(',');
+    ns.size = parse_size(arg.substr(0, comma));
+    for (auto at = comma; at != std::string::npos;) {
+      const auto next = arg.find(',', at + 1);
+      const std::string option = arg.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+      if (kind == "ram" && option == "prefault") ns.prefault = true;
+      else if (kind == "ram" && option == "huge_pages") ns.huge_pages = true;
+      else
+        throw std::invalid_argument("namespace '" + text + "': unknown option '" + option + "'" +
+                                    (kind == "ram" ? " (prefault, huge_pages)" : " (null takes none)"));
+      at = next;
+    }
+    if (ns.huge_pages && !ns.prefault)
+      throw std::invalid_argument("namespace '" + text + "': huge_pages needs prefault (ram:SIZE,prefault,huge_pages)");
   } else if (kind == "file" || kind == "blk" || kind == "nvme") {
     ns.kind = kind == "file" ? BackendKind::file : kind == "blk" ? BackendKind::blk : BackendKind::nvme;
     ns.path = arg;

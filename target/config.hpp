@@ -63,6 +63,10 @@ struct NamespaceConfig {
   std::uint32_t ana_grpid = kDefaultAnaGroup;
   /// Where reservations persist through power loss (PTPL, target/reservation_persistence.hpp); empty: no PTPL.
   std::string ptpl_file = {};
+  /// ram only: commit and write all the memory at creation (no page faults in the data path; RSS = size).
+  bool prefault = false;
+  /// ram only, with prefault: transparent huge pages (MADV_HUGEPAGE) populated at creation.
+  bool huge_pages = false;
 };
 
 struct SubsystemConfig {
@@ -138,6 +142,7 @@ SubsystemConfig resolve_defaults(const SubsystemConfig& config);
 /// "4096", "64K", "1M", "2G", "1T" (binary multiples; an optional "iB"/"B" suffix is accepted).
 std::uint64_t parse_size(const std::string& text);
 /// "ram:SIZE", "null:SIZE", "file:PATH", "blk:PATH" (block device), "nvme:PATH" (NVMe generic char device);
+/// "ram:SIZE,prefault" and "ram:SIZE,prefault,huge_pages" set the RAM memory options;
 /// "fault:BACKEND?FAULTS" is BACKEND with fault injection ("fault:ram:64M?read_error=lba:1000-1999").
 NamespaceConfig parse_namespace(const std::string& text, std::uint32_t block_size);
 /// "tcp:ADDR:PORT" or "rdma:ADDR:PORT" with ADDR an IPv4 address or a bracketed IPv6 one ("tcp:[::1]:4420").

@@ -50,7 +50,7 @@ std::array<std::uint8_t, 16> uuid_of(const JsonCursor& c) {
 
 NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Origins& origins) {
   c.only_keys({"nsid", "backend", "size", "path", "block_size", "hosts", "nguid", "uuid", "faults", "ana_grpid",
-               "ptpl_file"});
+               "ptpl_file", "prefault", "huge_pages"});
   NamespaceConfig ns;
   origins[field] = c.pointer();
   auto note = [&](const char* key) {
@@ -70,6 +70,8 @@ NamespaceConfig read_namespace(const JsonCursor& c, const std::string& field, Or
   if (c.has("faults")) ns.faults = note("faults").string();
   if (c.has("ana_grpid")) ns.ana_grpid = static_cast<std::uint32_t>(note("ana_grpid").number(1, kMaxAnaGroups));
   if (c.has("ptpl_file")) ns.ptpl_file = note("ptpl_file").string();
+  if (c.has("prefault")) ns.prefault = note("prefault").boolean();
+  if (c.has("huge_pages")) ns.huge_pages = note("huge_pages").boolean();
   return ns;
 }
 
@@ -286,6 +288,8 @@ nlohmann::json namespace_to_json(const NamespaceConfig& ns) {
   if (!ns.faults.empty()) j["faults"] = ns.faults;
   if (ns.ana_grpid != kDefaultAnaGroup) j["ana_grpid"] = ns.ana_grpid;
   if (!ns.ptpl_file.empty()) j["ptpl_file"] = ns.ptpl_file;
+  if (ns.prefault) j["prefault"] = true;
+  if (ns.huge_pages) j["huge_pages"] = true;
   return j;
 }
 

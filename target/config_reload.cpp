@@ -30,7 +30,7 @@ bool same_address(const fabric::ListenAddress& a, const fabric::ListenAddress& b
 bool same_namespace(const NamespaceConfig& a, const NamespaceConfig& b) {
   return a.kind == b.kind && a.size == b.size && a.path == b.path && a.block_size == b.block_size &&
          a.nsid == b.nsid && a.hosts == b.hosts && a.nguid == b.nguid && a.uuid == b.uuid &&
-         a.ana_grpid == b.ana_grpid;
+         a.ana_grpid == b.ana_grpid && a.prefault == b.prefault && a.huge_pages == b.huge_pages;
 }
 
 /// What Identify reports and the controller IDs: changing them means a new subsystem (its controllers close).

@@ -20,7 +20,7 @@ std::uint8_t log2_block(std::uint32_t block_size) {
 std::shared_ptr<Backend> open_backend(const NamespaceConfig& ns) {
   switch (ns.kind) {
     case BackendKind::ram:
-      return std::make_shared<RamBackend>(ns.size);
+      return std::make_shared<RamBackend>(ns.size, RamOptions{ns.prefault, ns.huge_pages});
     case BackendKind::null:
       return std::make_shared<NullBackend>(ns.size);
     case BackendKind::file:
@@ -39,6 +39,8 @@ std::shared_ptr<const Namespace> make_namespace(const std::string& subsystem_nqn
   ns->nsid = nc.nsid;
   try {
     ns->backend = open_backend(nc);
+  } catch (const RamMemoryError& e) {
+    throw ConfigError(e.field(), e.field() == "size" ? std::to_string(nc.size) : "true", e.what());
   } catch (const std::exception& e) {
     const bool has_path = nc.kind != BackendKind::ram && nc.kind != BackendKind::null;
     throw ConfigError(has_path ? "path" : "size", has_path ? nc.path : std::to_string(nc.size), e.what());

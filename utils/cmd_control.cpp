@@ -106,7 +106,7 @@ void add_control_commands(CLI::App& app) {
 
   CLI::App* add_sub = ctl->add_subcommand("add-subsystem", "Create a subsystem");
   add_sub->add_option("NQN", a->nqn)->required();
-  add_sub->add_option("--namespace", a->namespaces, "ram:SIZE | null:SIZE | file:PATH | blk:PATH | nvme:PATH | fault:SPEC?FAULTS");
+  add_sub->add_option("--namespace", a->namespaces, "ram:SIZE[,prefault[,huge_pages]] | null:SIZE | file:PATH | blk:PATH | nvme:PATH | fault:SPEC?FAULTS");
   add_sub->add_option("--allow-host", a->hosts, "Allowed host NQN (repeatable; none: any host)");
   add_sub->add_option("--serial", a->serial, "Serial number (default: derived from the NQN)");
   add_sub->add_option("--model", a->model, "Model number");
@@ -135,7 +135,7 @@ void add_control_commands(CLI::App& app) {
 
   CLI::App* add_ns = ctl->add_subcommand("add-ns", "Add a namespace to a subsystem; prints its NSID");
   add_ns->add_option("NQN", a->nqn)->required();
-  add_ns->add_option("SPEC", a->spec, "ram:SIZE | null:SIZE | file:PATH | blk:PATH | nvme:PATH | fault:SPEC?FAULTS")->required();
+  add_ns->add_option("SPEC", a->spec, "ram:SIZE[,prefault[,huge_pages]] | null:SIZE | file:PATH | blk:PATH | nvme:PATH | fault:SPEC?FAULTS")->required();
   add_ns->add_option("--nsid", a->nsid, "NSID (default: the lowest free one)");
   add_ns->add_option("--block-size", a->block_size, "Block size of ram, null and file namespaces");
   add_ns->add_option("--host", a->hosts, "Only this host sees the namespace (repeatable)");

@@ -323,7 +323,8 @@ void add_target_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--subsystem", args->subsystem, "Subsystem NQN")->default_str(target::kDefaultSubsystemNqn);
   cmd->add_option("--namespace", args->namespaces,
-                  "ram:SIZE | null:SIZE | file:PATH | blk:/dev/BLOCK | nvme:/dev/ngXnY | fault:SPEC?FAULTS (repeatable, NSID order)");
+                  "ram:SIZE[,prefault[,huge_pages]] | null:SIZE | file:PATH | blk:/dev/BLOCK | nvme:/dev/ngXnY | "
+                  "fault:SPEC?FAULTS (repeatable, NSID order)");
   cmd->add_option("--allow-host", args->allowed_hosts, "Host NQN allowed to connect (repeatable; none: any host)");
   cmd->add_option("--tls-psk", args->tls_psks,
                   "HOSTNQN=KEY: the host's configured TLS PSK, NVMeTLSkey-1:HH:...: or a file holding it (repeatable)");
