@@ -185,6 +185,7 @@ bool Reactor::poll_for(TimerWheel::Clock::duration budget) {
 unsigned Reactor::run_once(std::chrono::milliseconds timeout) {
   Reactor* previous = t_current;
   t_current = this;
+  in_turn_ = false;
   run_deferred();
   auto now = TimerWheel::Clock::now();
   auto wait = std::min<TimerWheel::Clock::duration>(timeout, timers_.until_next(now));
@@ -216,7 +217,8 @@ unsigned Reactor::run_once(std::chrono::milliseconds timeout) {
   }
   // Read once per turn, before the completions: the arrival time of what they deliver, and the timers' now.
   turn_time_ = TimerWheel::Clock::now();
-  completion_time_read_ = false;
+  in_turn_ = true;
+  now_read_ = false;
   unsigned n = reap();
   if (n > 0) adaptive_.note_work(turn_time_);
   if (!pollers_.empty()) {
@@ -227,6 +229,7 @@ unsigned Reactor::run_once(std::chrono::milliseconds timeout) {
   }
   timers_.run_due(turn_time_);
   run_deferred();
+  in_turn_ = false;
   t_current = previous;
   return n;
 }

@@ -68,7 +68,7 @@ IoStats::Op op_of(std::uint8_t opcode) {
 
 void IoQueue::complete_slot(Slot* slot, nvme::Status status) {
   if (status.ok()) {
-    const auto latency = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - slot->sent).count();
+    const auto latency = std::chrono::duration_cast<std::chrono::nanoseconds>(reactor().now() - slot->sent).count();
     stats_->count_success(op_of(slot->request.sqe.opcode), slot->bytes, static_cast<std::uint64_t>(latency));
   } else {
     stats_->count_error();
@@ -120,7 +120,7 @@ SubmitResult IoQueue::submit(const nvme::Sqe& sqe, const iovec* iov, std::uint32
     stats_->count_submitted();
     return SubmitResult::ok;
   }
-  slot->sent = Clock::now();
+  slot->sent = reactor().now();  // one clock read per reactor turn (Reactor::now)
   if (!queue_->submit(req)) {
     if (queue_->alive()) return SubmitResult::queue_full;
     if (!association_) return SubmitResult::disconnected;

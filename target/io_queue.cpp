@@ -134,7 +134,7 @@ void IoQueue::complete(Context& ctx, nvme::Status status) {
   if (in_flight_ == 0 && !retired_tables_.empty()) retired_tables_.clear();
   if (status.ok()) {
     // Both ends are per-turn times: no clock read per command.
-    const auto latency = reactor_.completion_time() - ctx.started;
+    const auto latency = reactor_.now() - ctx.started;
     const OpClass op = op_class(req.sqe.opcode);
     ctx.stats->count_success(op, op == OpClass::other ? 0 : ctx.bytes,
                              static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count()));

@@ -160,7 +160,7 @@ void PerfWorker::submit_next(Slot& slot) {
   slot.slba = region_start_ + io_index * blocks_per_io_;
   slot.is_read = is_read;
   if (kind_ == PhaseKind::fill) fill_verify_blocks(slot.buffer, ns_.block_size, slot.slba, blocks_per_io_, seed_);
-  slot.start = Clock::now();
+  slot.start = reactor_->now();
   SubmitResult r = submit(slot);
   if (r != SubmitResult::ok) {
     ++io_errors;
@@ -193,7 +193,7 @@ std::string PerfWorker::queue_error() const { return multipath_ ? multipath_->er
 void PerfWorker::on_complete(void* arg, nvme::Status status) {
   auto& slot = *static_cast<Slot*>(arg);
   PerfWorker& self = *slot.worker;
-  const auto now = Clock::now();
+  const auto now = self.reactor_->now();
   --self.outstanding_;
   const auto latency = std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot.start).count();
   PerfPhaseResult& phase = *self.phase_;
