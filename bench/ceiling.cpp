@@ -107,6 +107,11 @@ int main(int argc, char** argv) {
   auto* server = app.add_subcommand("server", "Answer requests, one connection at a time, until SIGINT/SIGTERM");
   server->add_option("--listen", address, "HOST:PORT")->required();
   add_common(server);
+  std::size_t payload_memory = 0;
+  server->add_option("--payload-memory", payload_memory,
+                     "Copy request payloads into, and send response payloads from, random 4 KiB-aligned offsets "
+                     "of this many bytes of committed memory (suffixes K, M, G): the ceiling of a RAM namespace")
+      ->transform(CLI::AsSizeValue(false));
 
   ClientOptions copt;
   std::string output = "text";
@@ -136,9 +141,13 @@ int main(int argc, char** argv) {
     if (server->parsed()) {
       std::signal(SIGINT, on_signal);
       std::signal(SIGTERM, on_signal);
-      CeilingServer s({parse_address(address), mode, tr});
-      std::fprintf(stderr, "nvmf-ceiling server: listening on %s (port %u), %s mode (%s)\n", address.c_str(),
-                   s.port(), mode_name, s.ring().setup().c_str());
+      ServerOptions sopt{parse_address(address), mode, tr};
+      sopt.payload_memory = payload_memory;
+      CeilingServer s(sopt);
+      std::fprintf(stderr, "nvmf-ceiling server: listening on %s (port %u), %s mode (%s), payloads %s\n",
+                   address.c_str(), s.port(), mode_name, s.ring().setup().c_str(),
+                   payload_memory ? ("in " + std::to_string(payload_memory >> 20) + " MiB of memory").c_str()
+                                  : "from one buffer");
       s.run(g_stop);
       return 0;
     }

@@ -1,11 +1,16 @@
 // Tests of nvmf-ceiling: the stream framing, the histogram arithmetic, send batching with short sends, and a
-// short loopback run in each wait mode where the server's count of requests must match the client's.
+// short loopback run in each wait mode where the server's count of requests must match the client's, and the
+// payload memory that makes the ceiling one of a RAM namespace.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <future>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -13,6 +18,7 @@
 #include "bench/ceiling/latency_histogram.hpp"
 #include "bench/ceiling/message_reader.hpp"
 #include "bench/ceiling/message_sender.hpp"
+#include "bench/ceiling/payload_memory.hpp"
 #include "bench/ceiling/server.hpp"
 
 namespace nvmf::bench {
@@ -130,6 +136,43 @@ TEST(MessageSender, ResumesAShortSendWhereItStopped) {
   io_uring_queue_exit(&ring);
 }
 
+TEST(PayloadMemory, IsResidentAndHandsOutAlignedBlocksThatFitAllOverIt) {
+  constexpr std::size_t kSize = 1024 * 1024;
+  PayloadMemory memory(kSize);
+  std::vector<unsigned char> resident(kSize / 4096);
+  ASSERT_EQ(::mincore(const_cast<std::uint8_t*>(memory.data()), kSize, resident.data()), 0);
+  EXPECT_EQ(std::count(resident.begin(), resident.end(), 1), static_cast<long>(resident.size()));
+  EXPECT_EQ(memory.data()[kSize - 1], 0x5a);  // written, so no page is the shared zero page
+  std::set<const std::uint8_t*> seen;
+  for (int i = 0; i < 2000; ++i) {
+    const std::uint8_t* b = memory.random_block(8192);
+    ASSERT_EQ((b - memory.data()) % 4096, 0);
+    ASSERT_GE(b, memory.data());
+    ASSERT_LE(b + 8192, memory.data() + kSize);
+    seen.insert(b);
+  }
+  EXPECT_GT(seen.size(), 200u);  // spread over the 255 starts that fit, not stuck on a few
+  EXPECT_THROW(memory.random_block(kSize + 1), std::invalid_argument);
+  EXPECT_THROW(PayloadMemory(100), std::invalid_argument);
+}
+
+TEST(MessageReader, CopiesARequestsPayloadIntoPayloadMemoryAsItArrives) {
+  PayloadMemory memory(4096);  // one block: every payload lands at its start
+  MessageReader reader;
+  reader.copy_request_payloads_to(&memory);
+  auto m = message(16 + 100, 24, MessageKind::request);
+  for (std::size_t i = 16; i < m.size(); ++i) m[i] = static_cast<std::uint8_t>(i);
+  int messages = 0;
+  for (std::size_t at = 0; at < m.size(); at += 7)  // payload split across feeds
+    reader.feed(m.data() + at, std::min<std::size_t>(7, m.size() - at), [&](const MessageHeader&, const std::uint8_t*) {
+      ++messages;
+      return true;
+    });
+  EXPECT_EQ(messages, 1);
+  EXPECT_EQ(std::memcmp(memory.data(), m.data() + 16, 100), 0);
+  EXPECT_EQ(memory.data()[100], 0x5a);  // nothing beyond the payload
+}
+
 class Loopback : public ::testing::TestWithParam<WaitMode> {};
 
 TEST_P(Loopback, EveryRequestIsAnsweredAndCounted) {
@@ -163,6 +206,34 @@ TEST_P(Loopback, EveryRequestIsAnsweredAndCounted) {
   stop = 1;
   // The server sleeps in io_uring_enter in interrupt mode: a last connection wakes it to see the flag. A polling
   // server may already be gone, so a refused connection is fine.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  [[maybe_unused]] int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&o.server.storage), o.server.length);
+  ::close(fd);
+  server.join();
+}
+
+TEST(Loopback, AServerWithPayloadMemoryAnswersReadsAndWrites) {
+  static volatile std::sig_atomic_t stop = 0;
+  std::promise<std::uint16_t> port;
+  std::thread server([&] {
+    ServerOptions so{parse_address("127.0.0.1:0"), WaitMode::interrupt, TaskRun::defer};
+    so.payload_memory = 1024 * 1024;
+    CeilingServer s(so);
+    port.set_value(s.port());
+    s.run(stop);
+  });
+  ClientOptions o;
+  o.server = parse_address("127.0.0.1:" + std::to_string(port.get_future().get()));
+  o.shape = {72, 16 + 128 * 1024};  // a large read: a block that fits anywhere but the last 124 KiB
+  o.other_shape = {16 + 128 * 1024, 24};
+  o.shape_percent = 50;
+  o.queue_depth = 8;
+  o.seconds = 0.2;
+  ClientResult r = CeilingClient(o).run();
+  EXPECT_GT(r.completed, 0u);
+  EXPECT_EQ(r.server.requests, r.completed);
+  stop = 1;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(fd, 0);
   [[maybe_unused]] int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&o.server.storage), o.server.length);

@@ -67,12 +67,13 @@ POLL_ARGS = {False: ["--adaptive-poll", "0"], True: ["--busy-poll"]}
 
 # Backend names beyond the plain kinds (null, ram, ...): RAM namespaces with their memory options
 # (docs/configuration.md): prefaulted at creation, and prefaulted in transparent huge pages.
-NAMESPACE_SPECS = {"ram-prefault": "ram:1G,prefault", "ram-huge": "ram:1G,prefault,huge_pages"}
+RAM_SIZE = "1G"
+NAMESPACE_SPECS = {"ram-prefault": f"ram:{RAM_SIZE},prefault", "ram-huge": f"ram:{RAM_SIZE},prefault,huge_pages"}
 
 
 def target_command(nvmf, backend, port, ready_file, poll):
     cmd = ["taskset", "-c", "0", nvmf, "target", "--listen", f"tcp:127.0.0.1:{port}",
-           "--namespace", NAMESPACE_SPECS.get(backend, f"{backend}:1G"), "--cores", "0", "--discovery-port", "0", "--ready-file", ready_file]
+           "--namespace", NAMESPACE_SPECS.get(backend, f"{backend}:{RAM_SIZE}"), "--cores", "0", "--discovery-port", "0", "--ready-file", ready_file]
     return cmd + POLL_ARGS[poll]
 
 
@@ -247,9 +248,10 @@ def fmt(v, digits=0):
 def table(results, mode):
     head = (f"{'case':<20} {'backend':<12} {'IOPS':>10} {'MiB/s':>8} {'mean us':>8} {'p99 us':>8} "
             f"{'host s/M':>8} {'tgt s/M':>8} {'spread':>6} | {'ceil IOPS':>10} {'ceil p99':>8} "
-            f"{'ceil cli':>8} {'ceil srv':>8} {'spread':>6} | {'ratio':>5}")
+            f"{'ceil cli':>8} {'ceil srv':>8} {'spread':>6} | {'ratio':>5} | {'mem ceil':>10} {'srv':>5} {'ratio':>5}")
     lines = [f"mode: {mode}; best of repetitions by IOPS; s/M = CPU seconds per million I/O; "
-             "spread = (max-min)/max IOPS", head, "-" * len(head)]
+             "spread = (max-min)/max IOPS; mem ceil = the ceiling with payload memory (RAM backends)",
+             head, "-" * len(head)]
     for r in results:
         o, c = r["ours"], r["ceiling"]
         ours = (f"{fmt(o['iops']):>10} {fmt(o['mibps'], 1):>8} {fmt(o['latency_us']['mean'], 1):>8} "
@@ -260,24 +262,48 @@ def table(results, mode):
                 f"{fmt(c['client_cpu_s_per_mio'], 2):>8} {fmt(c['server_cpu_s_per_mio'], 2):>8} "
                 f"{c['spread_pct']:>5.1f}%" if c.get("ok") else f"{'failed':<45}")
         ratio = f"{o['iops'] / c['iops']:>5.2f}" if o.get("ok") and c.get("ok") and c["iops"] else "    -"
-        lines.append(f"{r['case']:<20} {r['backend']:<12} {ours} | {ceil} | {ratio}")
+        m = r.get("memory_ceiling")
+        mem = (f"{fmt(m['iops']):>10} {fmt(m['server_cpu_s_per_mio'], 2):>5} "
+               f"{(o['iops'] / m['iops'] if o.get('ok') and m['iops'] else 0):>5.2f}" if m and m.get("ok") else "")
+        lines.append(f"{r['case']:<20} {r['backend']:<12} {ours} | {ceil} | {ratio} | {mem}")
     return "\n".join(lines)
+
+
+def memory_cells(r):
+    """The two markdown cells of the ceiling with payload memory: its IOPS and ours against it ('-' if none)."""
+    m = r.get("memory_ceiling")
+    if not m or not m.get("ok") or not m["iops"]:
+        return "- | -"
+    return f"{fmt(m['iops'])} | {r['ours']['iops'] / m['iops']:.2f}"
+
+
+def tcp_settings():
+    """The machine's TCP congestion control and default qdisc: with BBR and no fq qdisc the kernel paces every
+    connection from an hrtimer, which on loopback costs both tools timer interrupts and makes runs vary more."""
+    def read(path):
+        try:
+            return pathlib.Path(path).read_text().strip()
+        except OSError:
+            return "unknown"
+    return {"congestion_control": read("/proc/sys/net/ipv4/tcp_congestion_control"),
+            "default_qdisc": read("/proc/sys/net/core/default_qdisc")}
 
 
 def markdown(results, mode):
     rows = ["| case | backend | IOPS | MiB/s | mean µs | p99 µs | host CPU s/M I/O | target CPU s/M I/O | spread "
-            "| ceiling IOPS | ceiling p99 µs | ratio |", "|" + "---|" * 12]
+            "| ceiling IOPS | ceiling p99 µs | ratio | ceiling with payload memory: IOPS | ratio to it |",
+            "|" + "---|" * 14]
     for r in results:
         o, c = r["ours"], r["ceiling"]
         if not o.get("ok") or not c.get("ok"):
             rows.append(f"| {r['case']} | {r['backend']} | failed: {(o.get('error') or c.get('error'))[:80]} "
-                        "|||||||||| ")
+                        "|||||||||||| ")
             continue
         rows.append(f"| {r['case']} | {r['backend']} | {fmt(o['iops'])} | {fmt(o['mibps'], 1)} | "
                     f"{fmt(o['latency_us']['mean'], 1)} | {fmt(o['latency_us']['p99'], 1)} | "
                     f"{fmt(o['client_cpu_s_per_mio'], 2)} | {fmt(o['server_cpu_s_per_mio'], 2)} | "
                     f"{o['spread_pct']:.1f}% | {fmt(c['iops'])} | {fmt(c['latency_us']['p99'], 1)} | "
-                    f"{o['iops'] / c['iops']:.2f} |")
+                    f"{o['iops'] / c['iops']:.2f} | " + memory_cells(r) + " |")
     return f"Mode: {mode}.\n\n" + "\n".join(rows) + "\n"
 
 
@@ -290,8 +316,9 @@ def main():
                     help="comma-separated: null, ram, or " + ", ".join(NAMESPACE_SPECS) + " (RAM memory options)")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     ap.add_argument("--mode", choices=["interrupt", "poll"], default="interrupt")
-    ap.add_argument("--target-port", type=int, default=14420, help="first pass; +2 per backend")
-    ap.add_argument("--ceiling-port", type=int, default=14421, help="first pass; +2 per backend")
+    ap.add_argument("--target-port", type=int, default=14420, help="first pass; +3 per backend")
+    ap.add_argument("--ceiling-port", type=int, default=14421,
+                    help="first pass (RAM backends also use the next port); +3 per backend")
     ap.add_argument("--ceiling-only", action="store_true",
                     help="measure only the ceiling (no nvmf target or perf); for checking this machine")
     ap.add_argument("--results-dir", default=str(pathlib.Path(__file__).parent / "results"))
@@ -314,8 +341,8 @@ def main():
     results = []
     for index, backend in enumerate(backends):
         # Fresh ports per pass: a server's last io_uring requests may hold its port briefly after it exits.
-        target_port, ceiling_port = args.target_port + 2 * index, args.ceiling_port + 2 * index
-        raw = {c["name"]: {"ours": [], "ceiling": []} for c in cases}
+        target_port, ceiling_port = args.target_port + 3 * index, args.ceiling_port + 3 * index
+        raw = {c["name"]: {"ours": [], "ceiling": [], "memory_ceiling": []} for c in cases}
         ready_dir = tempfile.TemporaryDirectory(prefix="nvmf-bench-")
         ready = os.path.join(ready_dir.name, "ready")
         target = None
@@ -323,6 +350,14 @@ def main():
                                  f"127.0.0.1:{ceiling_port}", "--cpu", "0"] + (["--poll"] if poll else []),
                                 "nvmf-ceiling server", port=ceiling_port)
         ceiling_server.pause()
+        # A RAM namespace moves every payload to or from a random place in its memory, which the plain ceiling
+        # (one hot buffer) never does: its bound is the ceiling with as much payload memory.
+        memory_server = None
+        if backend.startswith("ram"):
+            memory_server = Server(["taskset", "-c", "0", ceiling, "server", "--listen",
+                                    f"127.0.0.1:{ceiling_port + 1}", "--cpu", "0", "--payload-memory", RAM_SIZE]
+                                   + (["--poll"] if poll else []), "nvmf-ceiling server", port=ceiling_port + 1)
+            memory_server.pause()
         try:
             if not args.ceiling_only:
                 target = Server(target_command(nvmf, backend, target_port, ready, poll), "nvmf target",
@@ -344,21 +379,33 @@ def main():
                     print(f"[{backend} {rep + 1}/{args.repetitions}] {c['name']:<20} ceiling "
                           f"{fmt(r.get('iops'))} IOPS" + ("" if r["ok"] else f"  FAILED {r['error'][:200]}"),
                           file=sys.stderr, flush=True)
+                    if memory_server:
+                        r = measure(memory_server, ceiling_client_command(ceiling, ceiling_port + 1, c, args.time,
+                                                                          poll), args.time)
+                        raw[c["name"]]["memory_ceiling"].append(r)
+                        print(f"[{backend} {rep + 1}/{args.repetitions}] {c['name']:<20} ceiling, {RAM_SIZE} "
+                              f"payload memory {fmt(r.get('iops'))} IOPS"
+                              + ("" if r["ok"] else f"  FAILED {r['error'][:200]}"), file=sys.stderr, flush=True)
         finally:
             ceiling_server.stop()
+            if memory_server:
+                memory_server.stop()
             if target:
                 target.stop()
             ready_dir.cleanup()
         for c in cases:
             ours = best_of(raw[c["name"]]["ours"]) if not args.ceiling_only else {"ok": False, "error": "skipped"}
-            results.append({"case": c["name"], "backend": backend, "workload": c,
-                            "ours": ours, "ceiling": best_of(raw[c["name"]]["ceiling"])})
+            result = {"case": c["name"], "backend": backend, "workload": c,
+                      "ours": ours, "ceiling": best_of(raw[c["name"]]["ceiling"])}
+            if memory_server:
+                result["memory_ceiling"] = best_of(raw[c["name"]]["memory_ceiling"])
+            results.append(result)
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     command = " ".join(sys.argv)
     doc = {"command": command, "date": stamp, "mode": args.mode, "time_s": args.time,
            "repetitions": args.repetitions, "kernel": os.uname().release, "cpus": os.cpu_count(),
-           "results": results}
+           "tcp": tcp_settings(), "results": results}
     out_dir = pathlib.Path(args.results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{stamp}-{args.mode}.json"
@@ -366,6 +413,7 @@ def main():
     (out_dir / f"latest-{args.mode}.json").write_text(json.dumps(doc, indent=1))
     (out_dir / f"latest-{args.mode}.md").write_text(markdown(results, args.mode))
     print(table(results, args.mode))
+    print(f"TCP congestion control {doc['tcp']['congestion_control']}, default qdisc {doc['tcp']['default_qdisc']}")
     print(f"\nresults: {path} (markdown table: {out_dir / f'latest-{args.mode}.md'})")
 
 

@@ -10,11 +10,16 @@
 #include <string>
 
 #include "bench/ceiling/message.hpp"
+#include "bench/ceiling/payload_memory.hpp"
 
 namespace nvmf::bench {
 
 class MessageReader {
  public:
+  /// From now on a request's payload is copied, as it arrives, into a random block of `memory` (as a RAM
+  /// namespace takes a write's data); nullptr skips payloads again.
+  void copy_request_payloads_to(PayloadMemory* memory) { sink_ = memory; }
+
   /// Consume bytes from `data` until they run out or `on_message` returns false (the caller cannot take
   /// another message now). `on_message(const MessageHeader&, const std::uint8_t* captured)` is called once per
   /// complete message; `captured` holds the payload only for stats_answer messages. Returns bytes consumed.
@@ -33,6 +38,8 @@ class MessageReader {
           validate();
           have_ = 0;
           remaining_ = header_.length - sizeof header_;
+          destination_ = sink_ && header_.kind == MessageKind::request && remaining_ ? sink_->random_block(remaining_)
+                                                                                   : nullptr;
           state_ = State::payload;
           if (remaining_ == 0 && !finish(on_message)) return used;
           break;
@@ -41,6 +48,10 @@ class MessageReader {
           std::size_t take = std::min(remaining_, size - used);
           if (header_.kind == MessageKind::stats_answer)
             std::memcpy(captured_ + (sizeof captured_ - remaining_), data + used, take);
+          else if (destination_) {
+            std::memcpy(destination_, data + used, take);
+            destination_ += take;
+          }
           remaining_ -= take;
           used += take;
           if (remaining_ == 0 && !finish(on_message)) return used;
@@ -74,6 +85,8 @@ class MessageReader {
   std::size_t have_ = 0;       ///< Header bytes gathered so far
   std::size_t remaining_ = 0;  ///< Payload bytes still to come
   std::uint8_t captured_[sizeof(ServerStats)]{};
+  PayloadMemory* sink_ = nullptr;
+  std::uint8_t* destination_ = nullptr;  ///< Where the current request's next payload bytes go, if anywhere
 };
 
 }  // namespace nvmf::bench

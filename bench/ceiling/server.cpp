@@ -16,6 +16,7 @@ CeilingServer::CeilingServer(const ServerOptions& options)
       receive_buffer_(options.receive_buffer),
       sender_(options.max_batch),
       payload_(kMaxMessageSize) {
+  if (options.payload_memory) memory_ = std::make_unique<PayloadMemory>(options.payload_memory);
   listen_fd_ = listen_on(options.listen);
 }
 
@@ -78,6 +79,7 @@ void CeilingServer::on_accept(int res) {
   set_nodelay(fd_);
   state_ = State::serving;
   reader_ = MessageReader{};
+  reader_.copy_request_payloads_to(memory_.get());
   requests_ = 0;
   cpu_at_accept_ = CpuTime::of_this_thread();
   arm_receive();
@@ -113,13 +115,16 @@ void CeilingServer::consume_received() {
 
 bool CeilingServer::on_message(const MessageHeader& header) {
   switch (header.kind) {
-    case MessageKind::request:
+    case MessageKind::request: {
       if (header.response_length < kMinMessageSize || header.response_length > kMaxMessageSize)
         throw std::runtime_error("request asks for a response of " + std::to_string(header.response_length) +
                                  " bytes (want 16.." + std::to_string(kMaxMessageSize) + ")");
-      sender_.add({header.response_length, 0, header.tag, MessageKind::response, 0}, payload_.data());
+      const std::size_t payload = header.response_length - sizeof(MessageHeader);
+      const std::uint8_t* source = memory_ && payload ? memory_->random_block(payload) : payload_.data();
+      sender_.add({header.response_length, 0, header.tag, MessageKind::response, 0}, source);
       ++requests_;
       break;
+    }
     case MessageKind::stats_query: {
       CpuTime used = CpuTime::of_this_thread() - cpu_at_accept_;
       stats_answer_ = {requests_, used.user_us, used.system_us};

@@ -4,11 +4,13 @@
 #pragma once
 #include <csignal>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "bench/ceiling/endpoint.hpp"
 #include "bench/ceiling/message_reader.hpp"
 #include "bench/ceiling/message_sender.hpp"
+#include "bench/ceiling/payload_memory.hpp"
 #include "bench/ceiling/ring.hpp"
 
 namespace nvmf::bench {
@@ -19,6 +21,9 @@ struct ServerOptions {
   TaskRun task_run = TaskRun::defer;
   std::size_t receive_buffer = 1024 * 1024;
   std::size_t max_batch = 1024;  ///< Responses gathered into one sendmsg at most
+  /// Non-zero: payloads go to and come from this many bytes of memory at random offsets (PayloadMemory), the
+  /// ceiling of a RAM namespace; zero: from one hot buffer, the ceiling of a null one.
+  std::size_t payload_memory = 0;
 };
 
 class CeilingServer {
@@ -63,7 +68,8 @@ class CeilingServer {
   std::size_t consumed_ = 0;  ///< Of those, handed to the reader
   MessageReader reader_;
   MessageSender sender_;
-  std::vector<std::uint8_t> payload_;  ///< Zeroes; every response's payload points here
+  std::vector<std::uint8_t> payload_;  ///< Zeroes; every response's payload points here without payload memory
+  std::unique_ptr<PayloadMemory> memory_;  ///< ServerOptions::payload_memory, when set
 
   CpuTime cpu_at_accept_;
   std::uint64_t requests_ = 0;

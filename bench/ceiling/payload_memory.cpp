@@ -1,0 +1,37 @@
+#include "bench/ceiling/payload_memory.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace nvmf::bench {
+
+namespace {
+constexpr std::size_t kBlock = 4096;
+}
+
+PayloadMemory::PayloadMemory(std::size_t size) : size_(size) {
+  if (size < kBlock) throw std::invalid_argument("payload memory of " + std::to_string(size) + " bytes (want >= 4096)");
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap payload memory");
+  base_ = static_cast<std::uint8_t*>(p);
+  // A pattern rather than zeroes: every page is then a page of its own, never the shared zero page.
+  std::memset(base_, 0x5a, size_);
+}
+
+PayloadMemory::~PayloadMemory() { ::munmap(base_, size_); }
+
+std::uint8_t* PayloadMemory::random_block(std::size_t length) {
+  if (length > size_) throw std::invalid_argument("payload of " + std::to_string(length) + " bytes exceeds memory");
+  state_ ^= state_ << 13;
+  state_ ^= state_ >> 7;
+  state_ ^= state_ << 17;
+  const std::size_t blocks = (size_ - length) / kBlock + 1;  // starts that leave room for `length`
+  return base_ + (state_ % blocks) * kBlock;
+}
+
+}  // namespace nvmf::bench
