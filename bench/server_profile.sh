@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Where the server side's CPU goes, ours beside the ceiling's, for one bench/run.py case: `nvmf target` (null
-# namespace) on core 0 under `nvmf perf` on core 1, then `nvmf-ceiling server` on core 0 under its client with
+# namespace, or RAM with --ram) on core 0 under `nvmf perf` on core 1, then `nvmf-ceiling server` on core 0 under its client with
 # the same message shape, each profiled with `perf record -e cpu-clock` (kernel symbols included). Prints, per
 # symbol, microseconds of server CPU per I/O on each side (the symbol's share of the samples times the server's
 # CPU per I/O from /proc), the largest first, so that what our target does beyond the ceiling stands out.
 #
 #   bench/server_profile.sh [--time SECONDS] [--case randread|randwrite] [--qd N] [--top N] [--adaptive-poll US]
+#                           [--ram]
 #       defaults: 5 s, randread, QD 128, 25 symbols, interrupt mode (--adaptive-poll 0, the ceiling's own mode)
+#       --ram: a prefaulted 1 GiB RAM namespace against the ceiling with 1 GiB of payload memory, instead of null
+#       against the plain ceiling
 #
 # Run it on a quiet machine (the shares hold under load, the microseconds do not). BUILD_DIR overrides
 # build-release.
@@ -14,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib/loopback.sh
 build_dir="${BUILD_DIR:-build-release}"
-seconds=5 pattern=randread qd=128 top=25 adaptive=0
+seconds=5 pattern=randread qd=128 top=25 adaptive=0 namespace=null:1G memory=()
 while [ $# -gt 0 ]; do
   case $1 in
     --time) seconds=$2; shift 2;;
@@ -22,7 +25,8 @@ while [ $# -gt 0 ]; do
     --qd) qd=$2; shift 2;;
     --top) top=$2; shift 2;;
     --adaptive-poll) adaptive=$2; shift 2;;
-    *) sed -n 7,8p "$0" >&2; exit 2;;
+    --ram) namespace=ram:1G,prefault memory=(--payload-memory 1G); shift;;
+    *) sed -n 7,11p "$0" >&2; exit 2;;
   esac
 done
 case $pattern in
@@ -64,7 +68,7 @@ profile() {
 }
 
 sub=nqn.2024-01.io.nvmf:server-profile
-bench_start_target "$work" --subsystem "$sub" --namespace null:1G --listen tcp:127.0.0.1:0 --adaptive-poll "$adaptive"
+bench_start_target "$work" --subsystem "$sub" --namespace "$namespace" --listen tcp:127.0.0.1:0 --adaptive-poll "$adaptive"
 port=$(head -n 1 "$work/ready" | sed 's/.*://')
 load=(taskset -c 1 "$nvmf" perf --transport tcp -a 127.0.0.1 -s "$port" -n "$sub" -w "$pattern" -o 4096
       -q "$qd" --cores 1 --quiet --adaptive-poll "$adaptive" --output-format json)
@@ -77,17 +81,17 @@ target_pid=""
 ceiling_port=$(bench_free_port 47100)
 poll=()
 [ "$adaptive" != 0 ] && poll=(--poll)  # the ceiling has no adaptive mode: its polling one is the nearest
-taskset -c 0 "$ceiling" server --listen "127.0.0.1:$ceiling_port" --cpu 0 "${poll[@]}" > "$work/ceiling.log" 2>&1 &
+taskset -c 0 "$ceiling" server --listen "127.0.0.1:$ceiling_port" --cpu 0 "${poll[@]}" "${memory[@]}" > "$work/ceiling.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 50); do ss -Hltn "sport = :$ceiling_port" | grep -q . && break; sleep 0.1; done
+for _ in $(seq 150); do ss -Hltn "sport = :$ceiling_port" | grep -q . && break; sleep 0.1; done
 cload=(taskset -c 1 "$ceiling" client --connect "127.0.0.1:$ceiling_port" --cpu 1 --request-size "$request"
        --response-size "$response" --queue-depth "$qd" "${poll[@]}" -o json)
 "${cload[@]}" --time 1 > /dev/null
 profile ceiling "$server_pid" "${cload[@]}" --time "$seconds"
 
-python3 - "$work" "$ticks" "$top" "$pattern" "$qd" <<'PY'
+python3 - "$work" "$ticks" "$top" "$pattern" "$qd" "$namespace" <<'PY'
 import json, sys
-work, ticks, top, pattern, qd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+work, ticks, top, pattern, qd, namespace = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:7]
 def side(name):
     data = json.load(open(f"{work}/{name}.json"))
     ios = data["phases"][-1]["ios"] if "phases" in data else data["ios"]
@@ -101,7 +105,7 @@ def side(name):
     return ios, us, syms
 ours_ios, ours_us, ours = side("ours")
 ceil_ios, ceil_us, ceil = side("ceiling")
-print(f"server CPU per I/O, 4 KiB {pattern} QD {qd}: ours {ours_us:.2f} us ({ours_ios} I/Os), "
+print(f"server CPU per I/O, 4 KiB {pattern} QD {qd}, {namespace}: ours {ours_us:.2f} us ({ours_ios} I/Os), "
       f"ceiling {ceil_us:.2f} us ({ceil_ios} messages)")
 for kind, label in (("[k]", "kernel"), ("[.]", "user space")):
     o = sum(v for k, v in ours.items() if k.startswith(kind))
