@@ -107,6 +107,7 @@ void PduSender::flush() {
   if (in_flight_ || aborted_ || !head_) return;
   unsigned n = build_iov();
   in_flight_ = true;
+  ++sends_;
   if (records_) return records_->send(iov_, n, op_);
   msg_ = {};
   msg_.msg_iov = iov_;
