@@ -173,6 +173,17 @@ TEST(MessageReader, CopiesARequestsPayloadIntoPayloadMemoryAsItArrives) {
   EXPECT_EQ(memory.data()[100], 0x5a);  // nothing beyond the payload
 }
 
+/// Sets the server's stop flag and joins its thread. The server sleeps in io_uring_enter in interrupt mode: a last
+/// connection wakes it to see the flag. A polling server may already be gone, so a refused connection is fine.
+void stop_server(volatile std::sig_atomic_t& stop, const SocketAddress& address, std::thread& server) {
+  stop = 1;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  [[maybe_unused]] int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length);
+  ::close(fd);
+  server.join();
+}
+
 class Loopback : public ::testing::TestWithParam<WaitMode> {};
 
 TEST_P(Loopback, EveryRequestIsAnsweredAndCounted) {
@@ -203,14 +214,7 @@ TEST_P(Loopback, EveryRequestIsAnsweredAndCounted) {
     EXPECT_EQ(r.payload_bytes, r.completed * 4096);
     EXPECT_GE(r.elapsed_s, 0.2);
   }
-  stop = 1;
-  // The server sleeps in io_uring_enter in interrupt mode: a last connection wakes it to see the flag. A polling
-  // server may already be gone, so a refused connection is fine.
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  [[maybe_unused]] int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&o.server.storage), o.server.length);
-  ::close(fd);
-  server.join();
+  stop_server(stop, o.server, server);
 }
 
 TEST(Loopback, AServerWithPayloadMemoryAnswersReadsAndWrites) {
@@ -225,7 +229,7 @@ TEST(Loopback, AServerWithPayloadMemoryAnswersReadsAndWrites) {
   });
   ClientOptions o;
   o.server = parse_address("127.0.0.1:" + std::to_string(port.get_future().get()));
-  o.shape = {72, 16 + 128 * 1024};  // a large read: a block that fits anywhere but the last 124 KiB
+  o.shape = {72, 16 + 128 * 1024};  // 128 KiB payloads: each block must leave room for all of it
   o.other_shape = {16 + 128 * 1024, 24};
   o.shape_percent = 50;
   o.queue_depth = 8;
@@ -233,12 +237,7 @@ TEST(Loopback, AServerWithPayloadMemoryAnswersReadsAndWrites) {
   ClientResult r = CeilingClient(o).run();
   EXPECT_GT(r.completed, 0u);
   EXPECT_EQ(r.server.requests, r.completed);
-  stop = 1;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  [[maybe_unused]] int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&o.server.storage), o.server.length);
-  ::close(fd);
-  server.join();
+  stop_server(stop, o.server, server);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Loopback, ::testing::Values(WaitMode::interrupt, WaitMode::poll));
