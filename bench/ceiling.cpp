@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
       CeilingServer s(sopt);
       std::fprintf(stderr, "nvmf-ceiling server: listening on %s (port %u), %s mode (%s), payloads %s\n",
                    address.c_str(), s.port(), mode_name, s.ring().setup().c_str(),
-                   payload_memory ? ("in " + std::to_string(payload_memory >> 20) + " MiB of memory").c_str()
+                   payload_memory ? ("in " + std::to_string(payload_memory) + " bytes of memory").c_str()
                                   : "from one buffer");
       s.run(g_stop);
       return 0;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Where the server side's CPU goes, ours beside the ceiling's, for one bench/run.py case: `nvmf target` (null
-# namespace, or RAM with --ram) on core 0 under `nvmf perf` on core 1, then `nvmf-ceiling server` on core 0 under its client with
-# the same message shape, each profiled with `perf record -e cpu-clock` (kernel symbols included). Prints, per
-# symbol, microseconds of server CPU per I/O on each side (the symbol's share of the samples times the server's
-# CPU per I/O from /proc), the largest first, so that what our target does beyond the ceiling stands out.
+# namespace, or RAM with --ram) on core 0 under `nvmf perf` on core 1, then `nvmf-ceiling server` on core 0 under
+# its client with the same message shape, each profiled with `perf record -e cpu-clock` (kernel symbols
+# included). Prints, per symbol, microseconds of server CPU per I/O on each side (the symbol's share of the samples
+# times the server's CPU per I/O from /proc), the largest first, so that what our target does beyond the ceiling
+# stands out.
 #
 #   bench/server_profile.sh [--time SECONDS] [--case randread|randwrite] [--qd N] [--top N] [--adaptive-poll US]
 #                           [--ram]
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --top) top=$2; shift 2;;
     --adaptive-poll) adaptive=$2; shift 2;;
     --ram) namespace=ram:1G,prefault memory=(--payload-memory 1G); shift;;
-    *) sed -n 7,11p "$0" >&2; exit 2;;
+    *) sed -n 9,13p "$0" >&2; exit 2;;
   esac
 done
 case $pattern in

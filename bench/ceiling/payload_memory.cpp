@@ -26,7 +26,10 @@ PayloadMemory::PayloadMemory(std::size_t size) : size_(size) {
 PayloadMemory::~PayloadMemory() { ::munmap(base_, size_); }
 
 std::uint8_t* PayloadMemory::random_block(std::size_t length) {
-  if (length > size_) throw std::invalid_argument("payload of " + std::to_string(length) + " bytes exceeds memory");
+  // A peer's request, not a caller's mistake: the server ends that connection (runtime_error), not the process.
+  if (length > size_)
+    throw std::runtime_error("a payload of " + std::to_string(length) + " bytes does not fit the " +
+                             std::to_string(size_) + " bytes of payload memory");
   state_ ^= state_ << 13;
   state_ ^= state_ >> 7;
   state_ ^= state_ << 17;

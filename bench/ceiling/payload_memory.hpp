@@ -17,7 +17,8 @@ class PayloadMemory {
   PayloadMemory(const PayloadMemory&) = delete;
   PayloadMemory& operator=(const PayloadMemory&) = delete;
 
-  /// `length` bytes (at most size()) starting at a random block; the memory stays valid for the object's life.
+  /// `length` bytes starting at a random block; the memory stays valid for the object's life. Throws
+  /// std::runtime_error when `length` exceeds size().
   std::uint8_t* random_block(std::size_t length);
   std::size_t size() const { return size_; }
   const std::uint8_t* data() const { return base_; }
