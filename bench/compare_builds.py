@@ -28,11 +28,7 @@ def main():
     ap.add_argument("--mode", choices=["interrupt", "poll"], default="interrupt")
     ap.add_argument("--port", type=int, default=14520, help="first port; 3 per backend")
     args = ap.parse_args()
-    known = {c["name"]: c for c in run.CASES}
-    unknown = [n for n in args.cases.split(",") if n not in known]
-    if unknown:
-        sys.exit(f"unknown case(s) {unknown}; known: {list(known)}")
-    cases = [known[n] for n in args.cases.split(",")]
+    cases = run.select_cases(args.cases)
     poll = args.mode == "poll"
     builds = {"A": str(pathlib.Path(args.a) / "utils" / "nvmf"), "B": str(pathlib.Path(args.b) / "utils" / "nvmf")}
     ceiling = str(pathlib.Path(args.b) / "bench" / "nvmf-ceiling")
@@ -52,11 +48,9 @@ def main():
                 servers[who] = run.Server(run.target_command(nvmf, backend, ports[who], ready, poll),
                                           f"nvmf target ({who})", ready_file=ready)
                 servers[who].pause()
-            memory = ["--payload-memory", run.RAM_SIZE] if backend.startswith("ram") else []
-            servers["ceiling"] = run.Server(["taskset", "-c", "0", ceiling, "server", "--listen",
-                                             f"127.0.0.1:{ports['ceiling']}", "--cpu", "0"] + memory
-                                            + (["--poll"] if poll else []), "nvmf-ceiling server",
-                                            port=ports["ceiling"])
+            memory = backend.startswith("ram")
+            servers["ceiling"] = run.Server(run.ceiling_server_command(ceiling, ports["ceiling"], poll, memory),
+                                            "nvmf-ceiling server", port=ports["ceiling"])
             servers["ceiling"].pause()
             for rep in range(args.repetitions):
                 for c in cases:
@@ -64,20 +58,18 @@ def main():
                         r = run.measure(servers[who], run.perf_command(nvmf, ports[who], c, args.time, poll),
                                         args.time)
                         raw[(c["name"], who)].append(r)
-                        print(f"[{backend} {rep + 1}/{args.repetitions}] {c['name']:<20} {who:<7} "
-                              f"{run.fmt(r.get('iops'))} IOPS", file=sys.stderr, flush=True)
+                        run.progress(backend, rep, args.repetitions, c["name"], f"{who:<7}", r)
                     r = run.measure(servers["ceiling"], run.ceiling_client_command(ceiling, ports["ceiling"], c,
                                                                                    args.time, poll), args.time)
                     raw[(c["name"], "ceiling")].append(r)
-                    print(f"[{backend} {rep + 1}/{args.repetitions}] {c['name']:<20} ceiling "
-                          f"{run.fmt(r.get('iops'))} IOPS", file=sys.stderr, flush=True)
+                    run.progress(backend, rep, args.repetitions, c["name"], "ceiling", r)
         finally:
             for s in servers.values():
                 s.stop()
             tmp.cleanup()
         for c in cases:
             best = {who: run.best_of(raw[(c["name"], who)]) for who in ("A", "B", "ceiling")}
-            rows.append((c["name"], backend, best, bool(memory)))
+            rows.append((c["name"], backend, best, memory))
 
     print(f"mode: {args.mode}; best of {args.repetitions} by IOPS; s/M = CPU seconds per million I/O; A = {args.a}, "
           f"B = {args.b}; TCP congestion control {run.tcp_settings()['congestion_control']}")

@@ -86,6 +86,29 @@ def perf_command(nvmf, port, c, seconds, poll):
     return cmd + POLL_ARGS[poll]
 
 
+def ceiling_server_command(ceiling, port, poll, payload_memory=False):
+    """nvmf-ceiling's server on core 0; with `payload_memory`, the ceiling of a RAM namespace of RAM_SIZE."""
+    return (["taskset", "-c", "0", ceiling, "server", "--listen", f"127.0.0.1:{port}", "--cpu", "0"]
+            + (["--payload-memory", RAM_SIZE] if payload_memory else []) + (["--poll"] if poll else []))
+
+
+def select_cases(names):
+    """The CASES named in a comma-separated list, in CASES order (all when empty); exits on an unknown name."""
+    if not names:
+        return CASES
+    wanted = names.split(",")
+    unknown = set(wanted) - {c["name"] for c in CASES}
+    if unknown:
+        sys.exit(f"unknown case(s) {sorted(unknown)}; known: {[c['name'] for c in CASES]}")
+    return [c for c in CASES if c["name"] in wanted]
+
+
+def progress(backend, rep, repetitions, case_name, who, r):
+    """One line on stderr per measured run, so a long bench shows where it is and what failed."""
+    print(f"[{backend} {rep + 1}/{repetitions}] {case_name:<20} {who} {fmt(r.get('iops'))} IOPS"
+          + ("" if r["ok"] else f"  FAILED {r['error'][:200]}"), file=sys.stderr, flush=True)
+
+
 def ceiling_client_command(ceiling, port, c, seconds, poll):
     s = c["shape"]
     cmd = ["taskset", "-c", "1", ceiling, "client", "--connect", f"127.0.0.1:{port}", "--cpu", "1",
@@ -326,13 +349,7 @@ def main():
 
     build = pathlib.Path(args.build_dir)
     nvmf, ceiling = str(build / "utils" / "nvmf"), str(build / "bench" / "nvmf-ceiling")
-    cases = CASES
-    if args.cases:
-        wanted = args.cases.split(",")
-        unknown = set(wanted) - {c["name"] for c in CASES}
-        if unknown:
-            sys.exit(f"unknown case(s) {sorted(unknown)}; known: {[c['name'] for c in CASES]}")
-        cases = [c for c in CASES if c["name"] in wanted]
+    cases = select_cases(args.cases)
     if os.cpu_count() < 2:
         sys.exit("needs two CPUs (target/server on 0, perf/client on 1)")
     poll = args.mode == "poll"
@@ -346,17 +363,15 @@ def main():
         ready_dir = tempfile.TemporaryDirectory(prefix="nvmf-bench-")
         ready = os.path.join(ready_dir.name, "ready")
         target = None
-        ceiling_server = Server(["taskset", "-c", "0", ceiling, "server", "--listen",
-                                 f"127.0.0.1:{ceiling_port}", "--cpu", "0"] + (["--poll"] if poll else []),
-                                "nvmf-ceiling server", port=ceiling_port)
+        ceiling_server = Server(ceiling_server_command(ceiling, ceiling_port, poll), "nvmf-ceiling server",
+                                port=ceiling_port)
         ceiling_server.pause()
         # A RAM namespace moves every payload to or from a random place in its memory, which the plain ceiling
         # (one hot buffer) never does: its bound is the ceiling with as much payload memory.
         memory_server = None
         if backend.startswith("ram"):
-            memory_server = Server(["taskset", "-c", "0", ceiling, "server", "--listen",
-                                    f"127.0.0.1:{ceiling_port + 1}", "--cpu", "0", "--payload-memory", RAM_SIZE]
-                                   + (["--poll"] if poll else []), "nvmf-ceiling server", port=ceiling_port + 1)
+            memory_server = Server(ceiling_server_command(ceiling, ceiling_port + 1, poll, payload_memory=True),
+                                   "nvmf-ceiling server", port=ceiling_port + 1)
             memory_server.pause()
         try:
             if not args.ceiling_only:
@@ -368,24 +383,18 @@ def main():
                     if target:
                         r = measure(target, perf_command(nvmf, target_port, c, args.time, poll), args.time)
                         raw[c["name"]]["ours"].append(r)
-                        print(f"[{backend} {rep + 1}/{args.repetitions}] {c['name']:<20} ours    "
-                              f"{fmt(r.get('iops'))} IOPS" + ("" if r["ok"] else f"  FAILED {r['error'][:200]}"),
-                              file=sys.stderr, flush=True)
+                        progress(backend, rep, args.repetitions, c["name"], "ours   ", r)
                         if not target.alive():
                             raise RuntimeError(f"nvmf target died:\n{target.output()}")
                     r = measure(ceiling_server, ceiling_client_command(ceiling, ceiling_port, c, args.time,
                                                                        poll), args.time)
                     raw[c["name"]]["ceiling"].append(r)
-                    print(f"[{backend} {rep + 1}/{args.repetitions}] {c['name']:<20} ceiling "
-                          f"{fmt(r.get('iops'))} IOPS" + ("" if r["ok"] else f"  FAILED {r['error'][:200]}"),
-                          file=sys.stderr, flush=True)
+                    progress(backend, rep, args.repetitions, c["name"], "ceiling", r)
                     if memory_server:
                         r = measure(memory_server, ceiling_client_command(ceiling, ceiling_port + 1, c, args.time,
                                                                           poll), args.time)
                         raw[c["name"]]["memory_ceiling"].append(r)
-                        print(f"[{backend} {rep + 1}/{args.repetitions}] {c['name']:<20} ceiling, {RAM_SIZE} "
-                              f"payload memory {fmt(r.get('iops'))} IOPS"
-                              + ("" if r["ok"] else f"  FAILED {r['error'][:200]}"), file=sys.stderr, flush=True)
+                        progress(backend, rep, args.repetitions, c["name"], f"ceiling, {RAM_SIZE} payload memory", r)
         finally:
             ceiling_server.stop()
             if memory_server:

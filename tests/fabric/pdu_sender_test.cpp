@@ -76,8 +76,12 @@ class PduSenderTest : public ::testing::Test {
     ::close(fds_[1]);
   }
 
-  /// Queue the whole burst in one turn, then turn the reactor and drain the peer until every PDU is released.
-  Bytes send(Burst& burst, PduSender& sender, CountingOwner& owner) {
+  /// Queue the whole burst in one reactor turn, then turn the reactor and drain the peer until every PDU is
+  /// released. The peer must read exactly the burst's bytes and each PDU be released once, in order. Returns the
+  /// sendmsg calls it took.
+  std::uint64_t send_and_check(Burst& burst) {
+    CountingOwner owner;
+    PduSender sender(reactor_, fds_[0], owner);
     reactor_.post([&] {
       for (OutPdu& p : burst.pdus) sender.enqueue(p);
     });
@@ -89,15 +93,6 @@ class PduSenderTest : public ::testing::Test {
       ssize_t n;
       while ((n = ::read(fds_[1], buf, sizeof buf)) > 0) got.insert(got.end(), buf, buf + n);
     }
-    return got;
-  }
-
-  /// Send the burst; the peer must read exactly its bytes and each PDU be released once, in order. Returns the
-  /// sendmsg calls it took.
-  std::uint64_t send_and_check(Burst& burst) {
-    CountingOwner owner;
-    PduSender sender(reactor_, fds_[0], owner);
-    Bytes got = send(burst, sender, owner);
     EXPECT_EQ(got, burst.expected);
     EXPECT_EQ(owner.released.size(), burst.pdus.size());
     for (std::uint32_t i = 0; i < owner.released.size(); ++i) EXPECT_EQ(owner.released[i], i) << "release " << i;
