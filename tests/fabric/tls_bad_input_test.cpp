@@ -1,5 +1,6 @@
 // Bad input on a TLS port, from raw OpenSSL clients and raw sockets: each case must end that connection within
 // bounded time, without a crash, while verified I/O on a TLS connection opened before it goes on.
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 
@@ -37,10 +38,23 @@ class RawTlsClient {
       const int r = SSL_do_handshake(ssl_);
       flush();
       if (r == 1) return true;
-      if (SSL_get_error(ssl_, r) != SSL_ERROR_WANT_READ) return false;
+      const int e = SSL_get_error(ssl_, r);
+      if (e != SSL_ERROR_WANT_READ) {
+        char text[256];
+        ERR_error_string_n(ERR_peek_error(), text, sizeof text);
+        why_ = "SSL_get_error " + std::to_string(e) + ": " + text;
+        return false;
+      }
       std::uint8_t buf[16384];
-      const ssize_t n = ::recv(raw_.fd(), buf, sizeof buf, 0);
-      if (n <= 0) return false;
+      // The test thread's own io_uring (the good connection's reactor) signals it when task work is queued:
+      // with SO_RCVTIMEO set, a blocking recv then fails with EINTR instead of restarting.
+      ssize_t n;
+      do n = ::recv(raw_.fd(), buf, sizeof buf, 0);
+      while (n < 0 && errno == EINTR);
+      if (n <= 0) {
+        why_ = n == 0 ? "server closed the connection" : std::string("recv: ") + std::strerror(errno);
+        return false;
+      }
       BIO_write(rbio_, buf, static_cast<int>(n));
     }
   }
@@ -64,6 +78,8 @@ class RawTlsClient {
     while ((n = BIO_read(wbio_, buf, sizeof buf)) > 0) raw_.send(buf, static_cast<std::size_t>(n));
   }
   RawClient& raw() { return raw_; }
+  /// Why handshake() returned false.
+  const std::string& why() const { return why_; }
 
  private:
   static int use_psk(SSL* ssl, const EVP_MD*, const unsigned char** id, size_t* idlen, SSL_SESSION** sess) {
@@ -83,6 +99,7 @@ class RawTlsClient {
   SSL* ssl_;
   BIO* rbio_;
   BIO* wbio_;
+  std::string why_;
 };
 
 /// The server closed the connection (recv sees EOF or a reset) within `timeout`; data before that is drained.
@@ -93,7 +110,7 @@ bool closed_within(int fd, std::chrono::milliseconds timeout) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 50) <= 0) continue;
     const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN)) return true;
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return true;
   }
   return false;
 }
@@ -191,7 +208,7 @@ TEST_F(TlsBadInput, PlainIcReqOnTlsRequiredPort) {
 TEST_F(TlsBadInput, RecordFailingAuthenticationMidStream) {
   auto good = psk::derive_tls_psk(key_, kHost, kSub, 0);
   RawTlsClient c(server_.port(), TLS1_3_VERSION, &good);
-  ASSERT_TRUE(c.handshake());
+  ASSERT_TRUE(c.handshake()) << c.why();
   // A sealed ICReq with one ciphertext byte flipped: AES-GCM authentication fails on the server.
   pdu::IcReq req{};
   req.ch.pdu_type = pdu::PduType::ic_req;
