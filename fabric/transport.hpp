@@ -71,7 +71,22 @@ struct ControllerRequest {
 
   void set_status(nvme::Status s) { cqe.set_status(s); }
   nvme::Status status() const { return cqe.get_status(); }
+  /// Ready for the next command, field by field rather than by assigning a new request (a copy of all of it
+  /// on every I/O). `sqe` is left: the transport overwrites it whole when the next capsule arrives; `slot` and
+  /// `queue` belong to the pool.
+  void reset_for_next_command() {
+    cqe = {};
+    direction = DataDirection::none;
+    data_ready = false;
+    data_length = 0;
+    data = nullptr;
+    lent_data = nullptr;
+    lender.reset();
+    data_borrowed = false;
+  }
 };
+// A new field must be reset above too.
+static_assert(sizeof(ControllerRequest) == 144, "ControllerRequest::reset_for_next_command() resets every field");
 
 /// What the controller learned from a successful Connect, handed back to the transport.
 struct QueueParams {

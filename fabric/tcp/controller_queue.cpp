@@ -224,14 +224,11 @@ void TcpControllerQueue::send_completion(Slot& s) {
 void TcpControllerQueue::recycle_if_done(Slot& s) {
   if (s.state != SlotState::completing || s.pdus_queued != 0) return;
   if (s.req.data && !s.req.data_borrowed) reactor_.buffers().put(s.req.data);
-  const std::uint16_t index = s.req.slot;
-  s.req = ControllerRequest{};
-  s.req.slot = index;
-  s.req.queue = this;
+  s.req.reset_for_next_command();
   s.data_iov = {};
   s.state = SlotState::free;
   s.sgl_length = 0;
-  free_slots_.push_back(index);
+  free_slots_.push_back(s.req.slot);
   --in_use_;
   if (closing_)
     schedule_turn();

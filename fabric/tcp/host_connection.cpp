@@ -188,7 +188,7 @@ bool HostConnection::submit(HostRequest& req) {
   free_cids_.pop_back();
   ++outstanding_;
   Slot& s = slots_[cid];
-  s = Slot{};
+  static_cast<SlotProgress&>(s) = SlotProgress{};
   s.req = &req;
   s.state = SlotState::active;
   s.length = static_cast<std::uint32_t>(length);

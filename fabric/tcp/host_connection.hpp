@@ -56,7 +56,9 @@ class HostConnection final : private PduReceiver::Owner, private PduSender::Owne
 
  private:
   enum class SlotState : std::uint8_t { free, active, done };
-  struct Slot {
+  /// A command's progress: reset for every new command. Kept apart from the PDUs below, which OutPdu::set()
+  /// fills in full each time, so that the reset is a few words rather than a copy of the whole slot.
+  struct SlotProgress {
     HostRequest* req = nullptr;
     SlotState state = SlotState::free;
     std::uint32_t length = 0;       ///< Sum of the caller's iovecs
@@ -71,6 +73,8 @@ class HostConnection final : private PduReceiver::Owner, private PduSender::Owne
     std::uint32_t c2h_received = 0;
     bool data_error = false;
     nvme::Status final_status;
+  };
+  struct Slot : SlotProgress {
     OutPdu cmd;
     OutPdu h2c;
   };
