@@ -240,13 +240,20 @@ class RawClient {
     }
   }
   void send(const Bytes& b) { send(b.data(), b.size()); }
+  /// One blocking recv of up to n bytes, retried on EINTR: a test thread that owns a reactor is interrupted
+  /// when io_uring queues task work for it, and with SO_RCVTIMEO set the kernel does not restart the call.
+  ssize_t recv_some(void* p, std::size_t n) {
+    ssize_t r;
+    do r = ::recv(fd_, p, n, 0);
+    while (r < 0 && errno == EINTR);
+    return r;
+  }
   /// Exactly n bytes, or fewer if the connection ended.
   Bytes recv_exact(std::size_t n) {
     Bytes out(n);
     std::size_t got = 0;
     while (got < n) {
-      ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
-      if (r < 0 && errno == EINTR) continue;
+      ssize_t r = recv_some(out.data() + got, n - got);
       if (r < 0) ADD_FAILURE() << "recv: " << std::strerror(errno);
       if (r <= 0) break;
       got += static_cast<std::size_t>(r);
@@ -267,9 +274,7 @@ class RawClient {
   /// True when the peer closed (EOF or reset) with nothing more to read.
   bool peer_closed() {
     std::uint8_t b;
-    ssize_t r;
-    do r = ::recv(fd_, &b, 1, 0);
-    while (r < 0 && errno == EINTR);
+    const ssize_t r = recv_some(&b, 1);
     return r == 0 || (r < 0 && errno == ECONNRESET);
   }
 

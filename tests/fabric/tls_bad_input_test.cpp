@@ -46,11 +46,7 @@ class RawTlsClient {
         return false;
       }
       std::uint8_t buf[16384];
-      // The test thread's own io_uring (the good connection's reactor) signals it when task work is queued:
-      // with SO_RCVTIMEO set, a blocking recv then fails with EINTR instead of restarting.
-      ssize_t n;
-      do n = ::recv(raw_.fd(), buf, sizeof buf, 0);
-      while (n < 0 && errno == EINTR);
+      const ssize_t n = raw_.recv_some(buf, sizeof buf);
       if (n <= 0) {
         why_ = n == 0 ? "server closed the connection" : std::string("recv: ") + std::strerror(errno);
         return false;
@@ -110,7 +106,7 @@ bool closed_within(int fd, std::chrono::milliseconds timeout) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 50) <= 0) continue;
     const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return true;
+    if (n == 0 || (n < 0 && errno != EAGAIN)) return true;
   }
   return false;
 }
